@@ -1,0 +1,215 @@
+"""Argument dataclasses and the parser: a YAML recipe first, command-line flags override it."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import yaml
+from transformers import HfArgumentParser, TrainingArguments
+
+from .labels import UNSMILE_HUB_DATASET, UNSMILE_LABELS, UNSMILE_TEXT_COLUMN, LabelSchema
+from .modeling import PRESETS
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ModelArguments:
+    model: str | None = field(
+        default="kcelectra",
+        metadata={"help": f"Model preset: {', '.join(PRESETS)}. Ignored for loading when --model_name_or_path is set."},
+    )
+    model_name_or_path: str | None = field(
+        default=None, metadata={"help": "Any Hub id or local checkpoint folder; overrides the preset's Hub id."}
+    )
+    tokenizer_name: str | None = field(default=None, metadata={"help": "Tokenizer, if not the model's."})
+    revision: str = field(default="main", metadata={"help": "Hub revision (branch, tag or commit)."})
+    classifier_dropout: float = field(default=0.3, metadata={"help": "Dropout before the classifier."})
+    ignore_mismatched_sizes: bool | None = field(
+        default=None,
+        metadata={"help": "Re-initialise a classifier head of another shape (default: on for soongsilbert)."},
+    )
+    attn_implementation: str | None = field(default="sdpa", metadata={"help": "sdpa, eager, ..."})
+    use_safetensors: bool = field(
+        default=True, metadata={"help": "Load weights only from safetensors files (false: torch weights_only .bin)."}
+    )
+    trust_remote_code: bool = field(
+        default=False, metadata={"help": "Run code from the model repository. Off unless you trust it."}
+    )
+    tiny_vocab_size: int = field(default=8000, metadata={"help": "Vocabulary of the tiny presets' tokenizer."})
+
+    def __post_init__(self) -> None:
+        if self.model is not None and self.model not in PRESETS:
+            close = difflib.get_close_matches(self.model, PRESETS, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise ValueError(f"unknown --model {self.model!r}; choose one of {list(PRESETS)}.{hint}")
+
+    @property
+    def run_name(self) -> str:
+        if self.model_name_or_path:
+            return Path(self.model_name_or_path.rstrip("/")).name
+        return self.model or "model"
+
+
+@dataclass
+class DataArguments:
+    data_dir: str | None = field(
+        default=None,
+        metadata={"help": "Folder with unsmile_train_v1.0.tsv and unsmile_valid_v1.0.tsv (default: the Hub)."},
+    )
+    dataset_name: str = field(default=UNSMILE_HUB_DATASET, metadata={"help": "Hub dataset used without --data_dir."})
+    train_file: str | None = field(default=None, metadata={"help": "A generic TSV to train on."})
+    validation_file: str | None = field(
+        default=None, metadata={"help": "Generic validation TSV (default: a stratified part of the train file)."}
+    )
+    test_file: str | None = field(default=None, metadata={"help": "Generic test TSV."})
+    text_column: str = field(default=UNSMILE_TEXT_COLUMN, metadata={"help": "Column holding the comment."})
+    label_columns: str | None = field(
+        default=None, metadata={"help": "Comma-separated 0/1 label columns (generic TSVs; default: UnSmile's)."}
+    )
+    label_list_column: str | None = field(
+        default=None, metadata={"help": "One column with a comma-separated list of label names or ids."}
+    )
+    # Not `label_names`: TrainingArguments already has a flag of that name (the input keys of labels).
+    class_names: str | None = field(
+        default=None, metadata={"help": "Comma-separated label names (default: UnSmile's ten, or --label_columns)."}
+    )
+    val_size: float = field(default=0.1, metadata={"help": "Validation share of the train split (stratified)."})
+    split_seed: int = field(default=42, metadata={"help": "Seed of the train/validation split (keep it equal "
+                                                          "across ensemble members)."})
+    max_length: int = field(default=128, metadata={"help": "Truncate comments to this many tokens."})
+    max_train_samples: int | None = field(default=None, metadata={"help": "Cut the train split (quick runs)."})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "Cut validation and test (quick runs)."})
+    aeda_max_ratio: float = field(
+        default=0.05, metadata={"help": "AEDA augments labels whose positive ratio in train is below this."}
+    )
+    aeda_factor: int = field(default=2, metadata={"help": "Each selected row ends up this many times (1 = off)."})
+    aeda_punc_ratio: float = field(default=0.3, metadata={"help": "AEDA: at most int(ratio*words+1) marks."})
+    preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for .map."})
+
+    def __post_init__(self) -> None:
+        if self.label_columns and self.label_list_column:
+            raise ValueError("give --label_columns or --label_list_column, not both")
+        if (self.label_columns or self.label_list_column or self.validation_file or self.test_file) and not (
+            self.train_file
+        ):
+            raise ValueError("--label_columns/--label_list_column/--validation_file/--test_file need --train_file")
+        if self.label_list_column and not self.class_names:
+            raise ValueError("--label_list_column needs --class_names a,b,c")
+
+    @property
+    def schema(self) -> LabelSchema:
+        if self.class_names:
+            return LabelSchema.from_comma_list(self.class_names)
+        if self.label_columns:
+            return LabelSchema.from_comma_list(self.label_columns)
+        return LabelSchema(UNSMILE_LABELS)
+
+    @property
+    def label_column_list(self) -> list[str] | None:
+        return [c.strip() for c in self.label_columns.split(",") if c.strip()] if self.label_columns else None
+
+
+@dataclass
+class RecipeTrainingArguments(TrainingArguments):
+    """TrainingArguments with the design's defaults; every TrainingArguments flag stays available."""
+
+    output_dir: str | None = field(default=None, metadata={"help": "Default: outputs/<model>."})
+    num_train_epochs: float = field(default=80, metadata={"help": "Maximum epochs.", "aliases": ["--epochs"]})
+    learning_rate: float = field(default=2e-5, metadata={"help": "Peak AdamW learning rate.", "aliases": ["--lr"]})
+    weight_decay: float = field(default=0.01)
+    warmup_steps: float = field(default=500)
+    lr_scheduler_type: str = field(default="cosine")
+    per_device_train_batch_size: int = field(default=16)
+    per_device_eval_batch_size: int = field(default=64)
+    max_grad_norm: float = field(default=1.0)
+    eval_strategy: str = field(default="epoch")
+    save_strategy: str = field(default="epoch")
+    logging_strategy: str = field(default="epoch")
+    load_best_model_at_end: bool = field(default=True)
+    metric_for_best_model: str | None = field(default="f1_macro")
+    greater_is_better: bool | None = field(default=True)
+    save_total_limit: int | None = field(default=2)
+    train_sampling_strategy: str = field(default="group_by_length")
+    ddp_find_unused_parameters: bool | None = field(default=False)
+    # NaN/inf losses must reach the logs so that training stops on them instead of hiding them.
+    logging_nan_inf_filter: bool = field(default=False)
+    precision: str = field(
+        default="auto",
+        metadata={"help": "auto (fp16 on CUDA, fp32 on CPU), fp16, bf16 (if the GPU supports it, else fp16) or no."},
+    )
+    early_stopping_patience: int = field(default=10, metadata={"help": "Epochs without improvement (0 = off)."})
+    early_stopping_threshold: float = field(default=0.001, metadata={"help": "Minimum improvement that counts."})
+    auto_resume: bool = field(
+        default=True, metadata={"help": "Resume from the last checkpoint in output_dir when there is one."}
+    )
+
+    def __post_init__(self) -> None:
+        self.output_dir_given = self.output_dir is not None
+        if self.precision not in ("auto", "fp16", "bf16", "no"):
+            raise ValueError(f"--precision must be auto, fp16, bf16 or no, got {self.precision!r}")
+        if not (self.fp16 or self.bf16):
+            self.precision_note = self._choose_precision()
+        else:
+            self.precision_note = "fp16" if self.fp16 else "bf16"
+            self.precision_note += " (set by --fp16/--bf16)"
+        if not (torch.cuda.is_available() and not self.use_cpu):
+            self.dataloader_pin_memory = False  # nothing to pin to without a GPU
+        super().__post_init__()
+
+    def _choose_precision(self) -> str:
+        cuda = torch.cuda.is_available() and not self.use_cpu
+        if self.precision == "no":
+            return "fp32 (mixed precision off by --precision no)"
+        if not cuda:
+            return "fp32: no CUDA device, so no mixed precision (fp16 on CPU would do nothing)"
+        if self.precision == "bf16" and torch.cuda.is_bf16_supported():
+            self.bf16 = True
+            return "bf16 mixed precision on CUDA"
+        self.fp16 = True
+        if self.precision == "bf16":
+            return "fp16 mixed precision: this GPU does not support bf16"
+        return "fp16 mixed precision on CUDA"
+
+
+class RecipeArgumentParser(HfArgumentParser):
+    """`recipe.py [config.yaml] [--flag value ...]`: the YAML sets defaults, flags override them."""
+
+    def parse(self, args: list[str] | None = None):
+        args = list(sys.argv[1:] if args is None else args)
+        if args and args[0].endswith((".yaml", ".yml")):
+            self._apply_yaml_defaults(Path(args.pop(0)))
+        return self.parse_args_into_dataclasses(args=args, look_for_args_file=False)
+
+    def _apply_yaml_defaults(self, path: Path) -> None:
+        if not path.is_file():
+            raise FileNotFoundError(f"recipe config not found: {path}")
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(values, dict):
+            raise ValueError(f"{path}: a recipe config must be a mapping of argument names to values")
+        known = {action.dest for action in self._actions}
+        for key in values:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f" Did you mean '{close[0]}'?" if close else ""
+                raise ValueError(f"{path}: unknown argument '{key}'.{hint}")
+        # Strings go through argparse's type conversion; YAML lists become the flag's list value.
+        self.set_defaults(**{k: (str(v) if isinstance(v, float) else v) for k, v in values.items()})
+        for action in self._actions:
+            if action.dest in values and action.required:
+                action.required = False
+
+
+def parse_train_args(
+    args: list[str] | None = None,
+) -> tuple[ModelArguments, DataArguments, RecipeTrainingArguments]:
+    parser = RecipeArgumentParser((ModelArguments, DataArguments, RecipeTrainingArguments))
+    model_args, data_args, training_args = parser.parse(args)
+    if not training_args.output_dir_given:
+        training_args.output_dir = str(Path("outputs") / model_args.run_name)
+    return model_args, data_args, training_args

@@ -1,0 +1,68 @@
+"""The one metric implementation used by training, thresholds, ensembling and the test report.
+
+It is the local `evaluate` module in `metric_modules/multilabel`, loaded by path (works offline).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+METRIC_MODULE_DIR = Path(__file__).parent / "metric_modules" / "multilabel"
+
+
+@functools.lru_cache(maxsize=1)
+def load_metric():
+    """The multi-label `evaluate` metric, loaded from this package's folder (never from the Hub)."""
+    import evaluate
+
+    return evaluate.load(str(METRIC_MODULE_DIR), keep_in_memory=True)
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    logits = np.asarray(logits, dtype=np.float64)
+    return (1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))).astype(np.float32)
+
+
+def binarize(probs: np.ndarray, thresholds: float | Sequence[float] | np.ndarray = 0.5) -> np.ndarray:
+    """0/1 predictions: a label is on when its probability is >= its threshold."""
+    return (np.asarray(probs) >= np.asarray(thresholds, dtype=np.float32)).astype(np.int8)
+
+
+def multilabel_metrics(
+    probs: np.ndarray,
+    labels: np.ndarray,
+    label_names: Sequence[str],
+    thresholds: float | Sequence[float] | np.ndarray = 0.5,
+) -> dict:
+    """All metrics of the module for probabilities thresholded per label."""
+    references = (np.asarray(labels) >= 0.5).astype(np.int8)
+    return load_metric().compute(
+        predictions=binarize(probs, thresholds),
+        references=references,
+        scores=np.asarray(probs, dtype=np.float32),
+        label_names=list(label_names),
+    )
+
+
+def flatten_metrics(result: dict) -> dict[str, float]:
+    """Flat float dict for Trainer logs: per-label F1 become `f1_<label>`."""
+    flat = {k: v for k, v in result.items() if k != "per_label"}
+    for name, values in result.get("per_label", {}).items():
+        flat[f"f1_{name}"] = values["f1"]
+    return flat
+
+
+def make_compute_metrics(label_names: Sequence[str], threshold: float = 0.5) -> Callable:
+    """`compute_metrics` for the Trainer: sigmoid, threshold 0.5, the module's metrics."""
+
+    def compute_metrics(eval_pred) -> dict[str, float]:
+        logits, labels = eval_pred.predictions, eval_pred.label_ids
+        if isinstance(logits, tuple):
+            logits = logits[0]
+        return flatten_metrics(multilabel_metrics(sigmoid(logits), labels, label_names, threshold))
+
+    return compute_metrics

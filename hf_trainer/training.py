@@ -1,0 +1,130 @@
+"""Glue between the pieces of one training run: data preparation and the run's result files."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+from datasets import DatasetDict
+from transformers.trainer_utils import get_last_checkpoint
+
+from . import io
+from .aeda import augment_minority_classes
+from .configs import DataArguments, ModelArguments, RecipeTrainingArguments
+from .data import load_splits, report_overlap
+from .labels import LabelSchema
+from .metrics import multilabel_metrics
+
+logger = logging.getLogger(__name__)
+
+PREDICTIONS_DIR = "predictions"
+
+
+def prepare_splits(data_args: DataArguments, seed: int) -> tuple[DatasetDict, dict]:
+    """Load, validate and split the data, then AEDA on train. Returns the splits and a data report."""
+    start = time.perf_counter()
+    schema = data_args.schema
+    splits = load_splits(
+        schema,
+        data_dir=data_args.data_dir,
+        dataset_name=data_args.dataset_name,
+        train_file=data_args.train_file,
+        validation_file=data_args.validation_file,
+        test_file=data_args.test_file,
+        text_column=data_args.text_column,
+        label_columns=data_args.label_column_list,
+        label_list_column=data_args.label_list_column,
+        val_size=data_args.val_size,
+        split_seed=data_args.split_seed,
+        max_train_samples=data_args.max_train_samples,
+        max_eval_samples=data_args.max_eval_samples,
+    )
+    overlap = report_overlap(splits)
+    original_train_rows = len(splits["train"])
+    splits["train"], added = augment_minority_classes(
+        splits["train"],
+        schema.names,
+        max_ratio=data_args.aeda_max_ratio,
+        factor=data_args.aeda_factor,
+        punc_ratio=data_args.aeda_punc_ratio,
+        seed=seed,
+    )
+    report = {
+        "rows": {name: len(split) for name, split in splits.items()},
+        "train_rows_before_aeda": original_train_rows,
+        "aeda_rows_added": added,
+        "texts_in_several_splits": overlap,
+        "prepare_seconds": round(time.perf_counter() - start, 2),
+    }
+    return splits, report
+
+
+def resume_checkpoint(training_args: RecipeTrainingArguments) -> str | None:
+    """The checkpoint to resume from: the explicit one, else the last one in output_dir."""
+    if training_args.resume_from_checkpoint:
+        return training_args.resume_from_checkpoint
+    if training_args.auto_resume and Path(training_args.output_dir).is_dir():
+        last = get_last_checkpoint(training_args.output_dir)
+        if last:
+            logger.info("Resuming from %s (pass --no_auto_resume to start over)", last)
+        return last
+    return None
+
+
+def best_epoch(log_history: list[dict], metric: str) -> tuple[float | None, dict]:
+    """The epoch and eval log entry with the best value of `metric` (first one on ties)."""
+    key = metric if metric.startswith("eval_") else f"eval_{metric}"
+    evals = [entry for entry in log_history if key in entry]
+    if not evals:
+        return None, {}
+    best = max(evals, key=lambda entry: entry[key])  # max returns the first maximal entry
+    return best.get("epoch"), best
+
+
+def save_predictions(
+    output_dir: str | Path, split: str, ids: list[int], probs: np.ndarray, labels: np.ndarray, schema: LabelSchema
+) -> Path:
+    """Write `predictions/<split>.npz`: sigmoid `probs`, `labels`, row `ids`, `label_names`."""
+    if not (len(ids) == len(probs) == len(labels)):
+        raise ValueError(f"{split}: {len(ids)} ids, {len(probs)} probability rows, {len(labels)} label rows")
+    path = Path(output_dir) / PREDICTIONS_DIR / f"{split}.npz"
+    io.write_npz(
+        path,
+        probs=probs.astype(np.float32),
+        labels=labels.astype(np.float32),
+        ids=np.asarray(ids, dtype=np.int64),
+        label_names=np.asarray(schema.names),
+    )
+    return path
+
+
+def run_metrics(
+    *,
+    schema: LabelSchema,
+    val_probs: np.ndarray,
+    val_labels: np.ndarray,
+    log_history: list[dict],
+    metric: str,
+    train_runtime: float,
+    global_step: int,
+    max_steps: int,
+    data_report: dict,
+    pos_weight: np.ndarray,
+    precision: str,
+) -> dict:
+    """Everything `metrics.json` says about a finished run."""
+    epoch, best_log = best_epoch(log_history, metric)
+    epochs_run = max((entry.get("epoch", 0) for entry in log_history), default=0)
+    return {
+        "best_epoch": epoch,
+        "epochs_trained": epochs_run,
+        "early_stopped": global_step < max_steps,
+        "best_val_loss": best_log.get("eval_loss"),
+        "val": multilabel_metrics(val_probs, val_labels, schema.names, 0.5),
+        "train_runtime_s": round(train_runtime, 1),
+        "pos_weight": dict(zip(schema.names, pos_weight.tolist(), strict=True)),
+        "precision": precision,
+        "data": data_report,
+    }

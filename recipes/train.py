@@ -1,0 +1,139 @@
+"""Fine-tune one encoder for multi-label UnSmile classification.
+
+    accelerate launch recipes/train.py --model kcelectra
+    python recipes/train.py recipes/configs/roberta.yaml --epochs 100 --lr 3e-5
+    python recipes/train.py --model tiny-electra --data_dir ../shared/data/unsmile --epochs 2
+
+Every TrainingArguments flag works; a YAML recipe given first sets defaults that flags override.
+Writes to --output_dir (default outputs/<model>): the best checkpoint (safetensors, tokenizer,
+config), pos_weight.json, metrics.json, run_config.json, trainer_state.json and
+predictions/{val,test}.npz. The test probabilities are written, not scored: that happens once,
+in recipes/evaluate_test.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
+
+from hf_trainer import io
+from hf_trainer.configs import parse_train_args
+from hf_trainer.data import tokenize_splits
+from hf_trainer.log import setup_logging
+from hf_trainer.metrics import make_compute_metrics
+from hf_trainer.modeling import load_model_and_tokenizer
+from hf_trainer.trainer import EpochSummaryCallback, MultiLabelTrainer, NonFiniteLossCallback, compute_pos_weight
+from hf_trainer.training import prepare_splits, resume_checkpoint, run_metrics, save_predictions
+
+logger = logging.getLogger("hf_trainer.train")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    model_args, data_args, training_args = parse_train_args(argv)
+    setup_logging(logging.INFO if training_args.should_log else logging.WARNING)
+    logger.info("Model %s -> %s", model_args.model_name_or_path or model_args.model, training_args.output_dir)
+    logger.info("Precision: %s", training_args.precision_note)
+    set_seed(training_args.seed)
+    schema = data_args.schema
+
+    with training_args.main_process_first(desc="data preparation"):
+        splits, data_report = prepare_splits(data_args, training_args.seed)
+    model, tokenizer = load_model_and_tokenizer(
+        schema=schema,
+        preset=model_args.model,
+        model_name_or_path=model_args.model_name_or_path,
+        tokenizer_name=model_args.tokenizer_name,
+        train_texts=splits["train"]["text"],
+        max_length=data_args.max_length,
+        classifier_dropout=model_args.classifier_dropout,
+        ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
+        attn_implementation=model_args.attn_implementation,
+        trust_remote_code=model_args.trust_remote_code,
+        use_safetensors=model_args.use_safetensors,
+        revision=model_args.revision,
+        tiny_vocab_size=model_args.tiny_vocab_size,
+    )
+    with training_args.main_process_first(desc="tokenisation"):
+        tokenized = tokenize_splits(splits, tokenizer, data_args.max_length, data_args.preprocessing_num_workers)
+
+    pos_weight = compute_pos_weight(np.asarray(splits["train"]["labels"]))
+    logger.info("pos_weight: %s", ", ".join(f"{n} {w:.2f}" for n, w in zip(schema.names, pos_weight, strict=True)))
+
+    callbacks = [NonFiniteLossCallback()]
+    if training_args.early_stopping_patience > 0:
+        callbacks.append(
+            EarlyStoppingCallback(training_args.early_stopping_patience, training_args.early_stopping_threshold)
+        )
+    callbacks.append(EpochSummaryCallback(training_args.metric_for_best_model))
+    trainer = MultiLabelTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=tokenized["train"],
+        eval_dataset=tokenized["validation"],
+        processing_class=tokenizer,
+        # Pad per batch, to a multiple of 8 under mixed precision (tensor-core friendly shapes).
+        data_collator=DataCollatorWithPadding(
+            tokenizer, pad_to_multiple_of=8 if (training_args.fp16 or training_args.bf16) else None
+        ),
+        compute_metrics=make_compute_metrics(schema.names),
+        callbacks=callbacks,
+        pos_weight=pos_weight,
+    )
+    output_dir = Path(training_args.output_dir)
+    if trainer.is_world_process_zero():
+        io.write_json(output_dir / "pos_weight.json", dict(zip(schema.names, pos_weight.tolist(), strict=True)))
+        io.write_json(
+            output_dir / "run_config.json",
+            {
+                "model": vars(model_args),
+                "data": vars(data_args),
+                "training": training_args.to_dict(),
+                "labels": list(schema.names),
+            },
+        )
+
+    train_result = trainer.train(resume_from_checkpoint=resume_checkpoint(training_args))
+    trainer.save_model()  # the best checkpoint (load_best_model_at_end) as safetensors + tokenizer
+    trainer.save_state()
+
+    predictions = {}
+    for split in ("validation", "test"):
+        if split in tokenized:
+            predictions[split] = trainer.predict_probabilities(tokenized[split])
+    if not trainer.is_world_process_zero():
+        return {}
+    for split, (probs, labels) in predictions.items():
+        name = "val" if split == "validation" else split
+        path = save_predictions(output_dir, name, splits[split]["id"], probs, labels, schema)
+        logger.info("Wrote %s (%d rows)", path, len(probs))
+    metrics = run_metrics(
+        schema=schema,
+        val_probs=predictions["validation"][0],
+        val_labels=predictions["validation"][1],
+        log_history=trainer.state.log_history,
+        metric=training_args.metric_for_best_model,
+        train_runtime=train_result.metrics.get("train_runtime", 0.0),
+        global_step=trainer.state.global_step,
+        max_steps=trainer.state.max_steps,
+        data_report=data_report,
+        pos_weight=pos_weight,
+        precision=training_args.precision_note,
+    )
+    io.write_json(output_dir / "metrics.json", metrics)
+    logger.info(
+        "Done: best val F1-macro %.4f at epoch %s (%s epochs run); saved to %s",
+        metrics["val"]["f1_macro"],
+        metrics["best_epoch"],
+        metrics["epochs_trained"],
+        output_dir,
+    )
+    return metrics
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    main()
