@@ -22,10 +22,13 @@ logger = logging.getLogger(__name__)
 class ModelArguments:
     model: str | None = field(
         default="kcelectra",
-        metadata={"help": f"Model preset: {', '.join(PRESETS)}. Ignored for loading when --model_name_or_path is set."},
+        metadata={
+            "help": f"Model preset: {', '.join(PRESETS)}. Ignored for loading when --model_name_or_path is set."
+        },
     )
     model_name_or_path: str | None = field(
-        default=None, metadata={"help": "Any Hub id or local checkpoint folder; overrides the preset's Hub id."}
+        default=None,
+        metadata={"help": "Any Hub id or local checkpoint folder; overrides the preset's Hub id."},
     )
     tokenizer_name: str | None = field(default=None, metadata={"help": "Tokenizer, if not the model's."})
     revision: str = field(default="main", metadata={"help": "Hub revision (branch, tag or commit)."})
@@ -36,12 +39,15 @@ class ModelArguments:
     )
     attn_implementation: str | None = field(default="sdpa", metadata={"help": "sdpa, eager, ..."})
     use_safetensors: bool = field(
-        default=True, metadata={"help": "Load weights only from safetensors files (false: torch weights_only .bin)."}
+        default=True,
+        metadata={"help": "Load weights only from safetensors files (false: torch weights_only .bin)."},
     )
     trust_remote_code: bool = field(
         default=False, metadata={"help": "Run code from the model repository. Off unless you trust it."}
     )
-    tiny_vocab_size: int = field(default=8000, metadata={"help": "Vocabulary of the tiny presets' tokenizer."})
+    tiny_vocab_size: int = field(
+        default=8000, metadata={"help": "Vocabulary of the tiny presets' tokenizer."}
+    )
 
     def __post_init__(self) -> None:
         if self.model is not None and self.model not in PRESETS:
@@ -60,35 +66,52 @@ class ModelArguments:
 class DataArguments:
     data_dir: str | None = field(
         default=None,
-        metadata={"help": "Folder with unsmile_train_v1.0.tsv and unsmile_valid_v1.0.tsv (default: the Hub)."},
+        metadata={
+            "help": "Folder with unsmile_train_v1.0.tsv and unsmile_valid_v1.0.tsv (default: the Hub)."
+        },
     )
-    dataset_name: str = field(default=UNSMILE_HUB_DATASET, metadata={"help": "Hub dataset used without --data_dir."})
+    dataset_name: str = field(
+        default=UNSMILE_HUB_DATASET, metadata={"help": "Hub dataset used without --data_dir."}
+    )
     train_file: str | None = field(default=None, metadata={"help": "A generic TSV to train on."})
     validation_file: str | None = field(
-        default=None, metadata={"help": "Generic validation TSV (default: a stratified part of the train file)."}
+        default=None,
+        metadata={"help": "Generic validation TSV (default: a stratified part of the train file)."},
     )
     test_file: str | None = field(default=None, metadata={"help": "Generic test TSV."})
     text_column: str = field(default=UNSMILE_TEXT_COLUMN, metadata={"help": "Column holding the comment."})
     label_columns: str | None = field(
-        default=None, metadata={"help": "Comma-separated 0/1 label columns (generic TSVs; default: UnSmile's)."}
+        default=None,
+        metadata={"help": "Comma-separated 0/1 label columns (generic TSVs; default: UnSmile's)."},
     )
     label_list_column: str | None = field(
         default=None, metadata={"help": "One column with a comma-separated list of label names or ids."}
     )
     # Not `label_names`: TrainingArguments already has a flag of that name (the input keys of labels).
     class_names: str | None = field(
-        default=None, metadata={"help": "Comma-separated label names (default: UnSmile's ten, or --label_columns)."}
+        default=None,
+        metadata={"help": "Comma-separated label names (default: UnSmile's ten, or --label_columns)."},
     )
-    val_size: float = field(default=0.1, metadata={"help": "Validation share of the train split (stratified)."})
-    split_seed: int = field(default=42, metadata={"help": "Seed of the train/validation split (keep it equal "
-                                                          "across ensemble members)."})
+    val_size: float = field(
+        default=0.1, metadata={"help": "Validation share of the train split (stratified)."}
+    )
+    split_seed: int = field(
+        default=42,
+        metadata={"help": "Seed of the train/validation split (keep it equal across ensemble members)."},
+    )
     max_length: int = field(default=128, metadata={"help": "Truncate comments to this many tokens."})
-    max_train_samples: int | None = field(default=None, metadata={"help": "Cut the train split (quick runs)."})
-    max_eval_samples: int | None = field(default=None, metadata={"help": "Cut validation and test (quick runs)."})
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Cut the train split (quick runs)."}
+    )
+    max_eval_samples: int | None = field(
+        default=None, metadata={"help": "Cut validation and test (quick runs)."}
+    )
     aeda_max_ratio: float = field(
         default=0.05, metadata={"help": "AEDA augments labels whose positive ratio in train is below this."}
     )
-    aeda_factor: int = field(default=2, metadata={"help": "Each selected row ends up this many times (1 = off)."})
+    aeda_factor: int = field(
+        default=2, metadata={"help": "Each selected row ends up this many times (1 = off)."}
+    )
     aeda_punc_ratio: float = field(default=0.3, metadata={"help": "AEDA: at most int(ratio*words+1) marks."})
     preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for .map."})
 
@@ -98,7 +121,9 @@ class DataArguments:
         if (self.label_columns or self.label_list_column or self.validation_file or self.test_file) and not (
             self.train_file
         ):
-            raise ValueError("--label_columns/--label_list_column/--validation_file/--test_file need --train_file")
+            raise ValueError(
+                "--label_columns/--label_list_column/--validation_file/--test_file need --train_file"
+            )
         if self.label_list_column and not self.class_names:
             raise ValueError("--label_list_column needs --class_names a,b,c")
 
@@ -121,7 +146,9 @@ class RecipeTrainingArguments(TrainingArguments):
 
     output_dir: str | None = field(default=None, metadata={"help": "Default: outputs/<model>."})
     num_train_epochs: float = field(default=80, metadata={"help": "Maximum epochs.", "aliases": ["--epochs"]})
-    learning_rate: float = field(default=2e-5, metadata={"help": "Peak AdamW learning rate.", "aliases": ["--lr"]})
+    learning_rate: float = field(
+        default=2e-5, metadata={"help": "Peak AdamW learning rate.", "aliases": ["--lr"]}
+    )
     weight_decay: float = field(default=0.01)
     warmup_steps: float = field(default=500)
     lr_scheduler_type: str = field(default="cosine")
@@ -141,10 +168,16 @@ class RecipeTrainingArguments(TrainingArguments):
     logging_nan_inf_filter: bool = field(default=False)
     precision: str = field(
         default="auto",
-        metadata={"help": "auto (fp16 on CUDA, fp32 on CPU), fp16, bf16 (if the GPU supports it, else fp16) or no."},
+        metadata={
+            "help": "auto (fp16 on CUDA, fp32 on CPU), fp16, bf16 (if the GPU supports it, else fp16) or no."
+        },
     )
-    early_stopping_patience: int = field(default=10, metadata={"help": "Epochs without improvement (0 = off)."})
-    early_stopping_threshold: float = field(default=0.001, metadata={"help": "Minimum improvement that counts."})
+    early_stopping_patience: int = field(
+        default=10, metadata={"help": "Epochs without improvement (0 = off)."}
+    )
+    early_stopping_threshold: float = field(
+        default=0.001, metadata={"help": "Minimum improvement that counts."}
+    )
     auto_resume: bool = field(
         default=True, metadata={"help": "Resume from the last checkpoint in output_dir when there is one."}
     )

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from datasets import Dataset, DatasetDict, Features, Sequence as FeatureSequence, Value
+from datasets import Dataset, DatasetDict, Features, Value
+from datasets import Sequence as FeatureSequence
 
 from .labels import (
     UNSMILE_HUB_DATASET,
@@ -262,7 +263,10 @@ def load_splits(
     given, else a stratified part of `train_file`.
     """
     read = dict(
-        schema=schema, text_column=text_column, label_columns=label_columns, label_list_column=label_list_column
+        schema=schema,
+        text_column=text_column,
+        label_columns=label_columns,
+        label_list_column=label_list_column,
     )
     test = None
     if train_file:
@@ -275,7 +279,9 @@ def load_splits(
             test = read_labelled_tsv(test_file, **read).to_dataset()
     else:
         if schema.names != UNSMILE_LABELS:
-            raise ValueError("custom label names need --train_file (and --label_columns or --label_list_column)")
+            raise ValueError(
+                "custom label names need --train_file (and --label_columns or --label_list_column)"
+            )
         if data_dir:
             official_train = read_labelled_tsv(Path(data_dir) / UNSMILE_TRAIN_FILE, schema)
             official_valid = read_labelled_tsv(Path(data_dir) / UNSMILE_VALID_FILE, schema)
@@ -298,7 +304,9 @@ def load_splits(
     return splits
 
 
-def tokenize_splits(splits: DatasetDict, tokenizer, max_length: int, num_proc: int | None = None) -> DatasetDict:
+def tokenize_splits(
+    splits: DatasetDict, tokenizer, max_length: int, num_proc: int | None = None
+) -> DatasetDict:
     """Tokenise with truncation and no padding (batches are padded by the collator)."""
 
     def tokenize(batch: dict[str, list]) -> dict[str, list]:

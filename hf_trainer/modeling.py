@@ -97,7 +97,10 @@ def tiny_config(architecture: str, tokenizer: PreTrainedTokenizerFast, max_lengt
         return ElectraConfig(embedding_size=TINY_SIZES["hidden_size"], **common)
     if architecture == "roberta":
         return RobertaConfig(
-            bos_token_id=tokenizer.cls_token_id, eos_token_id=tokenizer.sep_token_id, type_vocab_size=1, **common
+            bos_token_id=tokenizer.cls_token_id,
+            eos_token_id=tokenizer.sep_token_id,
+            type_vocab_size=1,
+            **common,
         )
     raise ValueError(f"unknown tiny architecture {architecture!r}")
 
@@ -183,5 +186,7 @@ def load_model_and_tokenizer(
     # Some Korean tokenizers (SoongsilBERT) carry no usable max length; the recipe's is explicit.
     if tokenizer.model_max_length is None or tokenizer.model_max_length > 100_000:
         tokenizer.model_max_length = max_length
-    logger.info("Loaded %s (%s, %.1fM parameters)", source, type(model).__name__, model.num_parameters() / 1e6)
+    logger.info(
+        "Loaded %s (%s, %.1fM parameters)", source, type(model).__name__, model.num_parameters() / 1e6
+    )
     return model, tokenizer

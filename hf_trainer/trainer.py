@@ -40,7 +40,9 @@ class MultiLabelTrainer(Trainer):
         super().__init__(*args, **kwargs)
         # Our compute_loss ignores num_items_in_batch; do not make the Trainer count label tokens.
         self.model_accepts_loss_kwargs = False
-        self.pos_weight = None if pos_weight is None else torch.as_tensor(np.asarray(pos_weight), dtype=torch.float32)
+        self.pos_weight = (
+            None if pos_weight is None else torch.as_tensor(np.asarray(pos_weight), dtype=torch.float32)
+        )
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs["labels"]

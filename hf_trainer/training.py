@@ -12,7 +12,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from . import io
 from .aeda import augment_minority_classes
-from .configs import DataArguments, ModelArguments, RecipeTrainingArguments
+from .configs import DataArguments, RecipeTrainingArguments
 from .data import load_splits, report_overlap
 from .labels import LabelSchema
 from .metrics import multilabel_metrics
@@ -84,7 +84,12 @@ def best_epoch(log_history: list[dict], metric: str) -> tuple[float | None, dict
 
 
 def save_predictions(
-    output_dir: str | Path, split: str, ids: list[int], probs: np.ndarray, labels: np.ndarray, schema: LabelSchema
+    output_dir: str | Path,
+    split: str,
+    ids: list[int],
+    probs: np.ndarray,
+    labels: np.ndarray,
+    schema: LabelSchema,
 ) -> Path:
     """Write `predictions/<split>.npz`: sigmoid `probs`, `labels`, row `ids`, `label_names`."""
     if not (len(ids) == len(probs) == len(labels)):

@@ -26,7 +26,12 @@ from hf_trainer.data import tokenize_splits
 from hf_trainer.log import setup_logging
 from hf_trainer.metrics import make_compute_metrics
 from hf_trainer.modeling import load_model_and_tokenizer
-from hf_trainer.trainer import EpochSummaryCallback, MultiLabelTrainer, NonFiniteLossCallback, compute_pos_weight
+from hf_trainer.trainer import (
+    EpochSummaryCallback,
+    MultiLabelTrainer,
+    NonFiniteLossCallback,
+    compute_pos_weight,
+)
 from hf_trainer.training import prepare_splits, resume_checkpoint, run_metrics, save_predictions
 
 logger = logging.getLogger("hf_trainer.train")
@@ -58,15 +63,21 @@ def main(argv: list[str] | None = None) -> dict:
         tiny_vocab_size=model_args.tiny_vocab_size,
     )
     with training_args.main_process_first(desc="tokenisation"):
-        tokenized = tokenize_splits(splits, tokenizer, data_args.max_length, data_args.preprocessing_num_workers)
+        tokenized = tokenize_splits(
+            splits, tokenizer, data_args.max_length, data_args.preprocessing_num_workers
+        )
 
     pos_weight = compute_pos_weight(np.asarray(splits["train"]["labels"]))
-    logger.info("pos_weight: %s", ", ".join(f"{n} {w:.2f}" for n, w in zip(schema.names, pos_weight, strict=True)))
+    logger.info(
+        "pos_weight: %s", ", ".join(f"{n} {w:.2f}" for n, w in zip(schema.names, pos_weight, strict=True))
+    )
 
     callbacks = [NonFiniteLossCallback()]
     if training_args.early_stopping_patience > 0:
         callbacks.append(
-            EarlyStoppingCallback(training_args.early_stopping_patience, training_args.early_stopping_threshold)
+            EarlyStoppingCallback(
+                training_args.early_stopping_patience, training_args.early_stopping_threshold
+            )
         )
     callbacks.append(EpochSummaryCallback(training_args.metric_for_best_model))
     trainer = MultiLabelTrainer(
@@ -85,7 +96,9 @@ def main(argv: list[str] | None = None) -> dict:
     )
     output_dir = Path(training_args.output_dir)
     if trainer.is_world_process_zero():
-        io.write_json(output_dir / "pos_weight.json", dict(zip(schema.names, pos_weight.tolist(), strict=True)))
+        io.write_json(
+            output_dir / "pos_weight.json", dict(zip(schema.names, pos_weight.tolist(), strict=True))
+        )
         io.write_json(
             output_dir / "run_config.json",
             {

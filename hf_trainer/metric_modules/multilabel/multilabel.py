@@ -43,7 +43,9 @@ class Multilabel(evaluate.Metric):
         y_pred = np.asarray(predictions, dtype=np.int8)
         y_true = np.asarray(references, dtype=np.int8)
         if y_pred.shape != y_true.shape or y_pred.ndim != 2:
-            raise ValueError(f"predictions {y_pred.shape} and references {y_true.shape} must be equal 2-D shapes")
+            raise ValueError(
+                f"predictions {y_pred.shape} and references {y_true.shape} must be equal 2-D shapes"
+            )
         n_labels = y_true.shape[1]
         names = list(label_names) if label_names is not None else [str(i) for i in range(n_labels)]
         if len(names) != n_labels:

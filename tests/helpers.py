@@ -1,0 +1,33 @@
+"""Small builders shared by tests: a tiny model on the demo data, and running a recipe in-process."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from hf_trainer.configs import DataArguments
+from hf_trainer.data import tokenize_splits
+from hf_trainer.labels import LabelSchema
+from hf_trainer.modeling import load_model_and_tokenizer
+from hf_trainer.training import prepare_splits
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEMO_DATA = REPO_ROOT / "recipes" / "demo_data"
+
+
+def load_recipe(name: str):
+    """Import recipes/<name>.py as a module (the recipes are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(f"recipe_{name}", REPO_ROOT / "recipes" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def tiny_setup(preset: str = "tiny-bert", max_train: int = 256, max_eval: int = 96):
+    """Tiny model, tokenizer, raw and tokenised demo splits."""
+    data_args = DataArguments(data_dir=str(DEMO_DATA), max_train_samples=max_train, max_eval_samples=max_eval)
+    splits, _ = prepare_splits(data_args, seed=0)
+    model, tokenizer = load_model_and_tokenizer(
+        schema=LabelSchema(), preset=preset, train_texts=splits["train"]["text"], tiny_vocab_size=2000
+    )
+    return model, tokenizer, splits, tokenize_splits(splits, tokenizer, 128)

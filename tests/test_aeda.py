@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from datasets import Dataset
+
+from hf_trainer.aeda import (
+    PUNCTUATION_MARKS,
+    augment_minority_classes,
+    insert_punctuation,
+    select_minority_labels,
+)
+from hf_trainer.data import FEATURES
+
+SENTENCES = [
+    "이 댓글은 정말 너무 심하다 그렇지 않나요",
+    "짧다",
+    "두 단어",
+    "a b c d e f g h i j k l m n o p q r s t",
+]
+
+
+@pytest.mark.parametrize("text", SENTENCES)
+def test_only_marks_are_inserted_and_words_keep_their_order(text):
+    for seed in range(50):
+        out = insert_punctuation(text, random.Random(seed))
+        tokens = out.split(" ")
+        marks = [t for t in tokens if t in PUNCTUATION_MARKS]
+        assert [t for t in tokens if t not in PUNCTUATION_MARKS] == text.split(" ")
+        n_words = len(text.split(" "))
+        assert 1 <= len(marks) <= int(0.3 * n_words + 1)
+        # A mark stands directly before a word, never twice in a row, never at the end.
+        assert tokens[-1] not in PUNCTUATION_MARKS
+        assert all(
+            not (a in PUNCTUATION_MARKS and b in PUNCTUATION_MARKS)
+            for a, b in zip(tokens, tokens[1:], strict=False)
+        )
+
+
+def test_same_seed_same_output_and_seeds_differ():
+    text = SENTENCES[3]
+    assert insert_punctuation(text, random.Random(3)) == insert_punctuation(text, random.Random(3))
+    assert len({insert_punctuation(text, random.Random(s)) for s in range(20)}) > 10
+
+
+def _dataset(labels: list[list[int]]) -> Dataset:
+    return Dataset.from_dict(
+        {
+            "id": list(range(len(labels))),
+            "text": [f"댓글 번호 {i} 입니다 정말로" for i in range(len(labels))],
+            "labels": [[float(x) for x in row] for row in labels],
+        },
+        features=FEATURES,
+    )
+
+
+def test_minority_selection_and_copies_per_row():
+    # label 0: 2/100 (rare), label 1: 50/100 (common), label 2: never positive.
+    labels = [[1 if i < 2 else 0, 1 if i % 2 else 0, 0] for i in range(100)]
+    assert select_minority_labels(np.asarray(labels), 0.05) == [0]
+    ds = _dataset(labels)
+    out, added = augment_minority_classes(ds, ["rare", "common", "never"], max_ratio=0.05, factor=3, seed=1)
+    assert added == {"rare": 4}
+    assert len(out) == 104
+    flags = np.asarray(out["augmented"])
+    copies = out.select(np.flatnonzero(flags))
+    assert sorted(copies["id"]) == [0, 0, 1, 1]
+    for row in copies:
+        source = ds[row["id"]]
+        assert row["labels"] == source["labels"] and row["text"] != source["text"]
+        assert [t for t in row["text"].split(" ") if t not in PUNCTUATION_MARKS] == source["text"].split(" ")
+
+
+def test_augmentation_is_deterministic_and_independent_of_batch_size():
+    labels = [[1 if i % 10 == 0 else 0, 1] for i in range(200)]
+    a, _ = augment_minority_classes(_dataset(labels), ["x", "y"], max_ratio=0.2, factor=2, seed=5)
+    b, _ = augment_minority_classes(_dataset(labels), ["x", "y"], max_ratio=0.2, factor=2, seed=5)
+    c, _ = augment_minority_classes(_dataset(labels), ["x", "y"], max_ratio=0.2, factor=2, seed=6)
+    assert a["text"] == b["text"] and a["text"] != c["text"]
+
+
+def test_factor_one_adds_nothing():
+    out, added = augment_minority_classes(_dataset([[1, 0]] + [[0, 1]] * 99), ["x", "y"], factor=1)
+    assert len(out) == 100 and added == {}
+
+
+def test_only_the_train_split_is_augmented(demo_data_dir):
+    from hf_trainer.configs import DataArguments
+    from hf_trainer.training import prepare_splits
+
+    splits, report = prepare_splits(DataArguments(data_dir=str(demo_data_dir)), seed=42)
+    flags = np.asarray(splits["train"]["augmented"])
+    assert (~flags).sum() == report["train_rows_before_aeda"] and flags.sum() > 0
+    originals = set(np.asarray(splits["train"]["id"])[~flags].tolist())
+    assert set(np.asarray(splits["train"]["id"])[flags].tolist()) <= originals
+    for name in ("validation", "test"):
+        assert "augmented" not in splits[name].column_names
+        assert len(splits[name]) == report["rows"][name]
+    assert set(report["aeda_rows_added"]) == {"연령", "기타 혐오"}
