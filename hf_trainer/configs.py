@@ -246,3 +246,25 @@ def parse_train_args(
     if not training_args.output_dir_given:
         training_args.output_dir = str(Path("outputs") / model_args.run_name)
     return model_args, data_args, training_args
+
+
+@dataclass
+class EnsembleArguments:
+    members: list[str] = field(
+        default_factory=lambda: ["outputs/kcelectra", "outputs/soongsilbert", "outputs/roberta"],
+        metadata={"help": "Member output folders (each with predictions/val.npz)."},
+    )
+    output_dir: str = field(default="outputs/ensemble", metadata={"help": "Where ensemble.json goes."})
+    objective: str = field(
+        default="f1_macro_tuned",
+        metadata={"help": "f1_macro_tuned (val macro F1 with tuned thresholds) or logloss."},
+    )
+
+
+@dataclass
+class EnsembleDirArguments:
+    ensemble_dir: str = field(default="outputs/ensemble", metadata={"help": "Folder holding ensemble.json."})
+    force: bool = field(
+        default=False,
+        metadata={"help": "evaluate_test.py: evaluate the test set again (it is meant to run once)."},
+    )

@@ -69,3 +69,28 @@ class LabelSchema:
             if 0 <= idx < self.num_labels:
                 return idx
         raise KeyError(key)
+
+
+# English glosses, used in plots when no font with Hangul glyphs is installed.
+ENGLISH_GLOSSES: dict[str, str] = {
+    "여성/가족": "women/family",
+    "남성": "men",
+    "성소수자": "LGBTQ+",
+    "인종/국적": "race/nationality",
+    "연령": "age",
+    "지역": "region",
+    "종교": "religion",
+    "기타 혐오": "other hate",
+    "악플/욕설": "abuse/profanity",
+    "clean": "clean",
+}
+
+# The published KcBERT baseline (smilegate-ai/kor_unsmile) on UnSmile's `valid` split, our test split.
+KCBERT_BASELINE: dict = {
+    "name": "KcBERT baseline (published)",
+    "f1_macro": 0.76,
+    "f1_micro": 0.77,
+    "per_label_f1": dict(
+        zip(UNSMILE_LABELS, (0.76, 0.85, 0.83, 0.82, 0.83, 0.88, 0.87, 0.30, 0.67, 0.77), strict=True)
+    ),
+}

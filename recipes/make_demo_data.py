@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hf_trainer import io  # noqa: E402
-from hf_trainer.labels import (  # noqa: E402
+from hf_trainer import io
+from hf_trainer.labels import (
     UNSMILE_LABELS,
     UNSMILE_TEXT_COLUMN,
     UNSMILE_TRAIN_FILE,

@@ -17,6 +17,8 @@ import logging
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without install
+
 import numpy as np
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
 
@@ -148,5 +150,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     main()

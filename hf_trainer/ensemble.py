@@ -1,0 +1,239 @@
+"""Ensemble weights: a weighted mean of member probabilities, weights searched on the simplex.
+
+The objective is val macro F1 with per-label thresholds tuned for each candidate (the final
+predictions use tuned thresholds, so that is what to maximise; the exact threshold search makes a
+candidate cost about a millisecond), or the log loss of the mixed probabilities.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .thresholds import tuned_macro_f1
+
+logger = logging.getLogger(__name__)
+
+OBJECTIVES = ("f1_macro_tuned", "logloss")
+
+
+@dataclass
+class MemberPredictions:
+    """One member's saved probabilities for one split (`predictions/<split>.npz`)."""
+
+    name: str
+    path: str
+    probs: np.ndarray
+    labels: np.ndarray
+    ids: np.ndarray
+    label_names: tuple[str, ...]
+
+    @classmethod
+    def load(cls, member_dir: str | Path, split: str) -> MemberPredictions:
+        file = Path(member_dir) / "predictions" / f"{split}.npz"
+        if not file.is_file():
+            raise FileNotFoundError(f"{file} not found: train this member first (recipes/train.py)")
+        with np.load(file, allow_pickle=False) as data:
+            missing = {"probs", "labels", "ids", "label_names"} - set(data.files)
+            if missing:
+                raise ValueError(f"{file} lacks the arrays {sorted(missing)}")
+            return cls(
+                Path(member_dir).name,
+                str(member_dir),
+                data["probs"].astype(np.float64),
+                data["labels"].astype(np.float32),
+                data["ids"],
+                tuple(str(x) for x in data["label_names"]),
+            )
+
+
+def check_aligned(members: Sequence[MemberPredictions]) -> None:
+    """All members must cover the same rows, in the same order, with the same labels."""
+    if not members:
+        raise ValueError("an ensemble needs at least one member")
+    first = members[0]
+    for other in members[1:]:
+        where = f"{other.path} vs {first.path}"
+        if other.label_names != first.label_names:
+            raise ValueError(f"label names differ ({where}): {other.label_names} != {first.label_names}")
+        if other.ids.shape != first.ids.shape or not np.array_equal(other.ids, first.ids):
+            raise ValueError(
+                f"row ids differ ({where}): the members were predicted on different rows or orders; "
+                "train all members with the same data, --split_seed and --max_eval_samples"
+            )
+        if not np.array_equal(other.labels, first.labels):
+            raise ValueError(f"reference labels differ for the same row ids ({where})")
+
+
+def combine(probs: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+    """Weighted mean of member probabilities."""
+    weights = np.asarray(weights, dtype=np.float64)
+    return np.tensordot(weights, np.stack([np.asarray(p, dtype=np.float64) for p in probs]), axes=1)
+
+
+def simplex_grid(members: int, steps: int) -> np.ndarray:
+    """All weight vectors with entries k/steps summing to 1."""
+    points = [
+        np.diff(np.r_[0, cuts, steps]) / steps
+        for cuts in itertools.combinations_with_replacement(range(steps + 1), members - 1)
+    ]
+    return np.array(points, dtype=np.float64)
+
+
+def log_loss(probs: np.ndarray, labels: np.ndarray) -> float:
+    p = np.clip(probs, 1e-7, 1 - 1e-7)
+    return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+
+
+def score(probs: np.ndarray, labels: np.ndarray, objective: str) -> float:
+    """Higher is better for every objective (log loss is negated)."""
+    if objective == "f1_macro_tuned":
+        return tuned_macro_f1(probs, labels)
+    if objective == "logloss":
+        return -log_loss(probs, labels)
+    raise ValueError(f"unknown objective {objective!r}; choose one of {OBJECTIVES}")
+
+
+def _steps_for(members: int, budget: int = 3000) -> int:
+    steps = 20
+    while steps > 1 and math.comb(steps + members - 1, members - 1) > budget:
+        steps -= 1
+    return steps
+
+
+def optimise_weights(
+    member_probs: Sequence[np.ndarray], labels: np.ndarray, objective: str = "f1_macro_tuned"
+) -> tuple[np.ndarray, float]:
+    """Weights on the simplex maximising `objective` on (probs, labels): a coarse grid, then a finer
+    grid around the best point. Equal scores go to the weights closest to uniform."""
+    n = len(member_probs)
+    if n == 0:
+        raise ValueError("an ensemble needs at least one member")
+    if n == 1:
+        return np.ones(1), score(np.asarray(member_probs[0]), labels, objective)
+    stacked = np.stack([np.asarray(p, dtype=np.float64) for p in member_probs])
+    uniform = np.full(n, 1.0 / n)
+
+    def evaluate(candidates: np.ndarray) -> tuple[np.ndarray, float]:
+        best_w, best_s, best_d = uniform, -np.inf, np.inf
+        for w in candidates:
+            s = score(np.tensordot(w, stacked, axes=1), labels, objective)
+            d = float(np.abs(w - uniform).sum())
+            if s > best_s + 1e-12 or (abs(s - best_s) <= 1e-12 and d < best_d):
+                best_w, best_s, best_d = w, s, d
+        return best_w, best_s
+
+    steps = _steps_for(n)
+    weights, best = evaluate(np.vstack([simplex_grid(n, steps), uniform]))
+    if math.comb(steps * 5 + n - 1, n - 1) > 1_000_000:
+        return weights, best  # many members: the coarse grid is as far as a grid goes
+    # Refine: a grid 5x finer within one coarse step of the best point.
+    fine = simplex_grid(n, steps * 5)
+    near = fine[np.all(np.abs(fine - weights) <= 1.0 / steps + 1e-9, axis=1)]
+    weights, best = evaluate(np.vstack([near, weights]))
+    return weights, best
+
+
+ENSEMBLE_FILE = "ensemble.json"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class EnsembleSpec:
+    """The content of `ensemble.json`: what the inference side needs, and where it came from."""
+
+    labels: list[str]
+    members: list[dict]  # {"name", "path" (relative to the ensemble folder), "hub_id", "weight", ...}
+    objective: str
+    objective_value: float
+    thresholds: list[float] | None = None
+    threshold_report: dict | None = None
+    val_rows: int | None = None
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def weights(self) -> np.ndarray:
+        return np.array([m["weight"] for m in self.members], dtype=np.float64)
+
+    def validate(self, source: str = ENSEMBLE_FILE) -> None:
+        if self.format_version != FORMAT_VERSION:
+            raise ValueError(
+                f"{source}: format_version {self.format_version} is not supported ({FORMAT_VERSION})"
+            )
+        if not self.labels or not self.members:
+            raise ValueError(f"{source}: needs non-empty 'labels' and 'members'")
+        for i, member in enumerate(self.members):
+            if (
+                not isinstance(member, dict)
+                or "weight" not in member
+                or not (member.get("path") or member.get("hub_id"))
+            ):
+                raise ValueError(f"{source}: member {i} needs a 'weight' and a 'path' or 'hub_id'")
+        weights = self.weights
+        if np.any(weights < 0) or abs(weights.sum() - 1.0) > 1e-6:
+            raise ValueError(f"{source}: member weights must be >= 0 and sum to 1, got {weights.tolist()}")
+        if self.thresholds is not None and len(self.thresholds) != len(self.labels):
+            raise ValueError(f"{source}: {len(self.thresholds)} thresholds for {len(self.labels)} labels")
+
+    def to_dict(self) -> dict:
+        return {
+            "format_version": self.format_version,
+            "labels": self.labels,
+            "members": self.members,
+            "objective": self.objective,
+            "objective_value": self.objective_value,
+            "thresholds": self.thresholds,
+            "threshold_report": self.threshold_report,
+            "val_rows": self.val_rows,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = ENSEMBLE_FILE) -> EnsembleSpec:
+        if not isinstance(data, dict):
+            raise ValueError(f"{source}: expected a JSON object")
+        required = {"labels", "members", "objective", "objective_value"}
+        missing = required - set(data)
+        if missing:
+            raise ValueError(f"{source}: missing keys {sorted(missing)}")
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        spec = cls(**known)
+        spec.validate(source)
+        return spec
+
+    @classmethod
+    def load(cls, folder: str | Path) -> EnsembleSpec:
+        from . import io
+
+        file = Path(folder) / ENSEMBLE_FILE
+        if not file.is_file():
+            raise FileNotFoundError(f"{file} not found: run recipes/ensemble.py first")
+        return cls.from_dict(io.read_json(file), str(file))
+
+    def save(self, folder: str | Path) -> Path:
+        from . import io
+
+        self.validate()
+        file = Path(folder) / ENSEMBLE_FILE
+        io.write_json(file, self.to_dict())
+        return file
+
+    @classmethod
+    def single_member(cls, model_dir: str | Path) -> EnsembleSpec:
+        """A one-member spec for a plain trained model folder (labels from its config, thresholds 0.5)."""
+        from . import io
+
+        config = io.read_json(Path(model_dir) / "config.json")
+        id2label = config.get("id2label") or {}
+        labels = [id2label[str(i)] for i in range(len(id2label))]
+        member = {"name": Path(model_dir).name, "path": ".", "hub_id": None, "weight": 1.0}
+        return cls(labels=labels, members=[member], objective="none", objective_value=float("nan"))
+
+    def member_dirs(self, folder: str | Path) -> list[Path]:
+        """Local member folders, resolved relative to the ensemble folder."""
+        return [(Path(folder) / m["path"]).resolve() for m in self.members]

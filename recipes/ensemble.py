@@ -1,0 +1,85 @@
+"""Find ensemble weights on the validation split and write ensemble.json.
+
+    python recipes/ensemble.py --members outputs/kcelectra outputs/soongsilbert outputs/roberta \
+        --output_dir outputs/ensemble [--objective f1_macro_tuned|logloss]
+
+Reads each member's predictions/val.npz. Thresholds are added by recipes/thresholds.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from transformers import HfArgumentParser
+
+from hf_trainer.configs import EnsembleArguments
+from hf_trainer.ensemble import EnsembleSpec, MemberPredictions, check_aligned, combine, optimise_weights
+from hf_trainer.log import setup_logging
+from hf_trainer.metrics import multilabel_metrics
+from hf_trainer.thresholds import tuned_macro_f1
+
+logger = logging.getLogger("hf_trainer.ensemble_recipe")
+
+
+def main(argv: list[str] | None = None) -> EnsembleSpec:
+    (args,) = HfArgumentParser(EnsembleArguments).parse_args_into_dataclasses(args=argv)
+    setup_logging()
+    start = time.perf_counter()
+    members = [MemberPredictions.load(path, "val") for path in args.members]
+    check_aligned(members)
+    labels, names = members[0].labels, list(members[0].label_names)
+    weights, value = optimise_weights([m.probs for m in members], labels, args.objective)
+    mixed = combine([m.probs for m in members], weights)
+    entries = []
+    for member, weight in zip(members, weights, strict=True):
+        entries.append(
+            {
+                "name": member.name,
+                "path": os.path.relpath(Path(member.path).resolve(), Path(args.output_dir).resolve()),
+                "hub_id": None,
+                "weight": round(float(weight), 6),
+                "val_f1_macro": multilabel_metrics(member.probs, labels, names)["f1_macro"],
+                "val_f1_macro_tuned": tuned_macro_f1(member.probs, labels),
+            }
+        )
+    # Rounding must keep the sum exactly 1: give the remainder to the largest weight.
+    largest = max(range(len(entries)), key=lambda i: entries[i]["weight"])
+    entries[largest]["weight"] = round(
+        1.0 - sum(e["weight"] for i, e in enumerate(entries) if i != largest), 6
+    )
+    spec = EnsembleSpec(
+        labels=names,
+        members=entries,
+        objective=args.objective,
+        objective_value=float(value),
+        val_rows=len(labels),
+    )
+    path = spec.save(args.output_dir)
+    for entry in entries:
+        logger.info(
+            "%-16s weight %.3f  val macro F1 %.4f (0.5)  %.4f (tuned)",
+            entry["name"],
+            entry["weight"],
+            entry["val_f1_macro"],
+            entry["val_f1_macro_tuned"],
+        )
+    logger.info(
+        "Ensemble: val %s %.4f (tuned-threshold macro F1 %.4f); %d rows; %.2fs; wrote %s",
+        args.objective,
+        value,
+        tuned_macro_f1(mixed, labels),
+        len(labels),
+        time.perf_counter() - start,
+        path,
+    )
+    return spec
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score, precision_recall_fscore_support
+
+from hf_trainer.ensemble import (
+    EnsembleSpec,
+    MemberPredictions,
+    check_aligned,
+    combine,
+    optimise_weights,
+    simplex_grid,
+)
+from hf_trainer.metrics import multilabel_metrics
+from hf_trainer.thresholds import best_threshold, tune_thresholds, tuned_macro_f1
+
+
+def brute_force_f1(scores, labels):
+    candidates = np.r_[np.unique(scores), np.inf]
+    return max(f1_score(labels, scores >= t, zero_division=0) for t in candidates)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_threshold_search_matches_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 60))
+    labels = (rng.random(n) < rng.uniform(0.1, 0.6)).astype(int)
+    labels[0] = 1
+    scores = np.round(rng.random(n) * 0.5 + labels * rng.uniform(0, 0.5), 2)  # ties on purpose
+    threshold, f1 = best_threshold(scores, labels)
+    assert f1 == pytest.approx(brute_force_f1(scores, labels))
+    assert f1_score(labels, scores >= threshold, zero_division=0) == pytest.approx(f1)
+
+
+def test_threshold_sits_between_scores_and_label_without_positives_keeps_default():
+    threshold, f1 = best_threshold(np.array([0.9, 0.8, 0.3, 0.2]), np.array([1, 1, 0, 0]))
+    assert f1 == 1.0 and threshold == pytest.approx(0.55)
+    assert best_threshold(np.array([0.9, 0.1]), np.array([0, 0])) == (0.5, 0.0)
+
+
+def test_tuned_thresholds_give_macro_f1_of_the_metric_module():
+    rng = np.random.default_rng(3)
+    labels = (rng.random((300, 4)) < 0.3).astype(np.float32)
+    probs = np.clip(labels * 0.3 + rng.random((300, 4)) * 0.7, 0, 1)
+    thresholds, per_label = tune_thresholds(probs, labels)
+    module = multilabel_metrics(probs, labels, list("abcd"), thresholds)
+    assert module["f1_macro"] == pytest.approx(per_label.mean())
+    assert module["f1_macro"] > multilabel_metrics(probs, labels, list("abcd"), 0.5)["f1_macro"]
+
+
+def test_metric_module_against_scikit_learn():
+    rng = np.random.default_rng(0)
+    y = (rng.random((200, 5)) < 0.3).astype(int)
+    p = rng.random((200, 5))
+    pred = (p >= 0.5).astype(int)
+    result = multilabel_metrics(p, y, list("abcde"))
+    for average in ("macro", "micro", "weighted", "samples"):
+        assert result[f"f1_{average}"] == pytest.approx(f1_score(y, pred, average=average, zero_division=0))
+    precision, recall, f1, support = precision_recall_fscore_support(y, pred, zero_division=0)
+    assert [result["per_label"][k]["recall"] for k in "abcde"] == pytest.approx(recall.tolist())
+    assert [result["per_label"][k]["support"] for k in "abcde"] == support.tolist()
+    assert result["hamming_loss"] == pytest.approx((pred != y).mean())
+    assert result["exact_match"] == pytest.approx((pred == y).all(axis=1).mean())
+    assert 0.4 < result["roc_auc_macro"] < 0.6  # random scores
+
+
+def test_simplex_grid_points_sum_to_one():
+    grid = simplex_grid(3, 4)
+    assert len(grid) == 15 and np.allclose(grid.sum(axis=1), 1) and (grid >= 0).all()
+
+
+def test_weights_find_the_informative_member_and_beat_brute_force_grid():
+    rng = np.random.default_rng(1)
+    labels = (rng.random((400, 3)) < 0.3).astype(np.float32)
+    good = np.clip(labels * 0.6 + rng.random((400, 3)) * 0.4, 0, 1)
+    noise = [rng.random((400, 3)) for _ in range(2)]
+    members = [noise[0], good, noise[1]]
+    weights, value = optimise_weights(members, labels)
+    assert weights.sum() == pytest.approx(1) and weights.argmax() == 1 and weights[1] >= 0.6
+    brute = max(tuned_macro_f1(combine(members, w), labels) for w in simplex_grid(3, 10))
+    assert value >= brute - 1e-12
+    assert value == pytest.approx(tuned_macro_f1(combine(members, weights), labels))
+    single, single_value = optimise_weights([good], labels)
+    assert single.tolist() == [1.0] and single_value == pytest.approx(tuned_macro_f1(good, labels))
+    log_weights, _ = optimise_weights(members, labels, "logloss")
+    assert log_weights.argmax() == 1
+
+
+def _member(tmp_path, name, ids, labels, names=("a", "b")):
+    folder = tmp_path / name / "predictions"
+    folder.mkdir(parents=True)
+    np.savez(folder / "val.npz", probs=np.full((len(ids), len(names)), 0.5, np.float32),
+             labels=np.asarray(labels, np.float32), ids=np.asarray(ids), label_names=np.asarray(names))
+    return MemberPredictions.load(tmp_path / name, "val")
+
+
+def test_misaligned_members_are_refused(tmp_path):
+    a = _member(tmp_path, "a", [0, 1, 2], [[1, 0], [0, 1], [0, 0]])
+    b = _member(tmp_path, "b", [0, 2, 1], [[1, 0], [0, 0], [0, 1]])
+    c = _member(tmp_path, "c", [0, 1, 2], [[1, 0], [0, 1], [0, 0]], names=("a", "x"))
+    with pytest.raises(ValueError, match="row ids differ"):
+        check_aligned([a, b])
+    with pytest.raises(ValueError, match="label names differ"):
+        check_aligned([a, c])
+    with pytest.raises(FileNotFoundError, match="train this member first"):
+        MemberPredictions.load(tmp_path / "nope", "val")
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"members": [{"path": "a", "weight": 0.7}, {"path": "b", "weight": 0.7}]}, "sum to 1"),
+        ({"thresholds": [0.5]}, "1 thresholds for 2 labels"),
+        ({"members": [{"weight": 1.0}]}, "'path' or 'hub_id'"),
+        ({"format_version": 9}, "format_version"),
+    ],
+)
+def test_ensemble_json_is_validated(change, message):
+    data = {"labels": ["a", "b"], "members": [{"path": "a", "weight": 1.0}], "objective": "x",
+            "objective_value": 0.5} | change
+    with pytest.raises(ValueError, match=message):
+        EnsembleSpec.from_dict(data)
+    with pytest.raises(ValueError, match="missing keys"):
+        EnsembleSpec.from_dict({"labels": ["a"]})
