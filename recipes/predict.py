@@ -78,12 +78,13 @@ def main(argv: list[str] | None = None) -> None:
         texts = read_lines(source, args.tsv_column)
         progress = tqdm(desc="Predicting", unit=" comments", file=sys.stderr, disable=None)
         buffered: list[str] = []
+        written = 0
 
         def flush() -> None:
-            for line_no, (text, result) in enumerate(
-                zip(buffered, ensemble.predict(buffered, args.batch_size), strict=True), start=progress.n + 1
-            ):
-                record = {"line": line_no} | ({} if args.no_text else {"text": text}) | result
+            nonlocal written
+            for text, result in zip(buffered, ensemble.predict(buffered, args.batch_size), strict=True):
+                written += 1
+                record = {"line": written} | ({} if args.no_text else {"text": text}) | result
                 sink.write(json.dumps(record, ensure_ascii=False) + "\n")
             progress.update(len(buffered))
             buffered.clear()

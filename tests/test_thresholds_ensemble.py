@@ -90,8 +90,13 @@ def test_weights_find_the_informative_member_and_beat_brute_force_grid():
 def _member(tmp_path, name, ids, labels, names=("a", "b")):
     folder = tmp_path / name / "predictions"
     folder.mkdir(parents=True)
-    np.savez(folder / "val.npz", probs=np.full((len(ids), len(names)), 0.5, np.float32),
-             labels=np.asarray(labels, np.float32), ids=np.asarray(ids), label_names=np.asarray(names))
+    np.savez(
+        folder / "val.npz",
+        probs=np.full((len(ids), len(names)), 0.5, np.float32),
+        labels=np.asarray(labels, np.float32),
+        ids=np.asarray(ids),
+        label_names=np.asarray(names),
+    )
     return MemberPredictions.load(tmp_path / name, "val")
 
 
@@ -117,8 +122,12 @@ def test_misaligned_members_are_refused(tmp_path):
     ],
 )
 def test_ensemble_json_is_validated(change, message):
-    data = {"labels": ["a", "b"], "members": [{"path": "a", "weight": 1.0}], "objective": "x",
-            "objective_value": 0.5} | change
+    data = {
+        "labels": ["a", "b"],
+        "members": [{"path": "a", "weight": 1.0}],
+        "objective": "x",
+        "objective_value": 0.5,
+    } | change
     with pytest.raises(ValueError, match=message):
         EnsembleSpec.from_dict(data)
     with pytest.raises(ValueError, match="missing keys"):
