@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# The whole pipeline (data -> three models -> ensemble -> thresholds -> one test evaluation).
-# Not written yet: train each model with recipes/train.py (see README.md).
-echo "run_all.sh: not yet implemented; see README.md for recipes/train.py" >&2
-exit 2
+# The whole UnSmile pipeline: data -> KcELECTRA, SoongsilBERT, RoBERTa-base -> ensemble weights ->
+# thresholds -> the one test evaluation -> summary. Resumable; `bash run_all.sh --help` for options.
+#   bash run_all.sh --demo                      # tiny models, shipped sample, minutes on a CPU
+#   bash run_all.sh --data_dir /path/to/unsmile # the design's full run (about 15 h budget on one GPU)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+export PYTHONPATH="${here}${PYTHONPATH:+:${PYTHONPATH}}"
+exec "${PYTHON:-python}" -m hf_trainer.pipeline "$@"

@@ -114,6 +114,10 @@ class DataArguments:
     )
     aeda_punc_ratio: float = field(default=0.3, metadata={"help": "AEDA: at most int(ratio*words+1) marks."})
     preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for .map."})
+    prepared_data_dir: str | None = field(
+        default=None,
+        metadata={"help": "Splits written by recipes/prepare_data.py; skips loading, splitting and AEDA."},
+    )
 
     def __post_init__(self) -> None:
         if self.label_columns and self.label_list_column:
@@ -129,6 +133,10 @@ class DataArguments:
 
     @property
     def schema(self) -> LabelSchema:
+        if self.prepared_data_dir:
+            from .training import read_prepared_labels
+
+            return LabelSchema.from_names(read_prepared_labels(self.prepared_data_dir))
         if self.class_names:
             return LabelSchema.from_comma_list(self.class_names)
         if self.label_columns:

@@ -22,8 +22,37 @@ logger = logging.getLogger(__name__)
 PREDICTIONS_DIR = "predictions"
 
 
+PREPARED_REPORT = "data_report.json"
+
+
+def read_prepared_labels(folder: str | Path) -> list[str]:
+    report = Path(folder) / PREPARED_REPORT
+    if not report.is_file():
+        raise FileNotFoundError(f"{report} not found: write the splits with recipes/prepare_data.py first")
+    return io.read_json(report)["labels"]
+
+
+def save_prepared_splits(splits: DatasetDict, report: dict, labels: list[str], folder: str | Path) -> Path:
+    """Write the splits (Arrow) and the data report; the report goes last and marks the folder complete."""
+    folder = Path(folder)
+    splits.save_to_disk(str(folder / "splits"))
+    io.write_json(folder / PREPARED_REPORT, {**report, "labels": list(labels)})
+    return folder
+
+
 def prepare_splits(data_args: DataArguments, seed: int) -> tuple[DatasetDict, dict]:
-    """Load, validate and split the data, then AEDA on train. Returns the splits and a data report."""
+    """Load, validate and split the data, then AEDA on train. Returns the splits and a data report.
+
+    With `prepared_data_dir`, read the splits written earlier by `save_prepared_splits` instead.
+    """
+    if data_args.prepared_data_dir:
+        labels = read_prepared_labels(data_args.prepared_data_dir)
+        report = io.read_json(Path(data_args.prepared_data_dir) / PREPARED_REPORT)
+        splits = DatasetDict.load_from_disk(str(Path(data_args.prepared_data_dir) / "splits"))
+        logger.info("Loaded prepared splits from %s: %s", data_args.prepared_data_dir, report["rows"])
+        if labels != list(data_args.schema.names):
+            raise ValueError(f"prepared labels {labels} differ from {data_args.schema.names}")
+        return splits, report
     start = time.perf_counter()
     schema = data_args.schema
     splits = load_splits(

@@ -55,7 +55,20 @@ CLEAN = [
     "경기 결과 아쉽지만 잘 싸웠다",
     "좋은 정보 감사해요",
 ]
-TAILS = ["", "", " ㅋㅋ", " ㅎㅎ", " 진짜", " 요즘", "...", " 그냥 그렇다고"]
+TAILS = [
+    "",
+    "",
+    " ㅋㅋ",
+    " ㅎㅎ",
+    " 진짜",
+    " 요즘",
+    "...",
+    " 그냥 그렇다고",
+    " 아무튼",
+    " 솔직히 말해서",
+    " ㄹㅇ",
+]
+OPENERS = ["", "", "", "근데 ", "솔직히 ", "아니 ", "오늘도 ", "역시 ", "댓글 보니까 ", "기사 보니 ", "또 "]
 # How often each hate label occurs; 연령 and 기타 혐오 are rare on purpose, as in UnSmile.
 WEIGHTS = {
     "여성/가족": 10,
@@ -90,7 +103,7 @@ def make_row(rng: random.Random) -> tuple[str, list[int]]:
         if rng.random() < 0.15:
             text += f" {rng.choice(INSULTS)}"
             labels["악플/욕설"] = 1
-    return text + rng.choice(TAILS), [labels[name] for name in UNSMILE_LABELS]
+    return rng.choice(OPENERS) + text + rng.choice(TAILS), [labels[name] for name in UNSMILE_LABELS]
 
 
 def write_split(path: Path, rows: int, rng: random.Random) -> None:

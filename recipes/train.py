@@ -139,6 +139,8 @@ def main(argv: list[str] | None = None) -> dict:
         precision=training_args.precision_note,
     )
     io.write_json(output_dir / "metrics.json", metrics)
+    if training_args.push_to_hub:
+        trainer.push_to_hub(commit_message=f"Best checkpoint: val macro F1 {metrics['val']['f1_macro']:.4f}")
     logger.info(
         "Done: best val F1-macro %.4f at epoch %s (%s epochs run); saved to %s",
         metrics["val"]["f1_macro"],

@@ -1,0 +1,175 @@
+"""Publishing to the Hugging Face Hub: an early access check, the ensemble bundle and its model card.
+
+Tokens come from the usual places (HF_TOKEN, `hf auth login`) and are never logged or written.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+from . import io
+from .ensemble import ENSEMBLE_FILE, EnsembleSpec
+from .labels import KCBERT_BASELINE
+
+logger = logging.getLogger(__name__)
+
+
+class HubAccessError(RuntimeError):
+    """Publishing cannot work: no token, or the Hub cannot be reached with it."""
+
+
+def check_hub_access(api=None, token: str | None = None) -> str:
+    """Fail early, before any training, when publishing cannot work. Returns the account name."""
+    from huggingface_hub import HfApi, get_token
+
+    token = token or get_token()
+    if not token:
+        raise HubAccessError(
+            "--push_to_hub needs a Hugging Face token: set HF_TOKEN or run `hf auth login` (nothing was trained)."
+        )
+    api = api or HfApi()
+    try:
+        info = api.whoami(token=token)
+    except Exception as err:  # offline, bad token, Hub down: same advice; the token itself is never printed
+        raise HubAccessError(
+            f"--push_to_hub: the Hugging Face Hub did not accept the token or could not be reached "
+            f"({type(err).__name__}). Check the network and the token (nothing was trained)."
+        ) from None
+    return info.get("name", "?") if isinstance(info, Mapping) else "?"
+
+
+def model_card(spec: EnsembleSpec, test_metrics: dict | None, repo_id: str) -> str:
+    """README.md for the ensemble repository."""
+    lines = [
+        "---",
+        "language: ko",
+        "license: cc-by-nc-nd-4.0",
+        "library_name: transformers",
+        "pipeline_tag: text-classification",
+        "tags: [hate-speech, multi-label, korean, unsmile, ensemble]",
+        "datasets: [smilegate-ai/kor_unsmile]",
+        "---",
+        "",
+        f"# {repo_id.split('/')[-1]}: Korean multi-label hate-speech classifier (UnSmile ensemble)",
+        "",
+        "Ten labels per comment: " + ", ".join(spec.labels) + ". An ensemble of "
+        f"{len(spec.members)} encoders fine-tuned on the Korean UnSmile dataset with a pos_weight BCE loss; "
+        "weights and per-label thresholds were chosen on a validation split, and the test split "
+        "(UnSmile `valid`) was scored once.",
+        "",
+        "## Members",
+        "",
+        "| member | weight | val macro F1 (0.5) | val macro F1 (tuned) |",
+        "|---|---:|---:|---:|",
+    ]
+    for m in spec.members:
+        lines.append(
+            f"| {m.get('hub_id') or m['name']} | {m['weight']:.3f} | {m.get('val_f1_macro', float('nan')):.4f} | "
+            f"{m.get('val_f1_macro_tuned', float('nan')):.4f} |"
+        )
+    if test_metrics:
+        systems = test_metrics["systems"]
+        lines += [
+            "",
+            "## Test results (evaluated once)",
+            "",
+            "| system | macro F1 | micro F1 |",
+            "|---|---:|---:|",
+        ]
+        for name, result in systems.items():
+            lines.append(f"| {name} | {result['f1_macro']:.4f} | {result['f1_micro']:.4f} |")
+        lines.append(
+            f"| {KCBERT_BASELINE['name']} | {KCBERT_BASELINE['f1_macro']:.2f} | {KCBERT_BASELINE['f1_micro']:.2f} |"
+        )
+        final = systems.get("ensemble tuned")
+        if final:
+            lines += [
+                "",
+                "| label | threshold | precision | recall | F1 | support |",
+                "|---|---:|---:|---:|---:|---:|",
+            ]
+            for j, (name, row) in enumerate(final["per_label"].items()):
+                lines.append(
+                    f"| {name} | {spec.thresholds[j]:.3f} | {row['precision']:.4f} | {row['recall']:.4f} | "
+                    f"{row['f1']:.4f} | {row['support']} |"
+                )
+        lines += ["", "The full report with plots is in `report/`."]
+    lines += [
+        "",
+        "## How to use",
+        "",
+        "```python",
+        "from hf_trainer import Ensemble  # this recipe's package",
+        "",
+        f'ens = Ensemble.from_pretrained("{repo_id}")',
+        'ens.predict(["분석할 댓글"])  # per comment: every label\'s score and the labels over their thresholds',
+        "```",
+        "",
+        "Each member is also a plain transformers model: "
+        '`pipeline("text-classification", model=MEMBER_ID, top_k=None, function_to_apply="sigmoid")`.',
+        "",
+        "## Intended use and limitations",
+        "",
+        "- Meant for research on, and assisted moderation of, Korean online comments. It must not be the only "
+        "basis of decisions about people: hate-speech labels are subjective, annotators disagree, and the "
+        "model inherits the biases and the period of its training data (Korean news and community comments).",
+        "- Rare classes (연령, 기타 혐오) are learnt from few examples (partly AEDA copies); expect lower "
+        "precision and recall there. Scores are not calibrated probabilities across domains.",
+        "- Sarcasm, new slang and text far from the training domain are often misclassified.",
+        "",
+        "## Data and licence",
+        "",
+        "Trained on the Korean UnSmile dataset (Smilegate AI, 2022), licensed CC BY-NC-ND 4.0: "
+        'non-commercial use only. Cite: "Korean UnSmile dataset: Human-annotated Multi-label Korean Hate '
+        'Speech Dataset", Smilegate AI, 2022.',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def stage_bundle(
+    ensemble_dir: str | Path, staging_dir: str | Path, member_repo_ids: list[str], repo_id: str
+) -> Path:
+    """Assemble exactly what the ensemble repository gets: ensemble.json (members as Hub ids), the
+    report and a model card. Returns the staging folder."""
+    ensemble_dir, staging = Path(ensemble_dir), Path(staging_dir)
+    spec = EnsembleSpec.load(ensemble_dir)
+    if len(member_repo_ids) != len(spec.members):
+        raise ValueError(f"{len(member_repo_ids)} member repo ids for {len(spec.members)} members")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    for member, hub_id in zip(spec.members, member_repo_ids, strict=True):
+        member["hub_id"] = hub_id
+    spec.save(staging)
+    report = ensemble_dir / "report"
+    test_metrics = (
+        io.read_json(report / "test_metrics.json") if (report / "test_metrics.json").is_file() else None
+    )
+    if report.is_dir():
+        shutil.copytree(report, staging / "report")
+    io.write_text(staging / "README.md", model_card(spec, test_metrics, repo_id))
+    return staging
+
+
+def publish_bundle(staging_dir: str | Path, repo_id: str, *, private: bool = False, api=None) -> None:
+    """Create the repository if needed and upload the staged bundle in one commit."""
+    from huggingface_hub import HfApi
+
+    api = api or HfApi()
+    api.create_repo(repo_id, private=private, exist_ok=True)
+    api.upload_folder(repo_id=repo_id, folder_path=str(staging_dir), commit_message="Upload UnSmile ensemble")
+    logger.info("Published %s (%s)", repo_id, ", ".join(sorted(p.name for p in Path(staging_dir).iterdir())))
+
+
+__all__ = [
+    "ENSEMBLE_FILE",
+    "HubAccessError",
+    "check_hub_access",
+    "model_card",
+    "publish_bundle",
+    "stage_bundle",
+]

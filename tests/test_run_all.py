@@ -1,0 +1,185 @@
+"""run_all.sh: the demo end to end, stage skipping, reruns after changes, failures, publishing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from hf_trainer import io
+from hf_trainer.hub import HubAccessError, check_hub_access, publish_bundle, stage_bundle
+from hf_trainer.pipeline import Pipeline, parse_options, split_extra
+from tests.helpers import REPO_ROOT
+
+ENV = os.environ | {"OMP_NUM_THREADS": "2"}
+
+
+def run_all(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        ["bash", str(REPO_ROOT / "run_all.sh"), *args], capture_output=True, text=True, env=ENV, timeout=900
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(result.stdout[-4000:] + result.stderr[-4000:])
+    return result
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "outputs"
+    result = run_all("--demo", "--output_dir", str(out))
+    return out, result.stdout
+
+
+def test_demo_writes_every_artefact_and_the_summary(demo):
+    out, stdout = demo
+    for model in ("tiny-electra", "tiny-bert", "tiny-roberta"):
+        for name in ("model.safetensors", "metrics.json", "predictions/val.npz", "predictions/test.npz"):
+            assert (out / model / name).is_file(), (model, name)
+        assert (out / "logs" / f"train_{model}.log").is_file()
+    for name in (
+        "ensemble.json",
+        "report/report.md",
+        "report/test_metrics.json",
+        "report/f1_per_label.png",
+        "report/threshold_curves.png",
+        "report/training_curves.png",
+    ):
+        assert (out / "ensemble" / name).is_file(), name
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["demo"] and set(summary["models"]) == {"tiny-electra", "tiny-bert", "tiny-roberta"}
+    assert summary["test_f1_macro_tuned"] > 0.3 and sum(summary["weights"].values()) == pytest.approx(1)
+    assert "DEMO RUN" in stdout and "test macro F1:" in stdout and "ensemble weights:" in stdout
+    for stage in ("data", "train_tiny-bert", "ensemble", "thresholds", "evaluate_test"):
+        assert f"Stage {stage}: done in" in stdout
+
+
+def test_rerun_skips_finished_stages_and_a_subset_reruns_only_what_depends_on_it(demo):
+    out, _ = demo
+    model_before = (out / "tiny-bert" / "model.safetensors").stat().st_mtime_ns
+    again = run_all("--demo", "--output_dir", str(out)).stdout
+    assert again.count("unchanged since its last run, skipped") == 7 and "Stage" in again
+    subset = run_all("--demo", "--output_dir", str(out), "--models", "tiny-bert", "tiny-roberta").stdout
+    for stage in ("data", "train_tiny-bert", "train_tiny-roberta"):
+        assert f"Stage {stage}: unchanged since its last run, skipped" in subset
+    for stage in ("ensemble", "thresholds", "evaluate_test"):
+        assert f"Stage {stage}: done in" in subset
+    assert (out / "tiny-bert" / "model.safetensors").stat().st_mtime_ns == model_before
+    spec = io.read_json(out / "ensemble" / "ensemble.json")
+    assert [m["name"] for m in spec["members"]] == ["tiny-bert", "tiny-roberta"]
+
+
+def test_changed_config_changes_exactly_the_dependent_stages(tmp_path):
+    def keys(*extra):
+        pipeline = Pipeline(parse_options(["--demo", "--output_dir", str(tmp_path), *extra]))
+        return {stage.name: stage.key() for stage in pipeline.stages()}
+
+    base = keys()
+    lr = keys("--lr", "3e-3")
+    assert base["data"] == lr["data"]
+    assert all(base[name] != lr[name] for name in base if name != "data")
+    data = keys("--val_size", "0.2")
+    assert all(base[name] != data[name] for name in base)
+    assert split_extra(["--val_size", "0.2", "--lr", "1", "--report_to", "none", "wandb"]) == (
+        ["--val_size", "0.2"],
+        ["--lr", "1", "--report_to", "none", "wandb"],
+    )
+
+
+def test_failing_stage_names_itself_and_its_log(tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name in ("unsmile_train_v1.0.tsv", "unsmile_valid_v1.0.tsv"):
+        lines = (REPO_ROOT / "recipes" / "demo_data" / name).read_text(encoding="utf-8").splitlines()
+        lines[5] = lines[5].replace("\t0\t", "\t7\t", 1)
+        (bad / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run_all("--demo", "--data_dir", str(bad), "--output_dir", str(tmp_path / "out"), check=False)
+    assert result.returncode == 1
+    log = tmp_path / "out" / "logs" / "data.log"
+    assert "stage 'data' failed (exit 1)" in result.stdout and str(log) in result.stdout
+    assert "line 6, column 2 ('여성/가족'): label must be 0 or 1, found '7'" in log.read_text(
+        encoding="utf-8"
+    )
+
+
+def test_push_without_token_fails_before_any_training(tmp_path):
+    env_backup = {k: os.environ.pop(k) for k in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN") if k in os.environ}
+    try:
+        result = subprocess.run(
+            [
+                "bash",
+                str(REPO_ROOT / "run_all.sh"),
+                "--demo",
+                "--output_dir",
+                str(tmp_path / "out"),
+                "--push_to_hub",
+                "--hub_org",
+                "someone",
+            ],
+            capture_output=True,
+            text=True,
+            env=os.environ | {"HF_HOME": str(tmp_path / "hf")},
+            timeout=300,
+        )
+    finally:
+        os.environ.update(env_backup)
+    assert result.returncode == 2
+    assert "needs a Hugging Face token" in result.stdout
+    assert not (tmp_path / "out" / "data").exists()
+
+
+class FakeHubApi:
+    """A local stand-in for huggingface_hub.HfApi that records what would be sent."""
+
+    def __init__(self, fail: bool = False):
+        self.fail, self.calls, self.uploaded = fail, [], {}
+
+    def whoami(self, token=None):
+        if self.fail:
+            raise ConnectionError(f"cannot reach the Hub with {token}")
+        return {"name": "tester"}
+
+    def create_repo(self, repo_id, private=False, exist_ok=False):
+        self.calls.append(("create_repo", repo_id, private))
+
+    def upload_folder(self, repo_id, folder_path, commit_message):
+        self.calls.append(("upload_folder", repo_id))
+        for root, _, files in os.walk(folder_path):
+            for name in files:
+                path = os.path.join(root, name)
+                self.uploaded[os.path.relpath(path, folder_path)] = open(path, "rb").read()
+
+
+def test_hub_access_check_never_shows_the_token(caplog):
+    secret = "hf_SECRETtoken123"
+    with pytest.raises(HubAccessError) as info:
+        check_hub_access(api=FakeHubApi(fail=True), token=secret)
+    assert secret not in str(info.value) and info.value.__cause__ is None
+    assert check_hub_access(api=FakeHubApi(), token=secret) == "tester"
+    assert secret not in caplog.text
+
+
+def test_bundle_and_model_card_contents(demo, tmp_path):
+    out, _ = demo
+    repos = ["org/unsmile-tiny-bert", "org/unsmile-tiny-roberta"]
+    staging = stage_bundle(out / "ensemble", tmp_path / "bundle", repos, "org/unsmile-ensemble")
+    api = FakeHubApi()
+    publish_bundle(staging, "org/unsmile-ensemble", private=True, api=api)
+    assert api.calls == [
+        ("create_repo", "org/unsmile-ensemble", True),
+        ("upload_folder", "org/unsmile-ensemble"),
+    ]
+    assert {
+        "ensemble.json",
+        "README.md",
+        "report/report.md",
+        "report/test_metrics.json",
+        "report/f1_per_label.png",
+    } <= set(api.uploaded)
+    spec = json.loads(api.uploaded["ensemble.json"])
+    assert [m["hub_id"] for m in spec["members"]] == repos and len(spec["thresholds"]) == 10
+    card = api.uploaded["README.md"].decode("utf-8")
+    assert "license: cc-by-nc-nd-4.0" in card and "CC BY-NC-ND 4.0" in card
+    assert 'Ensemble.from_pretrained("org/unsmile-ensemble")' in card and "| ensemble tuned |" in card
+    assert "subjective" in card and "| 기타 혐오 |" in card
