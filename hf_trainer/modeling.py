@@ -48,23 +48,38 @@ TINY_SIZES = dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=2, i
 
 
 def build_wordpiece_tokenizer(
-    texts: Iterable[str], vocab_size: int = 8000, model_max_length: int = 128
+    texts: Iterable[str], vocab_size: int = 8000, model_max_length: int = 128, min_frequency: int = 2
 ) -> PreTrainedTokenizerFast:
-    """A WordPiece tokenizer trained on `texts`, safe for Korean across save/reload.
+    """A WordPiece tokenizer built from `texts`, deterministic and safe for Korean across save/reload.
 
+    The vocabulary is the special tokens, every character seen (alone and as a `##` continuation, so
+    no text is [UNK]) and the most frequent words (ties broken by the word itself). The `tokenizers`
+    WordPiece trainer is not used: its tie-breaking varies between processes, which would give a
+    resumed run another vocabulary than the checkpoint it resumes.
     No lower-casing or accent stripping: BERT's accent stripping decomposes Hangul syllables into
     jamo, which turns every Korean word into [UNK] after a reload. NFC keeps syllables composed.
     """
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from collections import Counter
 
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.NFC()
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(
-        vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS), min_frequency=2, show_progress=False
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+
+    normalizer = normalizers.NFC()
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    counts: Counter = Counter()
+    for text in texts:
+        counts.update(word for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)))
+    chars = sorted({c for word in counts for c in word})
+    vocab_list = list(SPECIAL_TOKENS) + chars + [f"##{c}" for c in chars]
+    budget = max(0, vocab_size - len(vocab_list))
+    seen = set(vocab_list)
+    frequent = sorted(
+        (w for w, n in counts.items() if n >= min_frequency and w not in seen), key=lambda w: (-counts[w], w)
     )
-    tokenizer.train_from_iterator(texts, trainer)
-    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    vocab_list += frequent[:budget]
+    tokenizer = Tokenizer(models.WordPiece({tok: i for i, tok in enumerate(vocab_list)}, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizer
+    tokenizer.pre_tokenizer = pre_tokenizer
+    cls_id, sep_id = vocab_list.index("[CLS]"), vocab_list.index("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
         pair="[CLS] $A [SEP] $B:1 [SEP]:1",
