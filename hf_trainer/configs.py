@@ -172,6 +172,9 @@ class RecipeTrainingArguments(TrainingArguments):
     save_total_limit: int | None = field(default=2)
     train_sampling_strategy: str = field(default="group_by_length")
     ddp_find_unused_parameters: bool | None = field(default=False)
+    dataloader_num_workers: int = field(
+        default=-1, metadata={"help": "Dataloader worker processes (-1: 2 on CUDA, 0 on CPU)."}
+    )
     # NaN/inf losses must reach the logs so that training stops on them instead of hiding them.
     logging_nan_inf_filter: bool = field(default=False)
     precision: str = field(
@@ -199,8 +202,13 @@ class RecipeTrainingArguments(TrainingArguments):
         else:
             self.precision_note = "fp16" if self.fp16 else "bf16"
             self.precision_note += " (set by --fp16/--bf16)"
-        if not (torch.cuda.is_available() and not self.use_cpu):
+        cuda = torch.cuda.is_available() and not self.use_cpu
+        if not cuda:
             self.dataloader_pin_memory = False  # nothing to pin to without a GPU
+        if self.dataloader_num_workers < 0:
+            self.dataloader_num_workers = 2 if cuda else 0
+        if cuda and self.tf32 is None and torch.cuda.get_device_capability()[0] >= 8:
+            self.tf32 = True  # Ampere and newer: TF32 matmuls for whatever still runs in fp32
         super().__post_init__()
 
     def _choose_precision(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -88,6 +89,24 @@ def prepare_splits(data_args: DataArguments, seed: int) -> tuple[DatasetDict, di
         "prepare_seconds": round(time.perf_counter() - start, 2),
     }
     return splits, report
+
+
+def prepare_splits_once(
+    data_args: DataArguments, training_args: RecipeTrainingArguments
+) -> tuple[DatasetDict, dict]:
+    """`prepare_splits`, run by one process per node under data parallelism and shared through disk.
+
+    The local main process prepares and saves the splits under output_dir; the other ranks wait
+    (`main_process_first`) and read the same files, so every rank trains on identical rows.
+    """
+    if data_args.prepared_data_dir or training_args.world_size <= 1:
+        return prepare_splits(data_args, training_args.seed)
+    shared = Path(training_args.output_dir) / "prepared_data"
+    with training_args.main_process_first(local=True, desc="data preparation"):
+        if training_args.local_process_index == 0:
+            splits, report = prepare_splits(data_args, training_args.seed)
+            save_prepared_splits(splits, report, list(data_args.schema.names), shared)
+    return prepare_splits(dataclasses.replace(data_args, prepared_data_dir=str(shared)), training_args.seed)
 
 
 def resume_checkpoint(training_args: RecipeTrainingArguments) -> str | None:

@@ -34,7 +34,7 @@ from hf_trainer.trainer import (
     NonFiniteLossCallback,
     compute_pos_weight,
 )
-from hf_trainer.training import prepare_splits, resume_checkpoint, run_metrics, save_predictions
+from hf_trainer.training import prepare_splits_once, resume_checkpoint, run_metrics, save_predictions
 
 logger = logging.getLogger("hf_trainer.train")
 
@@ -47,8 +47,7 @@ def main(argv: list[str] | None = None) -> dict:
     set_seed(training_args.seed)
     schema = data_args.schema
 
-    with training_args.main_process_first(desc="data preparation"):
-        splits, data_report = prepare_splits(data_args, training_args.seed)
+    splits, data_report = prepare_splits_once(data_args, training_args)
     model, tokenizer = load_model_and_tokenizer(
         schema=schema,
         preset=model_args.model,
