@@ -205,6 +205,9 @@ class RecipeTrainingArguments(TrainingArguments):
         cuda = torch.cuda.is_available() and not self.use_cpu
         if not cuda:
             self.dataloader_pin_memory = False  # nothing to pin to without a GPU
+            if not torch.backends.mps.is_available():
+                # Without it, torchrun on a CPU-only machine starts processes that do not form a DDP group.
+                self.use_cpu = True
         if self.dataloader_num_workers < 0:
             self.dataloader_num_workers = 2 if cuda else 0
         if cuda and self.tf32 is None and torch.cuda.get_device_capability()[0] >= 8:

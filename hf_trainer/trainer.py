@@ -29,6 +29,21 @@ def compute_pos_weight(labels: np.ndarray, max_weight: float = 10.0) -> np.ndarr
     return np.minimum(ratio, max_weight).astype(np.float32)
 
 
+def check_identical_across_ranks(values: np.ndarray, name: str, device: torch.device | str = "cpu") -> None:
+    """Under data parallelism, fail if `values` differ between processes (e.g. pos_weight)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return
+    local = torch.as_tensor(np.asarray(values, dtype=np.float64), device=device)
+    gathered = [torch.empty_like(local) for _ in range(dist.get_world_size())]
+    dist.all_gather(gathered, local)
+    for rank, other in enumerate(gathered):
+        if not torch.equal(other, gathered[0]):
+            raise RuntimeError(f"{name} differs between rank 0 and rank {rank}: the ranks see different data")
+    logger.info("%s identical on all %d ranks", name, len(gathered))
+
+
 class MultiLabelTrainer(Trainer):
     """A Trainer whose loss is `BCEWithLogitsLoss(pos_weight=...)` over all labels."""
 

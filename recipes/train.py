@@ -32,6 +32,7 @@ from hf_trainer.trainer import (
     EpochSummaryCallback,
     MultiLabelTrainer,
     NonFiniteLossCallback,
+    check_identical_across_ranks,
     compute_pos_weight,
 )
 from hf_trainer.training import prepare_splits_once, resume_checkpoint, run_metrics, save_predictions
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> dict:
         )
 
     pos_weight = compute_pos_weight(np.asarray(splits["train"]["labels"]))
+    check_identical_across_ranks(pos_weight, "pos_weight", training_args.device)
     logger.info(
         "pos_weight: %s", ", ".join(f"{n} {w:.2f}" for n, w in zip(schema.names, pos_weight, strict=True))
     )
