@@ -132,3 +132,20 @@ def test_early_stopping_stops_a_stalled_run(tiny, tmp_path, caplog):
     assert "Early stopping at epoch 3" in caplog.text
     assert caplog.text.count("Best model updated!") == 1
     assert "Epoch 2/10" in caplog.text and "Val F1-Macro:" in caplog.text
+
+
+def test_torch_compile_path_gives_the_same_loss(tiny, tmp_path):
+    # aot_eager traces and compiles the graph without needing a C compiler; the loss must not move.
+    import copy
+
+    common = dict(train_sampling_strategy="sequential", eval_strategy="no", per_device_train_batch_size=8)
+    fresh = (copy.deepcopy(tiny[0]), *tiny[1:])
+    eager = make_trainer(tiny, tmp_path / "eager", **common).train().training_loss
+    compiled_trainer = make_trainer(
+        fresh, tmp_path / "compiled", torch_compile=True, torch_compile_backend="aot_eager", **common
+    )
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    compiled = compiled_trainer.train().training_loss
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] > 0  # the compiled path really ran
+    assert compiled == pytest.approx(eager, rel=1e-5)
