@@ -1,0 +1,322 @@
+"""Benchmarks: prints a table and writes JSON. Not a test: numbers depend on the machine.
+
+    python recipes/benchmark.py --data_dir ../shared/data/unsmile --json bench.json          # CPU items 1-4
+    python recipes/benchmark.py --data_dir /path/to/unsmile --json bench.json --gpu          # + item 5 (GPU)
+
+1. training throughput of one tiny model: the design's fixed padding to 128 vs per-batch padding
+   with length grouping (samples/s, real tokens/s);
+2. data preparation of the whole data set (load, validate, split, AEDA, tokenise), cold and cached;
+3. ensemble weights + thresholds for three members on the validation split;
+4. inference comments/s of a three-member (tiny) ensemble;
+5. (--gpu) seconds per epoch of base-size ELECTRA and RoBERTa (random init, real shapes) at batch 16,
+   fixed-128 vs ours, fp16 and bf16, and the projected wall time of the three-model pipeline.
+Without --data_dir the shipped synthetic demo sample is used (small: the figures are then rough).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+import torch
+from transformers import DataCollatorWithPadding, set_seed
+
+from hf_trainer import io
+from hf_trainer.configs import DataArguments, RecipeTrainingArguments
+from hf_trainer.data import tokenize_splits
+from hf_trainer.ensemble import EnsembleSpec, combine, optimise_weights
+from hf_trainer.inference import Ensemble
+from hf_trainer.labels import LabelSchema
+from hf_trainer.log import setup_logging
+from hf_trainer.modeling import build_wordpiece_tokenizer, load_model_and_tokenizer
+from hf_trainer.thresholds import tune_thresholds
+from hf_trainer.trainer import MultiLabelTrainer, compute_pos_weight
+from hf_trainer.training import prepare_splits, save_prepared_splits
+
+logger = logging.getLogger("hf_trainer.benchmark")
+DEMO = Path(__file__).resolve().parent / "demo_data"
+
+
+def machine() -> dict:
+    info = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+    }
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+        info["cuda"] = torch.version.cuda
+    return info
+
+
+def tiny_builder(preset: str, splits):
+    def build():
+        return load_model_and_tokenizer(
+            schema=LabelSchema(), preset=preset, train_texts=splits["train"]["text"]
+        )
+
+    return build
+
+
+def throughput(splits, build, fixed_padding: bool, steps: int, device_kwargs: dict) -> dict:
+    """Train `steps` steps of batch 16 and report samples/s and real (non-pad) tokens/s."""
+    set_seed(0)
+    model, tokenizer = build()
+    tokenized = tokenize_splits(splits, tokenizer, 128)
+    train = tokenized["train"]
+    collator = (
+        DataCollatorWithPadding(tokenizer, padding="max_length", max_length=128)
+        if fixed_padding
+        else DataCollatorWithPadding(
+            tokenizer,
+            pad_to_multiple_of=8 if device_kwargs.get("fp16") or device_kwargs.get("bf16") else None,
+        )
+    )
+    with tempfile.TemporaryDirectory() as out:
+        args = RecipeTrainingArguments(
+            output_dir=out,
+            max_steps=steps,
+            per_device_train_batch_size=16,
+            eval_strategy="no",
+            save_strategy="no",
+            logging_strategy="no",
+            load_best_model_at_end=False,
+            warmup_steps=0,
+            disable_tqdm=True,
+            train_sampling_strategy="random" if fixed_padding else "group_by_length",
+            seed=0,
+            **device_kwargs,
+        )
+        trainer = MultiLabelTrainer(
+            model=model,
+            args=args,
+            train_dataset=train,
+            processing_class=tokenizer,
+            data_collator=collator,
+            pos_weight=compute_pos_weight(np.asarray(splits["train"]["labels"])),
+        )
+        # Warm up (allocations, kernels), then time.
+        trainer.args.max_steps = max(3, steps // 10)
+        trainer.train()
+        trainer.args.max_steps = steps
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        trainer.train()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+    samples = steps * 16
+    mean_tokens = float(np.mean(train["length"]))
+    return {
+        "seconds": seconds,
+        "samples_per_s": samples / seconds,
+        "real_tokens_per_s": samples * mean_tokens / seconds,
+        "seconds_per_epoch": len(train) / (samples / seconds),
+        "train_rows": len(train),
+        "mean_tokens": mean_tokens,
+    }
+
+
+def data_prep(data_dir: Path) -> dict:
+    """Cold: read, validate, split, AEDA, save, tokenise. Cached: read the saved splits, tokenise (cache hit)."""
+    work = Path(tempfile.mkdtemp(prefix="bench_data_"))
+    try:
+        start = time.perf_counter()
+        splits, report = prepare_splits(DataArguments(data_dir=str(data_dir)), seed=42)
+        save_prepared_splits(splits, report, list(LabelSchema().names), work)
+        prepared = DataArguments(prepared_data_dir=str(work))
+        loaded, _ = prepare_splits(prepared, seed=42)
+        tokenizer = build_wordpiece_tokenizer(loaded["train"]["text"])
+        tokenize_splits(loaded, tokenizer, 128)
+        cold = time.perf_counter() - start
+        start = time.perf_counter()
+        loaded, _ = prepare_splits(prepared, seed=42)
+        tokenize_splits(loaded, tokenizer, 128)
+        cached = time.perf_counter() - start
+        return {"cold_s": cold, "cached_s": cached, "rows": report["rows"]}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def ensemble_timing(splits) -> dict:
+    """Weights + thresholds for three members on the real validation labels (member scores synthetic)."""
+    labels = np.asarray(splits["validation"]["labels"], dtype=np.float32)
+    rng = np.random.default_rng(0)
+    members = [
+        np.clip(labels * rng.uniform(0.3, 0.6) + rng.random(labels.shape) * 0.6, 0, 1) for _ in range(3)
+    ]
+    start = time.perf_counter()
+    weights, _ = optimise_weights(members, labels)
+    tune_thresholds(combine(members, weights), labels)
+    return {"seconds": time.perf_counter() - start, "val_rows": len(labels), "members": 3}
+
+
+def inference(splits, comments: int) -> dict:
+    schema = LabelSchema()
+    models, tokenizers = [], []
+    for preset in ("tiny-electra", "tiny-bert", "tiny-roberta"):
+        model, tokenizer = load_model_and_tokenizer(
+            schema=schema, preset=preset, train_texts=splits["train"]["text"]
+        )
+        models.append(model)
+        tokenizers.append(tokenizer)
+    spec = EnsembleSpec(
+        labels=list(schema.names),
+        members=[{"name": f"m{i}", "path": ".", "weight": w} for i, w in enumerate((0.4, 0.3, 0.3))],
+        objective="none",
+        objective_value=0.0,
+        thresholds=[0.5] * schema.num_labels,
+    )
+    ensemble = Ensemble(models, tokenizers, spec)
+    test_texts = list(splits["test"]["text"])
+    texts = (test_texts * (comments // len(test_texts) + 1))[:comments]
+    ensemble.predict(texts[:256])  # warm-up
+    start = time.perf_counter()
+    ensemble.predict(texts, batch_size=64)
+    seconds = time.perf_counter() - start
+    return {
+        "comments": comments,
+        "seconds": seconds,
+        "comments_per_s": comments / seconds,
+        "device": str(ensemble.device),
+    }
+
+
+def gpu_items(splits, steps: int) -> dict:
+    """Base-size shapes (random init) at batch 16 on the GPU, fixed-128 vs ours, fp16 and bf16."""
+    from transformers import AutoModelForSequenceClassification, ElectraConfig, RobertaConfig
+
+    schema = LabelSchema()
+    tokenizer = build_wordpiece_tokenizer(splits["train"]["text"], vocab_size=32000)
+    results = {}
+    configs = {
+        "electra-base": ElectraConfig(
+            vocab_size=len(tokenizer),
+            embedding_size=768,
+            hidden_size=768,
+            num_hidden_layers=12,
+            num_attention_heads=12,
+            intermediate_size=3072,
+        ),
+        "roberta-base": RobertaConfig(
+            vocab_size=len(tokenizer),
+            max_position_embeddings=514,
+            pad_token_id=0,
+            bos_token_id=tokenizer.cls_token_id,
+            eos_token_id=tokenizer.sep_token_id,
+        ),
+    }
+    for name, config in configs.items():
+        config.num_labels, config.id2label, config.label2id = (
+            schema.num_labels,
+            schema.id2label,
+            schema.label2id,
+        )
+        config.problem_type = "multi_label_classification"
+        config._attn_implementation = "sdpa"
+
+        def build(config=config):
+            return AutoModelForSequenceClassification.from_config(config), tokenizer
+
+        for precision in ("fp16", "bf16"):
+            for fixed in (True, False):
+                key = f"{name}/{precision}/{'fixed128' if fixed else 'ours'}"
+                results[key] = throughput(splits, build, fixed, steps, {"precision": precision})
+                logger.warning("%s: %.1f s/epoch", key, results[key]["seconds_per_epoch"])
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data_dir", default=None, help="UnSmile folder (default: the demo sample)")
+    parser.add_argument("--json", default="benchmark.json", help="Where to write the results")
+    parser.add_argument("--steps", type=int, default=120, help="Timed training steps per configuration")
+    parser.add_argument("--comments", type=int, default=4000, help="Comments for the inference item")
+    parser.add_argument("--gpu", action="store_true", help="Also run item 5 (needs CUDA)")
+    parser.add_argument("--gpu_steps", type=int, default=200)
+    args = parser.parse_args()
+    setup_logging(logging.WARNING)
+    data_dir = Path(args.data_dir) if args.data_dir else DEMO
+    splits, _ = prepare_splits(DataArguments(data_dir=str(data_dir)), seed=42)
+
+    result: dict = {"machine": machine(), "data": str(data_dir), "command": " ".join(sys.argv)}
+    fixed = throughput(splits, tiny_builder("tiny-electra", splits), True, args.steps, {})
+    ours = throughput(splits, tiny_builder("tiny-electra", splits), False, args.steps, {})
+    result["training_fixed128"], result["training_ours"] = fixed, ours
+    result["padding_speedup"] = ours["samples_per_s"] / fixed["samples_per_s"]
+    prep = data_prep(data_dir)
+    result["data_prep_cold_s"], result["data_prep_cached_s"] = prep["cold_s"], prep["cached_s"]
+    result["ensemble_thresholds_s"] = ensemble_timing(splits)["seconds"]
+    result["inference"] = inference(splits, args.comments)
+    result["inference_comments_per_s"] = result["inference"]["comments_per_s"]
+    if args.gpu:
+        if not torch.cuda.is_available():
+            raise SystemExit("--gpu: no CUDA device here")
+        result["gpu"] = gpu_items(splits, args.gpu_steps)
+        # The design's pipeline: 3 models x 80 epochs (upper bound, before early stopping), ours with fp16.
+        per_epoch = [
+            result["gpu"][f"{m}/fp16/ours"]["seconds_per_epoch"] for m in ("electra-base", "roberta-base")
+        ]
+        per_epoch_fixed = [
+            result["gpu"][f"{m}/fp16/fixed128"]["seconds_per_epoch"] for m in ("electra-base", "roberta-base")
+        ]
+        result["projected_pipeline_hours_80_epochs_ours"] = 80 * (per_epoch[0] + 2 * per_epoch[1]) / 3600
+        result["projected_pipeline_hours_80_epochs_fixed128"] = (
+            80 * (per_epoch_fixed[0] + 2 * per_epoch_fixed[1]) / 3600
+        )
+    io.write_json(args.json, result)
+
+    rows = [
+        (
+            "training, fixed padding to 128",
+            f"{fixed['samples_per_s']:.0f} samples/s, {fixed['real_tokens_per_s']:.0f} real tokens/s",
+        ),
+        (
+            "training, per-batch padding + length groups",
+            f"{ours['samples_per_s']:.0f} samples/s, {ours['real_tokens_per_s']:.0f} real tokens/s",
+        ),
+        ("padding speed-up", f"{result['padding_speedup']:.2f}x"),
+        ("data preparation, cold", f"{prep['cold_s']:.2f} s ({prep['rows']})"),
+        ("data preparation, cached", f"{prep['cached_s']:.2f} s"),
+        ("ensemble weights + thresholds (3 members)", f"{result['ensemble_thresholds_s']:.3f} s"),
+        ("inference, 3-member tiny ensemble", f"{result['inference_comments_per_s']:.0f} comments/s"),
+    ]
+    for key, value in result.get("gpu", {}).items():
+        rows.append(
+            (
+                f"GPU {key}",
+                f"{value['seconds_per_epoch']:.1f} s/epoch, {value['samples_per_s']:.0f} samples/s",
+            )
+        )
+    if "projected_pipeline_hours_80_epochs_ours" in result:
+        rows.append(
+            (
+                "projected pipeline at 80 epochs (ours / fixed-128)",
+                f"{result['projected_pipeline_hours_80_epochs_ours']:.2f} h / "
+                f"{result['projected_pipeline_hours_80_epochs_fixed128']:.2f} h",
+            )
+        )
+    width = max(len(r[0]) for r in rows)
+    print(f"machine: {result['machine']}")
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
