@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,3 +62,43 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+class OutputWriteError(OSError):
+    """Results could not be written: the folder is not writable, or the disk is full."""
+
+
+def ensure_writable(folder: str | os.PathLike) -> Path:
+    """Create `folder` if needed and prove a file can be written there, or fail with a clear message."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        raise OutputWriteError(f"output directory {folder} is not writable: {err.strerror or err}") from None
+    return folder
+
+
+def check_free_space(folder: str | os.PathLike, needed_bytes: int, what: str) -> None:
+    """Fail before any work when the disk under `folder` has less than `needed_bytes` free."""
+    free = shutil.disk_usage(folder).free
+    if free < needed_bytes:
+        raise OutputWriteError(
+            f"{folder}: {what} needs about {needed_bytes / 1e9:.1f} GB, only {free / 1e9:.1f} GB are free. "
+            "Free some space, choose another --output_dir, or lower --save_total_limit."
+        )
+
+
+@contextlib.contextmanager
+def explain_write_errors(folder: str | os.PathLike) -> Iterator[None]:
+    """Turn a full disk or a read-only folder met while writing into one clear error."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+            raise OutputWriteError(
+                f"writing to {folder} failed: {err.strerror}. Completed checkpoints there are kept; "
+                "fix the cause and run the same command again to resume."
+            ) from err
+        raise

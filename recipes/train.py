@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> dict:
     setup_logging(logging.INFO if training_args.should_log else logging.WARNING)
     logger.info("Model %s -> %s", model_args.model_name_or_path or model_args.model, training_args.output_dir)
     logger.info("Precision: %s", training_args.precision_note)
+    io.ensure_writable(training_args.output_dir)
     set_seed(training_args.seed)
     schema = data_args.schema
 
@@ -112,9 +113,17 @@ def main(argv: list[str] | None = None) -> dict:
             },
         )
 
-    train_result = trainer.train(resume_from_checkpoint=resume_checkpoint(training_args))
-    trainer.save_model()  # the best checkpoint (load_best_model_at_end) as safetensors + tokenizer
-    trainer.save_state()
+    # Each kept checkpoint holds the weights and two AdamW moments (fp32), plus the final model.
+    checkpoint_bytes = 3 * 4 * model.num_parameters()
+    io.check_free_space(
+        output_dir,
+        checkpoint_bytes * ((training_args.save_total_limit or 2) + 1),
+        "training with checkpoints",
+    )
+    with io.explain_write_errors(output_dir):
+        train_result = trainer.train(resume_from_checkpoint=resume_checkpoint(training_args))
+        trainer.save_model()  # the best checkpoint (load_best_model_at_end) as safetensors + tokenizer
+        trainer.save_state()
 
     predictions = {}
     for split in ("validation", "test"):

@@ -1,0 +1,137 @@
+"""Faults: NaN loss, unwritable output, full disk, a killed writer, a tampered ensemble.json."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import TrainerCallback
+
+from hf_trainer import io
+from hf_trainer.inference import Ensemble
+from hf_trainer.trainer import NonFiniteLossCallback
+from tests.helpers import REPO_ROOT, load_recipe, tiny_setup
+from tests.test_trainer import make_trainer
+
+
+class PoisonWeights(TrainerCallback):
+    """Turn the weights into NaN when the second epoch starts."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        if state.epoch and state.epoch >= 1:
+            with torch.no_grad():
+                for parameter in self.model.parameters():
+                    parameter.fill_(float("nan"))
+
+
+def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
+    tiny = tiny_setup("tiny-bert", max_train=64, max_eval=16)
+    trainer = make_trainer(
+        tiny,
+        tmp_path,
+        num_train_epochs=3,
+        learning_rate=1e-3,
+        save_strategy="epoch",
+        load_best_model_at_end=True,
+        logging_strategy="epoch",
+        save_total_limit=5,
+    )
+    trainer.add_callback(NonFiniteLossCallback())
+    trainer.add_callback(PoisonWeights(trainer.model))
+    with pytest.raises(FloatingPointError, match=r"training loss became nan by step \d+ \(epoch 2.00\)"):
+        trainer.train()
+    checkpoints = sorted(tmp_path.glob("checkpoint-*"))
+    assert len(checkpoints) == 1  # epoch 1 kept, the NaN epoch never saved
+    assert json.loads((checkpoints[0] / "trainer_state.json").read_text())["epoch"] == 1.0
+    weights = load_file(checkpoints[0] / "model.safetensors")
+    assert all(torch.isfinite(w).all() for w in weights.values())
+
+
+def test_unwritable_output_dir_fails_before_any_work(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(io.OutputWriteError, match="is not writable"):
+        io.ensure_writable(blocker / "out")
+    with pytest.raises(io.OutputWriteError, match="is not writable"):
+        load_recipe("train").main(["--model", "tiny-bert", "--output_dir", str(blocker / "out")])
+
+
+def test_disk_full_is_explained_and_space_is_checked_up_front(tmp_path):
+    with pytest.raises(io.OutputWriteError, match="No space left on device.*run the same command again"):
+        with io.explain_write_errors(tmp_path):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    with pytest.raises(ValueError):  # other errors pass through untouched
+        with io.explain_write_errors(tmp_path):
+            raise ValueError("x")
+    with pytest.raises(io.OutputWriteError, match="needs about .* GB, only .* GB are free"):
+        io.check_free_space(tmp_path, 10**18, "training")
+
+
+def test_a_killed_writer_leaves_the_old_file_intact(tmp_path):
+    target = tmp_path / "ensemble.json"
+    io.write_json(target, {"version": "old"})
+    code = (
+        "import sys, time; sys.path.insert(0, sys.argv[2]); from hf_trainer import io\n"
+        "with io.atomic_open(sys.argv[1], 'w') as f:\n"
+        '    f.write(\'{"version": "new", "half": \'); f.flush(); print(\'writing\', flush=True); time.sleep(60)\n'
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, str(target), str(REPO_ROOT)], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout.readline().strip() == "writing"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert json.loads(target.read_text()) == {"version": "old"}
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "ensemble.json"]
+    assert all(
+        name.startswith(".ensemble.json.") for name in leftovers
+    )  # a temp file at most, never the target
+
+
+def test_tampered_ensemble_json_is_refused(tmp_path):
+    member = tmp_path / "member"
+    tiny = tiny_setup("tiny-bert", max_train=32, max_eval=8)
+    tiny[0].save_pretrained(member)
+    tiny[1].save_pretrained(member)
+    good = {
+        "labels": list(tiny[0].config.id2label.values()),
+        "members": [{"path": "../member", "weight": 1.0}],
+        "objective": "x",
+        "objective_value": 0.0,
+        "thresholds": [0.5] * 10,
+    }
+    folder = tmp_path / "ens"
+    folder.mkdir()
+    (folder / "ensemble.json").write_text(json.dumps(good))
+    assert Ensemble.from_pretrained(str(folder), device="cpu").predict(["안녕"])[0]["scores"]
+    renamed = dict(good, labels=["a"] * 9 + ["b"])
+    (folder / "ensemble.json").write_text(json.dumps(renamed))
+    with pytest.raises(ValueError, match="duplicate label names|member 0 predicts labels"):
+        Ensemble.from_pretrained(str(folder), device="cpu")
+    (folder / "ensemble.json").write_text(json.dumps(dict(good, labels=[f"l{i}" for i in range(10)])))
+    with pytest.raises(ValueError, match="member 0 predicts labels"):
+        Ensemble.from_pretrained(str(folder), device="cpu")
+    (folder / "ensemble.json").write_text(
+        json.dumps(dict(good, members=[{"path": "../member", "weight": 0.5}]))
+    )
+    with pytest.raises(ValueError, match="sum to 1"):
+        Ensemble.from_pretrained(str(folder), device="cpu")
+
+
+def test_pickle_weights_are_never_loaded(tmp_path):
+    tiny = tiny_setup("tiny-bert", max_train=32, max_eval=8)
+    tiny[0].config.save_pretrained(tmp_path)
+    tiny[1].save_pretrained(tmp_path)
+    torch.save(tiny[0].state_dict(), tmp_path / "pytorch_model.bin")  # a pickle, as old repositories have
+    with pytest.raises(OSError, match="safetensors|model.safetensors"):
+        Ensemble.from_pretrained(str(tmp_path), device="cpu")
