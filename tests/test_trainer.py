@@ -136,13 +136,22 @@ def test_early_stopping_stops_a_stalled_run(tiny, tmp_path, caplog):
 
 def test_torch_compile_path_gives_the_same_loss(tiny, tmp_path):
     # aot_eager traces and compiles the graph without needing a C compiler; the loss must not move.
-    import copy
+    from transformers import AutoModelForSequenceClassification
+
+    def fresh():  # a new module with the fixture's weights: no state left by earlier trainers
+        # Dropout off: compiled and eager code draw dropout masks differently.
+        config = tiny[0].config.__class__.from_dict(
+            tiny[0].config.to_dict()
+            | dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout=0.0)
+        )
+        model = AutoModelForSequenceClassification.from_config(config)
+        model.load_state_dict(tiny[0].state_dict())
+        return (model, *tiny[1:])
 
     common = dict(train_sampling_strategy="sequential", eval_strategy="no", per_device_train_batch_size=8)
-    fresh = (copy.deepcopy(tiny[0]), *tiny[1:])
-    eager = make_trainer(tiny, tmp_path / "eager", **common).train().training_loss
+    eager = make_trainer(fresh(), tmp_path / "eager", **common).train().training_loss
     compiled_trainer = make_trainer(
-        fresh, tmp_path / "compiled", torch_compile=True, torch_compile_backend="aot_eager", **common
+        fresh(), tmp_path / "compiled", torch_compile=True, torch_compile_backend="aot_eager", **common
     )
     torch._dynamo.reset()
     torch._dynamo.utils.counters.clear()
