@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -52,6 +53,15 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 def write_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
     with atomic_open(path, "wb") as handle:
         np.savez(handle, **arrays)
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _json_default(value: Any) -> Any:

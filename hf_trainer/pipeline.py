@@ -145,14 +145,6 @@ def accelerate_defaults() -> list[str]:
     ]
 
 
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fingerprint(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -199,7 +191,7 @@ class Pipeline:
     def data_inputs(self) -> list:
         if self.options.data_dir:
             folder = Path(self.options.data_dir)
-            return [file_digest(folder / name) for name in (UNSMILE_TRAIN_FILE, UNSMILE_VALID_FILE)]
+            return [io.sha256_file(folder / name) for name in (UNSMILE_TRAIN_FILE, UNSMILE_VALID_FILE)]
         return ["hub:smilegate-ai/kor_unsmile"]
 
     def train_command(self, model: str) -> list[str]:

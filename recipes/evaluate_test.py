@@ -9,7 +9,6 @@ unless --force: the test split is for the final number, not for choosing anythin
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import os
 import sys
@@ -31,14 +30,6 @@ logger = logging.getLogger("hf_trainer.evaluate_test")
 
 REPORT_DIR = "report"
 METRICS_FILE = "test_metrics.json"
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -102,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
     meta = {
         "evaluated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "test_rows": len(labels),
-        "inputs": {os.path.relpath(p, folder): sha256(p) for p in inputs},
+        "inputs": {os.path.relpath(p, folder): io.sha256_file(p) for p in inputs},
     }
     write_report_md(
         report_dir / "report.md",

@@ -31,3 +31,11 @@ def tiny_setup(preset: str = "tiny-bert", max_train: int = 256, max_eval: int = 
         schema=LabelSchema(), preset=preset, train_texts=splits["train"]["text"], tiny_vocab_size=2000
     )
     return model, tokenizer, splits, tokenize_splits(splits, tokenizer, 128)
+
+
+def tiny_train_args(preset: str, output_dir, epochs: int, *extra: str) -> list[str]:
+    """recipes/train.py arguments for a tiny preset on the demo sample."""
+    return [
+        "recipes/configs/tiny.yaml", "--model", preset, "--data_dir", str(DEMO_DATA),
+        "--output_dir", str(output_dir), "--epochs", str(epochs), "--disable_tqdm", "true", *extra,
+    ]  # fmt: skip

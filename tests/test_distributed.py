@@ -14,7 +14,7 @@ from hf_trainer import Ensemble
 from hf_trainer.data import read_labelled_tsv
 from hf_trainer.labels import UNSMILE_LABELS, LabelSchema
 from hf_trainer.metrics import multilabel_metrics
-from tests.helpers import DEMO_DATA, REPO_ROOT
+from tests.helpers import DEMO_DATA, REPO_ROOT, tiny_train_args
 
 # Two torch processes on a 2-core machine: one thread each, or they oversubscribe badly.
 ENV = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)}
@@ -24,32 +24,11 @@ ENV = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)}
 def ddp_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp") / "tiny-bert"
     cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        "29531",
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
         str(REPO_ROOT / "recipes" / "train.py"),
-        "recipes/configs/tiny.yaml",
-        "--model",
-        "tiny-bert",
-        "--data_dir",
-        str(DEMO_DATA),
-        "--output_dir",
-        str(out),
-        "--epochs",
-        "1",
-        "--max_train_samples",
-        "300",
-        "--max_eval_samples",
-        "101",
-        "--disable_tqdm",
-        "true",
-        "--per_device_eval_batch_size",
-        "16",
-    ]
+        *tiny_train_args("tiny-bert", out, 1, "--max_train_samples", "300", "--max_eval_samples", "101",
+                         "--per_device_eval_batch_size", "16"),
+    ]  # fmt: skip
     result = subprocess.run(cmd, capture_output=True, text=True, env=ENV, cwd=REPO_ROOT, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return out, result.stdout + result.stderr

@@ -13,7 +13,7 @@ from hf_trainer import Ensemble
 from hf_trainer.data import read_labelled_tsv
 from hf_trainer.ensemble import EnsembleSpec, combine
 from hf_trainer.labels import UNSMILE_LABELS, LabelSchema
-from tests.helpers import DEMO_DATA, REPO_ROOT, load_recipe
+from tests.helpers import DEMO_DATA, REPO_ROOT, load_recipe, tiny_train_args
 
 MEMBERS = {"tiny-electra": "1500", "tiny-bert": "2000", "tiny-roberta": "3000"}  # vocab sizes differ
 
@@ -24,26 +24,9 @@ def pipeline_dir(tmp_path_factory):
     train = load_recipe("train").main
     for preset, vocab in MEMBERS.items():
         train(
-            [
-                "recipes/configs/tiny.yaml",
-                "--model",
-                preset,
-                "--data_dir",
-                str(DEMO_DATA),
-                "--output_dir",
-                str(root / preset),
-                "--epochs",
-                "2",
-                "--max_train_samples",
-                "600",
-                "--max_eval_samples",
-                "150",
-                "--tiny_vocab_size",
-                vocab,
-                "--disable_tqdm",
-                "true",
-            ]
-        )
+            tiny_train_args(preset, root / preset, 2, "--max_train_samples", "600", "--max_eval_samples", "150",
+                            "--tiny_vocab_size", vocab)
+        )  # fmt: skip
     ensemble_dir = root / "ensemble"
     load_recipe("ensemble").main(
         ["--members", *(str(root / p) for p in MEMBERS), "--output_dir", str(ensemble_dir)]

@@ -11,35 +11,17 @@ import time
 import pytest
 from safetensors.torch import load_file
 
-from tests.helpers import DEMO_DATA, REPO_ROOT
+from tests.helpers import REPO_ROOT, tiny_train_args
 
 ENV = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)}
 
 
 def command(output_dir) -> list[str]:
     return [
-        sys.executable,
-        str(REPO_ROOT / "recipes" / "train.py"),
-        "recipes/configs/tiny.yaml",
-        "--model",
-        "tiny-bert",
-        "--data_dir",
-        str(DEMO_DATA),
-        "--output_dir",
-        str(output_dir),
-        "--epochs",
-        "4",
-        "--seed",
-        "3",
-        "--early_stopping_patience",
-        "2",
-        "--save_total_limit",
-        "10",
-        "--disable_tqdm",
-        "true",
-        "--dataloader_num_workers",
-        "0",
-    ]
+        sys.executable, str(REPO_ROOT / "recipes" / "train.py"),
+        *tiny_train_args("tiny-bert", output_dir, 4, "--seed", "3", "--early_stopping_patience", "2",
+                         "--save_total_limit", "10", "--dataloader_num_workers", "0"),
+    ]  # fmt: skip
 
 
 def test_sigkill_then_rerun_gives_the_uninterrupted_result(tmp_path):

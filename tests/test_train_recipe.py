@@ -10,32 +10,12 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipe
 
 from hf_trainer.data import read_labelled_tsv
 from hf_trainer.labels import UNSMILE_LABELS, LabelSchema
-from tests.helpers import DEMO_DATA, load_recipe
+from tests.helpers import DEMO_DATA, load_recipe, tiny_train_args
 
 
 def train(output_dir, preset, *extra):
-    return load_recipe("train").main(
-        [
-            "recipes/configs/tiny.yaml",
-            "--model",
-            preset,
-            "--data_dir",
-            str(DEMO_DATA),
-            "--output_dir",
-            str(output_dir),
-            "--epochs",
-            "2",
-            "--max_train_samples",
-            "320",
-            "--max_eval_samples",
-            "120",
-            "--disable_tqdm",
-            "true",
-            "--tiny_vocab_size",
-            "2000",
-            *extra,
-        ]
-    )
+    args = ["--max_train_samples", "320", "--max_eval_samples", "120", "--tiny_vocab_size", "2000"]
+    return load_recipe("train").main(tiny_train_args(preset, output_dir, 2, *args, *extra))
 
 
 @pytest.mark.parametrize("preset", ["tiny-electra", "tiny-bert", "tiny-roberta"])
