@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RECIPES = REPO_ROOT / "recipes"
 DEMO_DATA = RECIPES / "demo_data"
+DEMO_TRAIN, DEMO_TEST = DEMO_DATA / "demo_train.tsv", DEMO_DATA / "demo_test.tsv"
 DESIGN_MODELS = ["kcelectra", "soongsilbert", "roberta"]
 DEMO_MODELS = ["tiny-electra", "tiny-bert", "tiny-roberta"]
 DEMO_EPOCHS = "5"
@@ -96,7 +97,7 @@ def parse_options(argv: list[str]) -> PipelineOptions:
     if args.push_to_hub and not args.hub_org:
         parser.error("--push_to_hub needs --hub_org ORG")
     models = args.models or (DEMO_MODELS if args.demo else DESIGN_MODELS)
-    data_dir = args.data_dir or (str(DEMO_DATA) if args.demo else None)
+    data_dir = args.data_dir
     return PipelineOptions(
         data_dir=data_dir,
         output_dir=args.output_dir,
@@ -189,10 +190,19 @@ class Pipeline:
         return f"{self.options.hub_org}/unsmile-{self.member_name(model)}"
 
     def data_inputs(self) -> list:
+        return [io.sha256_file(path) for path in self.data_files()] or ["hub:smilegate-ai/kor_unsmile"]
+
+    def data_files(self) -> list[Path]:
         if self.options.data_dir:
-            folder = Path(self.options.data_dir)
-            return [io.sha256_file(folder / name) for name in (UNSMILE_TRAIN_FILE, UNSMILE_VALID_FILE)]
-        return ["hub:smilegate-ai/kor_unsmile"]
+            return [Path(self.options.data_dir) / name for name in (UNSMILE_TRAIN_FILE, UNSMILE_VALID_FILE)]
+        return [DEMO_TRAIN, DEMO_TEST] if self.options.demo else []
+
+    def data_source_args(self) -> list[str]:
+        if self.options.data_dir:
+            return ["--data_dir", self.options.data_dir]
+        if self.options.demo:  # the shipped sample, in UnSmile's format: train -> train/val, test as is
+            return ["--train_file", str(DEMO_TRAIN), "--test_file", str(DEMO_TEST)]
+        return []
 
     def train_command(self, model: str) -> list[str]:
         script = str(RECIPES / "train.py")
@@ -229,7 +239,7 @@ class Pipeline:
             "data",
             self.python(
                 "prepare_data.py",
-                *(["--data_dir", self.options.data_dir] if self.options.data_dir else []),
+                *self.data_source_args(),
                 "--output_dir",
                 str(out / "data"),
                 *self.data_extra,
@@ -384,7 +394,8 @@ class Pipeline:
         test = io.read_json(self.out / "ensemble" / "report" / "test_metrics.json")
         return {
             "demo": self.options.demo,
-            "data": self.options.data_dir or "hub:smilegate-ai/kor_unsmile",
+            "data": self.options.data_dir
+            or ("demo sample" if self.options.demo else "hub:smilegate-ai/kor_unsmile"),
             "models": models,
             "weights": {m["name"]: m["weight"] for m in spec["members"]},
             "val_f1_macro_tuned": spec["threshold_report"]["val_f1_macro_tuned"],

@@ -47,6 +47,10 @@ logger = logging.getLogger("hf_trainer.benchmark")
 DEMO = Path(__file__).resolve().parent / "demo_data"
 
 
+def demo_data_args() -> DataArguments:
+    return DataArguments(train_file=str(DEMO / "demo_train.tsv"), test_file=str(DEMO / "demo_test.tsv"))
+
+
 def machine() -> dict:
     info = {
         "platform": platform.platform(),
@@ -130,12 +134,12 @@ def throughput(splits, build, fixed_padding: bool, steps: int, device_kwargs: di
     }
 
 
-def data_prep(data_dir: Path) -> dict:
+def data_prep(data_args: DataArguments) -> dict:
     """Cold: read, validate, split, AEDA, save, tokenise. Cached: read the saved splits, tokenise (cache hit)."""
     work = Path(tempfile.mkdtemp(prefix="bench_data_"))
     try:
         start = time.perf_counter()
-        splits, report = prepare_splits(DataArguments(data_dir=str(data_dir)), seed=42)
+        splits, report = prepare_splits(data_args, seed=42)
         save_prepared_splits(splits, report, list(LabelSchema().names), work)
         prepared = DataArguments(prepared_data_dir=str(work))
         loaded, _ = prepare_splits(prepared, seed=42)
@@ -251,15 +255,19 @@ def main() -> None:
     parser.add_argument("--gpu_steps", type=int, default=200)
     args = parser.parse_args()
     setup_logging(logging.WARNING)
-    data_dir = Path(args.data_dir) if args.data_dir else DEMO
-    splits, _ = prepare_splits(DataArguments(data_dir=str(data_dir)), seed=42)
+    data_args = DataArguments(data_dir=args.data_dir) if args.data_dir else demo_data_args()
+    splits, _ = prepare_splits(data_args, seed=42)
 
-    result: dict = {"machine": machine(), "data": str(data_dir), "command": " ".join(sys.argv)}
+    result: dict = {
+        "machine": machine(),
+        "data": args.data_dir or "demo sample",
+        "command": " ".join(sys.argv),
+    }
     fixed = throughput(splits, tiny_builder("tiny-electra", splits), True, args.steps, {})
     ours = throughput(splits, tiny_builder("tiny-electra", splits), False, args.steps, {})
     result["training_fixed128"], result["training_ours"] = fixed, ours
     result["padding_speedup"] = ours["samples_per_s"] / fixed["samples_per_s"]
-    prep = data_prep(data_dir)
+    prep = data_prep(data_args)
     result["data_prep_cold_s"], result["data_prep_cached_s"] = prep["cold_s"], prep["cached_s"]
     result["ensemble_thresholds_s"] = ensemble_timing(splits)["seconds"]
     result["inference"] = inference(splits, args.comments)

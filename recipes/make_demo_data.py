@@ -17,12 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hf_trainer import io
-from hf_trainer.labels import (
-    UNSMILE_LABELS,
-    UNSMILE_TEXT_COLUMN,
-    UNSMILE_TRAIN_FILE,
-    UNSMILE_VALID_FILE,
-)
+from hf_trainer.labels import UNSMILE_LABELS, UNSMILE_TEXT_COLUMN
 
 # Keywords per label; sentences combine them with neutral or mildly negative frames.
 TOPICS = {
@@ -126,9 +121,9 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(args.seed)
     out = Path(args.out)
-    write_split(out / UNSMILE_TRAIN_FILE, args.train_rows, rng)
-    write_split(out / UNSMILE_VALID_FILE, args.valid_rows, rng)
-    print(f"wrote {out / UNSMILE_TRAIN_FILE} and {out / UNSMILE_VALID_FILE}")
+    write_split(out / "demo_train.tsv", args.train_rows, rng)
+    write_split(out / "demo_test.tsv", args.valid_rows, rng)
+    print(f"wrote {out / 'demo_train.tsv'} and {out / 'demo_test.tsv'}")
 
 
 if __name__ == "__main__":

@@ -86,11 +86,14 @@ def test_factor_one_adds_nothing():
     assert len(out) == 100 and added == {}
 
 
-def test_only_the_train_split_is_augmented(demo_data_dir):
+def test_only_the_train_split_is_augmented():
     from hf_trainer.configs import DataArguments
     from hf_trainer.training import prepare_splits
+    from tests.helpers import DEMO_TEST, DEMO_TRAIN
 
-    splits, report = prepare_splits(DataArguments(data_dir=str(demo_data_dir)), seed=42)
+    splits, report = prepare_splits(
+        DataArguments(train_file=str(DEMO_TRAIN), test_file=str(DEMO_TEST)), seed=42
+    )
     flags = np.asarray(splits["train"]["augmented"])
     assert (~flags).sum() == report["train_rows_before_aeda"] and flags.sum() > 0
     originals = set(np.asarray(splits["train"]["id"])[~flags].tolist())

@@ -108,7 +108,7 @@ def test_label_list_column_by_name_and_id(write_tsv):
 
 
 def test_stratified_split_is_seeded_disjoint_and_keeps_rare_ratio(demo_data_dir):
-    data = read_labelled_tsv(demo_data_dir / "unsmile_train_v1.0.tsv", SCHEMA).to_dataset()
+    data = read_labelled_tsv(demo_data_dir / "demo_train.tsv", SCHEMA).to_dataset()
     train, val = stratified_split(data, 0.1, seed=7)
     train2, val2 = stratified_split(data, 0.1, seed=7)
     _, val3 = stratified_split(data, 0.1, seed=8)

@@ -14,7 +14,7 @@ from hf_trainer import Ensemble
 from hf_trainer.data import read_labelled_tsv
 from hf_trainer.labels import UNSMILE_LABELS, LabelSchema
 from hf_trainer.metrics import multilabel_metrics
-from tests.helpers import DEMO_DATA, REPO_ROOT, tiny_train_args
+from tests.helpers import DEMO_TEST, REPO_ROOT, tiny_train_args
 
 # Two torch processes on a 2-core machine: one thread each, or they oversubscribe badly.
 ENV = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)}
@@ -48,7 +48,7 @@ def test_predictions_have_one_row_per_example_in_order_and_match_one_process(ddp
     assert test["probs"].shape == (101, 10) and test["ids"].tolist() == list(
         range(101)
     )  # odd N: no padding rows
-    rows = read_labelled_tsv(DEMO_DATA / "unsmile_valid_v1.0.tsv", LabelSchema())
+    rows = read_labelled_tsv(DEMO_TEST, LabelSchema())
     assert np.array_equal(test["labels"], rows.labels[:101])
     single = Ensemble.from_pretrained(str(out), device="cpu").predict_proba(rows.texts[:101])
     assert np.allclose(single, test["probs"], atol=1e-5)

@@ -13,7 +13,7 @@ from hf_trainer import Ensemble
 from hf_trainer.data import read_labelled_tsv
 from hf_trainer.ensemble import EnsembleSpec, combine
 from hf_trainer.labels import UNSMILE_LABELS, LabelSchema
-from tests.helpers import DEMO_DATA, REPO_ROOT, load_recipe, tiny_train_args
+from tests.helpers import DEMO_TEST, REPO_ROOT, load_recipe, tiny_train_args
 
 MEMBERS = {"tiny-electra": "1500", "tiny-bert": "2000", "tiny-roberta": "3000"}  # vocab sizes differ
 
@@ -71,7 +71,7 @@ def test_report_files_and_once_only_guard(pipeline_dir):
 
 def test_python_inference_reproduces_the_saved_test_probabilities(pipeline_dir):
     ensemble = Ensemble.from_pretrained(str(pipeline_dir / "ensemble"), device="cpu")
-    test_file = read_labelled_tsv(DEMO_DATA / "unsmile_valid_v1.0.tsv", LabelSchema())
+    test_file = read_labelled_tsv(DEMO_TEST, LabelSchema())
     rows = [0, 3, 17, 149]
     probs = ensemble.predict_proba([test_file.texts[i] for i in rows], batch_size=3)
     saved = combine(
@@ -107,7 +107,7 @@ def test_hostile_inputs_get_one_scored_row_each(pipeline_dir):
 def test_single_member_folder_loads_as_an_ensemble(pipeline_dir):
     single = Ensemble.from_pretrained(str(pipeline_dir / "tiny-bert"), device="cpu")
     saved = np.load(pipeline_dir / "tiny-bert" / "predictions" / "test.npz")["probs"]
-    text = read_labelled_tsv(DEMO_DATA / "unsmile_valid_v1.0.tsv", LabelSchema()).texts[5]
+    text = read_labelled_tsv(DEMO_TEST, LabelSchema()).texts[5]
     assert np.allclose(single.predict_proba([text])[0], saved[5], atol=1e-5)
     assert single.thresholds.tolist() == [0.5] * 10
 

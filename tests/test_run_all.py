@@ -90,8 +90,12 @@ def test_changed_config_changes_exactly_the_dependent_stages(tmp_path):
 def test_failing_stage_names_itself_and_its_log(tmp_path):
     bad = tmp_path / "bad"
     bad.mkdir()
-    for name in ("unsmile_train_v1.0.tsv", "unsmile_valid_v1.0.tsv"):
-        lines = (REPO_ROOT / "recipes" / "demo_data" / name).read_text(encoding="utf-8").splitlines()
+    demo = REPO_ROOT / "recipes" / "demo_data"
+    for name, source in (
+        ("unsmile_train_v1.0.tsv", "demo_train.tsv"),
+        ("unsmile_valid_v1.0.tsv", "demo_test.tsv"),
+    ):
+        lines = (demo / source).read_text(encoding="utf-8").splitlines()
         lines[5] = lines[5].replace("\t0\t", "\t7\t", 1)
         (bad / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
     result = run_all("--demo", "--data_dir", str(bad), "--output_dir", str(tmp_path / "out"), check=False)

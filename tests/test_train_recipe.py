@@ -10,7 +10,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipe
 
 from hf_trainer.data import read_labelled_tsv
 from hf_trainer.labels import UNSMILE_LABELS, LabelSchema
-from tests.helpers import DEMO_DATA, load_recipe, tiny_train_args
+from tests.helpers import DEMO_TEST, load_recipe, tiny_train_args
 
 
 def train(output_dir, preset, *extra):
@@ -39,7 +39,7 @@ def test_train_writes_the_output_contract(tmp_path, preset):
     assert metrics["epochs_trained"] == 2 and 0.0 <= metrics["val"]["f1_macro"] <= 1.0
 
     # Saved probabilities line up with the rows of the input file, in order.
-    test_file = read_labelled_tsv(DEMO_DATA / "unsmile_valid_v1.0.tsv", LabelSchema())
+    test_file = read_labelled_tsv(DEMO_TEST, LabelSchema())
     test = np.load(out / "predictions" / "test.npz")
     assert test["ids"].tolist() == list(range(120))
     assert np.array_equal(test["labels"], test_file.labels[:120])
