@@ -22,6 +22,7 @@ UNSMILE_TEXT_COLUMN = "문장"
 UNSMILE_TRAIN_FILE = "unsmile_train_v1.0.tsv"
 UNSMILE_VALID_FILE = "unsmile_valid_v1.0.tsv"
 UNSMILE_HUB_DATASET = "smilegate-ai/kor_unsmile"
+UNSMILE_TRAIN_ROWS, UNSMILE_VALID_ROWS = 15005, 3737  # rows of the v1.0 release
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from . import io
-from .labels import ENGLISH_GLOSSES, KCBERT_BASELINE
+from .labels import ENGLISH_GLOSSES, KCBERT_BASELINE, UNSMILE_VALID_ROWS
 from .thresholds import f1_curve
 
 logger = logging.getLogger(__name__)
@@ -193,6 +193,12 @@ def write_report_md(
     lines.append(
         f"| {KCBERT_BASELINE['name']} | {KCBERT_BASELINE['f1_macro']:.2f} | {KCBERT_BASELINE['f1_micro']:.2f} | | | | |"
     )
+    if meta["test_rows"] != UNSMILE_VALID_ROWS:
+        lines += [
+            "",
+            f"Note: the KcBERT baseline was measured on UnSmile's `valid` split ({UNSMILE_VALID_ROWS} rows); this "
+            f"test set has {meta['test_rows']} rows, so that row is not a like-for-like comparison.",
+        ]
     lines += [
         "",
         "## Final system",
