@@ -217,7 +217,7 @@ class Pipeline:
         elif preset_config.is_file():
             args = [str(preset_config)]
         elif "/" in model or Path(model).exists():
-            args = ["--model", "", "--model_name_or_path", model]
+            args = ["--model_name_or_path", model]
         else:
             args = ["--model", model]
         args += [

@@ -187,3 +187,39 @@ def test_bundle_and_model_card_contents(demo, tmp_path):
     assert "license: cc-by-nc-nd-4.0" in card and "CC BY-NC-ND 4.0" in card
     assert 'Ensemble.from_pretrained("org/unsmile-ensemble")' in card and "| ensemble tuned |" in card
     assert "subjective" in card and "| 기타 혐오 |" in card
+
+
+def test_training_commands_for_presets_hub_ids_and_pass_through(tmp_path):
+    pipeline = Pipeline(
+        parse_options(
+            [
+                "--output_dir",
+                str(tmp_path),
+                "--models",
+                "kcelectra",
+                "org/my-bert",
+                "--epochs",
+                "3",
+                "--push_to_hub",
+                "--hub_org",
+                "me",
+            ]
+        )
+    )
+    kc, hub = (pipeline.train_command(m) for m in ("kcelectra", "org/my-bert"))
+    assert any(part.endswith("recipes/configs/kcelectra.yaml") for part in kc)
+    assert hub[hub.index("--model_name_or_path") + 1] == "org/my-bert" and "--model" not in hub
+    assert hub[hub.index("--output_dir") + 1] == str(tmp_path / "my-bert")
+    assert kc[-2:] == ["--epochs", "3"] and kc[kc.index("--hub_model_id") + 1] == "me/unsmile-kcelectra"
+    from hf_trainer.configs import parse_train_args
+
+    script = next(i for i, part in enumerate(hub) if part.endswith("train.py"))
+    model_args, _, args = parse_train_args(hub[script + 1 :])
+    assert model_args.model_name_or_path == "org/my-bert" and args.push_to_hub and args.num_train_epochs == 3
+
+
+def test_help_explains_the_options():
+    result = run_all("--help")
+    for option in ("--data_dir", "--output_dir", "--models", "--demo", "--push_to_hub", "--hub_org"):
+        assert option in result.stdout
+    assert "passed to every training run" in result.stdout
