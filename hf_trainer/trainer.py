@@ -68,6 +68,14 @@ class MultiLabelTrainer(Trainer):
         loss = F.binary_cross_entropy_with_logits(logits.float(), labels.float(), pos_weight=pos_weight)
         return (loss, outputs) if return_outputs else loss
 
+    def _get_train_sampler(self, train_dataset=None):
+        # The base class drops columns the model does not take (our precomputed `length`) before it
+        # builds the sampler, and group_by_length then re-reads every row to measure it. Same rows,
+        # same order: hand it the full dataset so it reads the column.
+        return super()._get_train_sampler(
+            self.train_dataset if self.train_dataset is not None else train_dataset
+        )
+
     def _get_eval_sampler(self, eval_dataset):
         # The base class puts a LengthGroupedSampler on evaluation too when training groups by length,
         # which returns predictions in a shuffled order. Saved probabilities must follow the rows.
