@@ -223,3 +223,37 @@ def test_help_explains_the_options():
     for option in ("--data_dir", "--output_dir", "--models", "--demo", "--push_to_hub", "--hub_org"):
         assert option in result.stdout
     assert "passed to every training run" in result.stdout
+
+
+def test_killed_pipeline_resumes_training_from_its_checkpoint(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    args = [
+        "bash",
+        str(REPO_ROOT / "run_all.sh"),
+        "--demo",
+        "--models",
+        "tiny-bert",
+        "--output_dir",
+        str(out),
+    ]
+    process = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV, start_new_session=True
+    )
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        if list((out / "tiny-bert").glob("checkpoint-*/trainer_state.json")):
+            time.sleep(0.3)
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "the pipeline ended before it could be killed"
+    os.killpg(process.pid, signal.SIGKILL)  # the whole process group: run_all, accelerate, train.py
+    process.wait()
+    assert not (out / ".pipeline" / "train_tiny-bert.done.json").exists()
+
+    again = run_all("--demo", "--models", "tiny-bert", "--output_dir", str(out)).stdout
+    assert "Stage data: unchanged since its last run, skipped" in again
+    assert "Resuming from" in (out / "logs" / "train_tiny-bert.log").read_text(encoding="utf-8")
+    assert json.loads((out / "summary.json").read_text())["models"]["tiny-bert"]["epochs_trained"] == 5
