@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from . import io
-from .ensemble import ENSEMBLE_FILE, EnsembleSpec
+from .ensemble import EnsembleSpec
 from .labels import KCBERT_BASELINE
 
 logger = logging.getLogger(__name__)
@@ -166,7 +166,6 @@ def publish_bundle(staging_dir: str | Path, repo_id: str, *, private: bool = Fal
 
 
 __all__ = [
-    "ENSEMBLE_FILE",
     "HubAccessError",
     "check_hub_access",
     "model_card",

@@ -156,7 +156,6 @@ class Stage:
     command: list[str]
     inputs: list = field(default_factory=list)  # anything that, changed, must redo the stage
     output: Path | None = None  # a folder owned by this stage (moved aside when its config changes)
-    before: callable = None
 
     def key(self) -> str:
         # Paths of the interpreter and of this checkout do not change what a stage computes.
@@ -376,7 +375,7 @@ class Pipeline:
             self.run_stage(stage)
         summary = self.summary(time.perf_counter() - total)
         io.write_json(self.out / "summary.json", summary)
-        print_summary(summary)
+        log_summary(summary)
         return summary
 
     def summary(self, seconds: float) -> dict:
@@ -414,7 +413,7 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
 
 
-def print_summary(summary: dict) -> None:
+def log_summary(summary: dict) -> None:
     lines = ["", "=" * 72, "Summary"]
     if summary["demo"]:
         lines.append(
@@ -437,7 +436,7 @@ def print_summary(summary: dict) -> None:
         f"total time: {_duration(summary['total_seconds'])} (stages run now: {len(summary['stage_seconds'])})"
     )
     lines.append("=" * 72)
-    print("\n".join(lines), flush=True)
+    logger.info("%s", "\n".join(lines))
 
 
 def publish(output_dir: str, org: str, member_repos: list[str], private: bool) -> None:
