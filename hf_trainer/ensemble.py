@@ -71,6 +71,13 @@ def check_aligned(members: Sequence[MemberPredictions]) -> None:
             raise ValueError(f"reference labels differ for the same row ids ({where})")
 
 
+def load_aligned(member_dirs: Sequence[str | Path], split: str) -> list[MemberPredictions]:
+    """Every member's `predictions/<split>.npz`, checked to cover the same rows and labels."""
+    members = [MemberPredictions.load(d, split) for d in member_dirs]
+    check_aligned(members)
+    return members
+
+
 def combine(probs: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
     """Weighted mean of member probabilities."""
     weights = np.asarray(weights, dtype=np.float64)

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from transformers import HfArgumentParser
 
 from hf_trainer.configs import EnsembleArguments
-from hf_trainer.ensemble import EnsembleSpec, MemberPredictions, check_aligned, combine, optimise_weights
+from hf_trainer.ensemble import EnsembleSpec, combine, load_aligned, optimise_weights
 from hf_trainer.log import setup_logging
 from hf_trainer.metrics import multilabel_metrics
 from hf_trainer.thresholds import tuned_macro_f1
@@ -31,8 +31,7 @@ def main(argv: list[str] | None = None) -> EnsembleSpec:
     (args,) = HfArgumentParser(EnsembleArguments).parse_args_into_dataclasses(args=argv)
     setup_logging()
     start = time.perf_counter()
-    members = [MemberPredictions.load(path, "val") for path in args.members]
-    check_aligned(members)
+    members = load_aligned(args.members, "val")
     labels, names = members[0].labels, list(members[0].label_names)
     weights, value = optimise_weights([m.probs for m in members], labels, args.objective)
     mixed = combine([m.probs for m in members], weights)

@@ -20,7 +20,7 @@ from transformers import HfArgumentParser
 
 from hf_trainer import io
 from hf_trainer.configs import EnsembleDirArguments
-from hf_trainer.ensemble import EnsembleSpec, MemberPredictions, check_aligned, combine
+from hf_trainer.ensemble import EnsembleSpec, combine, load_aligned
 from hf_trainer.log import setup_logging
 from hf_trainer.metrics import multilabel_metrics
 from hf_trainer.report import plot_f1_bars, plot_threshold_curves, plot_training_curves, write_report_md
@@ -48,10 +48,8 @@ def main(argv: list[str] | None = None) -> dict:
     if spec.thresholds is None:
         raise SystemExit(f"{folder / 'ensemble.json'} has no thresholds yet: run recipes/thresholds.py first")
     member_dirs = spec.member_dirs(folder)
-    val = [MemberPredictions.load(d, "val") for d in member_dirs]
-    test = [MemberPredictions.load(d, "test") for d in member_dirs]
-    check_aligned(val)
-    check_aligned(test)
+    val = load_aligned(member_dirs, "val")
+    test = load_aligned(member_dirs, "test")
     names, labels = spec.labels, test[0].labels
 
     systems: dict[str, dict] = {}

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from transformers import HfArgumentParser
 
 from hf_trainer.configs import EnsembleDirArguments
-from hf_trainer.ensemble import EnsembleSpec, MemberPredictions, check_aligned, combine
+from hf_trainer.ensemble import EnsembleSpec, combine, load_aligned
 from hf_trainer.log import setup_logging
 from hf_trainer.metrics import multilabel_metrics
 from hf_trainer.thresholds import tune_thresholds
@@ -31,8 +31,7 @@ def main(argv: list[str] | None = None) -> EnsembleSpec:
     setup_logging()
     start = time.perf_counter()
     spec = EnsembleSpec.load(args.ensemble_dir)
-    members = [MemberPredictions.load(d, "val") for d in spec.member_dirs(args.ensemble_dir)]
-    check_aligned(members)
+    members = load_aligned(spec.member_dirs(args.ensemble_dir), "val")
     labels = members[0].labels
     if list(members[0].label_names) != spec.labels:
         raise ValueError(f"members predict {members[0].label_names}, ensemble.json says {spec.labels}")
