@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -233,7 +234,10 @@ class RecipeArgumentParser(HfArgumentParser):
     """`recipe.py [config.yaml] [--flag value ...]`: the YAML sets defaults, flags override them."""
 
     def parse(self, args: list[str] | None = None):
-        args = list(sys.argv[1:] if args is None else args)
+        # Under a C locale argv arrives surrogate-escaped; recover UTF-8 (Korean column and label names).
+        args = [
+            os.fsencode(a).decode("utf-8", errors="replace") for a in (sys.argv[1:] if args is None else args)
+        ]
         if args and args[0].endswith((".yaml", ".yml")):
             self._apply_yaml_defaults(Path(args.pop(0)))
         return self.parse_args_into_dataclasses(args=args, look_for_args_file=False)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,6 +65,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no_text", action="store_true", help="Leave the comment out of each output line")
     parser.add_argument("--trust_remote_code", action="store_true")
     args = parser.parse_args(argv)
+    if args.tsv_column:  # under a C locale argv arrives surrogate-escaped: recover the UTF-8 column name
+        args.tsv_column = os.fsencode(args.tsv_column).decode("utf-8", errors="replace")
     setup_logging(logging.WARNING)
 
     ensemble = Ensemble.from_pretrained(
@@ -72,6 +75,9 @@ def main(argv: list[str] | None = None) -> None:
         max_length=args.max_length,
         trust_remote_code=args.trust_remote_code,
     )
+    # UTF-8 whatever the locale says (a C locale would otherwise garble Korean on stdin/stdout).
+    sys.stdin.reconfigure(encoding="utf-8", errors="replace")
+    sys.stdout.reconfigure(encoding="utf-8")
     source = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8", errors="replace")  # noqa: SIM115
     sink = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
     try:

@@ -81,3 +81,10 @@ def test_precision_follows_the_hardware():
     assert not args.fp16 and not args.bf16 and "no CUDA device" in args.precision_note
     with pytest.raises(ValueError, match="--precision"):
         parse_train_args(["--precision", "fp8"])
+
+
+def test_korean_flags_survive_a_c_locale():
+    # Under LC_ALL=C Python hands argv over surrogate-escaped; the parser recovers the UTF-8 text.
+    escaped = "문장".encode().decode("ascii", errors="surrogateescape")
+    _, data_args, _ = parse_train_args(["--text_column", escaped, "--output_dir", "x"])
+    assert data_args.text_column == "문장"

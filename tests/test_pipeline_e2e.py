@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -138,13 +139,14 @@ def test_predict_cli_writes_one_json_line_per_input_line(pipeline_dir, tmp_path)
     # stdin -> stdout, and a TSV column as input.
     tsv = tmp_path / "in.tsv"
     tsv.write_text("id\t문장\n1\t안녕하세요\n2\t바보 같은 글\n", encoding="utf-8")
+    c_locale = os.environ | {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
     piped = subprocess.run(
-        cmd[:4] + ["--tsv_column", "문장", "--no_text"],
-        input=tsv.read_text(encoding="utf-8"),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    records = [json.loads(line) for line in piped.stdout.splitlines()]
-    assert len(records) == 2 and "text" not in records[0]
+        cmd[:4] + ["--tsv_column", "문장"], input=tsv.read_bytes(), capture_output=True, check=True, timeout=300,
+        env=c_locale,
+    )  # fmt: skip
+    records = [json.loads(line) for line in piped.stdout.decode("utf-8").splitlines()]
+    assert [r["text"] for r in records] == ["안녕하세요", "바보 같은 글"]  # Korean intact under a C locale
+    quiet = subprocess.run(cmd + ["--no_text"], capture_output=True, check=True, timeout=300)
+    assert quiet.returncode == 0
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(records) == 4 and "text" not in records[0]
