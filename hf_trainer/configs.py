@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import logging
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -236,7 +235,8 @@ class RecipeArgumentParser(HfArgumentParser):
     def parse(self, args: list[str] | None = None):
         # Under a C locale argv arrives surrogate-escaped; recover UTF-8 (Korean column and label names).
         args = [
-            os.fsencode(a).decode("utf-8", errors="replace") for a in (sys.argv[1:] if args is None else args)
+            a.encode("utf-8", "surrogateescape").decode("utf-8", errors="replace")
+            for a in (sys.argv[1:] if args is None else args)
         ]
         if args and args[0].endswith((".yaml", ".yml")):
             self._apply_yaml_defaults(Path(args.pop(0)))

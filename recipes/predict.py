@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trust_remote_code", action="store_true")
     args = parser.parse_args(argv)
     if args.tsv_column:  # under a C locale argv arrives surrogate-escaped: recover the UTF-8 column name
-        args.tsv_column = os.fsencode(args.tsv_column).decode("utf-8", errors="replace")
+        args.tsv_column = args.tsv_column.encode("utf-8", "surrogateescape").decode("utf-8", errors="replace")
     setup_logging(logging.WARNING)
 
     ensemble = Ensemble.from_pretrained(
