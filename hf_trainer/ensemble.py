@@ -23,6 +23,11 @@ logger = logging.getLogger(__name__)
 OBJECTIVES = ("f1_macro_tuned", "logloss")
 
 
+def predictions_path(member_dir: str | Path, split: str) -> Path:
+    """Where a training run writes, and the later stages read, one split's probabilities."""
+    return Path(member_dir) / "predictions" / f"{split}.npz"
+
+
 @dataclass
 class MemberPredictions:
     """One member's saved probabilities for one split (`predictions/<split>.npz`)."""
@@ -36,7 +41,7 @@ class MemberPredictions:
 
     @classmethod
     def load(cls, member_dir: str | Path, split: str) -> MemberPredictions:
-        file = Path(member_dir) / "predictions" / f"{split}.npz"
+        file = predictions_path(member_dir, split)
         if not file.is_file():
             raise FileNotFoundError(f"{file} not found: train this member first (recipes/train.py)")
         with np.load(file, allow_pickle=False) as data:

@@ -15,22 +15,24 @@ from . import io
 from .aeda import augment_minority_classes
 from .configs import DataArguments, RecipeTrainingArguments
 from .data import load_splits, report_overlap
+from .ensemble import predictions_path
 from .labels import LabelSchema
 from .metrics import multilabel_metrics
 
 logger = logging.getLogger(__name__)
 
-PREDICTIONS_DIR = "predictions"
-
-
 PREPARED_REPORT = "data_report.json"
 
 
-def read_prepared_labels(folder: str | Path) -> list[str]:
+def read_prepared_report(folder: str | Path) -> dict:
     report = Path(folder) / PREPARED_REPORT
     if not report.is_file():
         raise FileNotFoundError(f"{report} not found: write the splits with recipes/prepare_data.py first")
-    return io.read_json(report)["labels"]
+    return io.read_json(report)
+
+
+def read_prepared_labels(folder: str | Path) -> list[str]:
+    return read_prepared_report(folder)["labels"]
 
 
 def save_prepared_splits(splits: DatasetDict, report: dict, labels: list[str], folder: str | Path) -> Path:
@@ -47,12 +49,10 @@ def prepare_splits(data_args: DataArguments, seed: int) -> tuple[DatasetDict, di
     With `prepared_data_dir`, read the splits written earlier by `save_prepared_splits` instead.
     """
     if data_args.prepared_data_dir:
-        labels = read_prepared_labels(data_args.prepared_data_dir)
-        report = io.read_json(Path(data_args.prepared_data_dir) / PREPARED_REPORT)
+        # The label schema itself comes from this folder's report (DataArguments.schema).
+        report = read_prepared_report(data_args.prepared_data_dir)
         splits = DatasetDict.load_from_disk(str(Path(data_args.prepared_data_dir) / "splits"))
         logger.info("Loaded prepared splits from %s: %s", data_args.prepared_data_dir, report["rows"])
-        if labels != list(data_args.schema.names):
-            raise ValueError(f"prepared labels {labels} differ from {data_args.schema.names}")
         return splits, report
     start = time.perf_counter()
     schema = data_args.schema
@@ -142,7 +142,7 @@ def save_predictions(
     """Write `predictions/<split>.npz`: sigmoid `probs`, `labels`, row `ids`, `label_names`."""
     if not (len(ids) == len(probs) == len(labels)):
         raise ValueError(f"{split}: {len(ids)} ids, {len(probs)} probability rows, {len(labels)} label rows")
-    path = Path(output_dir) / PREDICTIONS_DIR / f"{split}.npz"
+    path = predictions_path(output_dir, split)
     io.write_npz(
         path,
         probs=probs.astype(np.float32),

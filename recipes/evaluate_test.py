@@ -20,7 +20,7 @@ from transformers import HfArgumentParser
 
 from hf_trainer import io
 from hf_trainer.configs import EnsembleDirArguments
-from hf_trainer.ensemble import EnsembleSpec, combine, load_aligned
+from hf_trainer.ensemble import EnsembleSpec, combine, load_aligned, predictions_path
 from hf_trainer.log import setup_logging
 from hf_trainer.metrics import multilabel_metrics
 from hf_trainer.report import plot_f1_bars, plot_threshold_curves, plot_training_curves, write_report_md
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> dict:
         plots.append(plot_training_curves(report_dir / "training_curves.png", histories).name)
 
     inputs = [folder / "ensemble.json"] + [
-        d / "predictions" / f"{s}.npz" for d in member_dirs for s in ("val", "test")
+        predictions_path(d, s) for d in member_dirs for s in ("val", "test")
     ]
     meta = {
         "evaluated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
