@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 from datasets import Dataset
 
+from .errors import InvalidArgument
+
 logger = logging.getLogger(__name__)
 
 PUNCTUATION_MARKS: tuple[str, ...] = (".", ",", "!", "?", ";", ":")
@@ -57,7 +59,7 @@ def augment_minority_classes(
     its own RNG seeded by (seed, row id, copy number), so the result does not depend on batching.
     """
     if factor < 1:
-        raise ValueError(f"aeda_factor must be >= 1, got {factor}")
+        raise InvalidArgument(f"aeda_factor must be >= 1, got {factor}")
     labels = np.asarray(dataset["labels"], dtype=np.float32)
     minority = select_minority_labels(labels, max_ratio)
     if "augmented" not in dataset.column_names:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -12,8 +13,10 @@ import torch
 import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
+from .data import read_prepared_labels
+from .errors import InputNotFound, InvalidArgument, recover_utf8_argv
 from .labels import UNSMILE_HUB_DATASET, UNSMILE_LABELS, UNSMILE_TEXT_COLUMN, LabelSchema
-from .modeling import PRESETS
+from .modeling import PRESETS, member_name
 
 logger = logging.getLogger(__name__)
 
@@ -31,16 +34,22 @@ class ModelArguments:
         metadata={"help": "Any Hub id or local checkpoint folder; overrides the preset's Hub id."},
     )
     tokenizer_name: str | None = field(default=None, metadata={"help": "Tokenizer, if not the model's."})
-    revision: str = field(default="main", metadata={"help": "Hub revision (branch, tag or commit)."})
+    revision: str | None = field(
+        default=None,
+        metadata={"help": "Hub revision (branch, tag or commit) to pin; default: the preset's, else main."},
+    )
     classifier_dropout: float = field(default=0.3, metadata={"help": "Dropout before the classifier."})
     ignore_mismatched_sizes: bool | None = field(
         default=None,
         metadata={"help": "Re-initialise a classifier head of another shape (default: on for soongsilbert)."},
     )
     attn_implementation: str | None = field(default="sdpa", metadata={"help": "sdpa, eager, ..."})
-    use_safetensors: bool = field(
-        default=True,
-        metadata={"help": "Load weights only from safetensors files (false: torch weights_only .bin)."},
+    use_safetensors: bool | None = field(
+        default=None,
+        metadata={
+            "help": "Unset: safetensors when the repository has them, else pytorch_model.bin through torch's "
+            "weights_only loader (tensors only, never code). true: safetensors only. false: the .bin file."
+        },
     )
     trust_remote_code: bool = field(
         default=False, metadata={"help": "Run code from the model repository. Off unless you trust it."}
@@ -53,13 +62,12 @@ class ModelArguments:
         if self.model is not None and self.model not in PRESETS:
             close = difflib.get_close_matches(self.model, PRESETS, n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise ValueError(f"unknown --model {self.model!r}; choose one of {list(PRESETS)}.{hint}")
+            raise InvalidArgument(f"unknown --model {self.model!r}; choose one of {list(PRESETS)}.{hint}")
 
     @property
-    def run_name(self) -> str:
-        if self.model_name_or_path:
-            return Path(self.model_name_or_path.rstrip("/")).name
-        return self.model or "model"
+    def member_name(self) -> str:
+        """The name of this model's output folder and of its member in an ensemble."""
+        return member_name(self.model_name_or_path or self.model or "model")
 
 
 @dataclass
@@ -121,21 +129,21 @@ class DataArguments:
 
     def __post_init__(self) -> None:
         if self.label_columns and self.label_list_column:
-            raise ValueError("give --label_columns or --label_list_column, not both")
+            raise InvalidArgument("give --label_columns or --label_list_column, not both")
         if (self.label_columns or self.label_list_column or self.validation_file or self.test_file) and not (
             self.train_file
         ):
-            raise ValueError(
+            raise InvalidArgument(
                 "--label_columns/--label_list_column/--validation_file/--test_file need --train_file"
             )
         if self.label_list_column and not self.class_names:
-            raise ValueError("--label_list_column needs --class_names a,b,c")
+            raise InvalidArgument("--label_list_column needs --class_names a,b,c")
 
-    @property
+    @functools.cached_property
     def schema(self) -> LabelSchema:
+        """The label schema, worked out once: a prepared folder's report, --class_names,
+        --label_columns, or UnSmile's ten labels."""
         if self.prepared_data_dir:
-            from .training import read_prepared_labels
-
             return LabelSchema.from_names(read_prepared_labels(self.prepared_data_dir))
         if self.class_names:
             return LabelSchema.from_comma_list(self.class_names)
@@ -180,7 +188,8 @@ class RecipeTrainingArguments(TrainingArguments):
     precision: str = field(
         default="auto",
         metadata={
-            "help": "auto (fp16 on CUDA, fp32 on CPU), fp16, bf16 (if the GPU supports it, else fp16) or no."
+            "help": "auto (fp16 on CUDA, fp32 on CPU), fp16 (CUDA only), bf16 (on CUDA if the GPU supports it, "
+            "else fp16; CPU autocast without a GPU) or no."
         },
     )
     early_stopping_patience: int = field(
@@ -192,11 +201,23 @@ class RecipeTrainingArguments(TrainingArguments):
     auto_resume: bool = field(
         default=True, metadata={"help": "Resume from the last checkpoint in output_dir when there is one."}
     )
+    # Resuming must restore the early-stopping count too (transformers' default does not).
+    restore_callback_states_from_checkpoint: bool = field(default=True)
+    preflight_only: bool = field(
+        default=False,
+        metadata={
+            "help": "Check this model and stop: loading, [UNK] share, truncation, one forward/backward pass, "
+            "disk, and a time estimate. run_all.sh runs it for every model before the first training."
+        },
+    )
+    preflight_run_models: int = field(
+        default=1, metadata={"help": "Models the whole run trains, for the preflight disk check."}
+    )
 
     def __post_init__(self) -> None:
         self.output_dir_given = self.output_dir is not None
         if self.precision not in ("auto", "fp16", "bf16", "no"):
-            raise ValueError(f"--precision must be auto, fp16, bf16 or no, got {self.precision!r}")
+            raise InvalidArgument(f"--precision must be auto, fp16, bf16 or no, got {self.precision!r}")
         if not (self.fp16 or self.bf16):
             self.precision_note = self._choose_precision()
         else:
@@ -218,6 +239,9 @@ class RecipeTrainingArguments(TrainingArguments):
         cuda = torch.cuda.is_available() and not self.use_cpu
         if self.precision == "no":
             return "fp32 (mixed precision off by --precision no)"
+        if not cuda and self.precision == "bf16":
+            self.bf16 = True  # real autocast on CPU (accelerate), unlike fp16, which would do nothing there
+            return "bf16 autocast on CPU (saves memory; for small models often slower than fp32)"
         if not cuda:
             return "fp32: no CUDA device, so no mixed precision (fp16 on CPU would do nothing)"
         if self.precision == "bf16" and torch.cuda.is_bf16_supported():
@@ -234,26 +258,23 @@ class RecipeArgumentParser(HfArgumentParser):
 
     def parse(self, args: list[str] | None = None):
         # Under a C locale argv arrives surrogate-escaped; recover UTF-8 (Korean column and label names).
-        args = [
-            a.encode("utf-8", "surrogateescape").decode("utf-8", errors="replace")
-            for a in (sys.argv[1:] if args is None else args)
-        ]
+        args = recover_utf8_argv(list(sys.argv[1:] if args is None else args))
         if args and args[0].endswith((".yaml", ".yml")):
             self._apply_yaml_defaults(Path(args.pop(0)))
         return self.parse_args_into_dataclasses(args=args, look_for_args_file=False)
 
     def _apply_yaml_defaults(self, path: Path) -> None:
         if not path.is_file():
-            raise FileNotFoundError(f"recipe config not found: {path}")
+            raise InputNotFound(f"recipe config not found: {path}")
         values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         if not isinstance(values, dict):
-            raise ValueError(f"{path}: a recipe config must be a mapping of argument names to values")
+            raise InvalidArgument(f"{path}: a recipe config must be a mapping of argument names to values")
         known = {action.dest for action in self._actions}
         for key in values:
             if key not in known:
                 close = difflib.get_close_matches(key, known, n=1)
                 hint = f" Did you mean '{close[0]}'?" if close else ""
-                raise ValueError(f"{path}: unknown argument '{key}'.{hint}")
+                raise InvalidArgument(f"{path}: unknown argument '{key}'.{hint}")
         # Strings go through argparse's type conversion; YAML lists become the flag's list value.
         self.set_defaults(**{k: (str(v) if isinstance(v, float) else v) for k, v in values.items()})
         for action in self._actions:
@@ -267,7 +288,7 @@ def parse_train_args(
     parser = RecipeArgumentParser((ModelArguments, DataArguments, RecipeTrainingArguments))
     model_args, data_args, training_args = parser.parse(args)
     if not training_args.output_dir_given:
-        training_args.output_dir = str(Path("outputs") / model_args.run_name)
+        training_args.output_dir = str(Path("outputs") / model_args.member_name)
     return model_args, data_args, training_args
 
 
@@ -282,6 +303,14 @@ class EnsembleArguments:
         default="f1_macro_tuned",
         metadata={"help": "f1_macro_tuned (val macro F1 with tuned thresholds) or logloss."},
     )
+
+    def __post_init__(self) -> None:
+        from .ensemble import OBJECTIVES
+
+        if self.objective not in OBJECTIVES:
+            raise InvalidArgument(
+                f"--objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}"
+            )
 
 
 @dataclass

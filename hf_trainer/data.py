@@ -17,6 +17,8 @@ import numpy as np
 from datasets import Dataset, DatasetDict, Features, Value
 from datasets import Sequence as FeatureSequence
 
+from . import io
+from .errors import InputNotFound, InvalidInput, UserError
 from .labels import (
     UNSMILE_HUB_DATASET,
     UNSMILE_LABELS,
@@ -37,7 +39,7 @@ FEATURES = Features(
 )
 
 
-class DataValidationError(ValueError):
+class DataValidationError(InvalidInput):
     """A problem in an input file, located by file, line and column."""
 
     def __init__(self, path: str | os.PathLike, line: int, column: str, message: str) -> None:
@@ -103,7 +105,7 @@ def read_labelled_tsv(
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"data file not found: {path}")
+        raise InputNotFound(f"data file not found: {path}")
     text = _decode(path, path.read_bytes())
     # Split on newlines only: str.splitlines() would also split inside comments on U+2028, \x1c etc.
     lines = text.split("\n")
@@ -118,7 +120,7 @@ def read_labelled_tsv(
         label_columns = list(schema.names)
     wanted = [text_column] + ([label_list_column] if label_list_column else list(label_columns or []))
     if label_columns is not None and label_list_column is None and len(label_columns) != schema.num_labels:
-        raise ValueError(f"{len(label_columns)} label columns given for {schema.num_labels} labels")
+        raise InvalidInput(f"{len(label_columns)} label columns given for {schema.num_labels} labels")
     for name in wanted:
         if name not in header:
             close = difflib.get_close_matches(name, header, n=1)
@@ -197,13 +199,26 @@ def stratified_split(dataset: Dataset, val_size: float | int, seed: int) -> tupl
     return dataset.select(np.sort(train_idx)), dataset.select(np.sort(val_idx))
 
 
-def _load_hub_unsmile(dataset_name: str, schema: LabelSchema) -> tuple[LabelledTexts, LabelledTexts]:
+def hub_dataset_commit(dataset_name: str) -> str | None:
+    """The commit sha the Hub's main branch of `dataset_name` points to now (None when unreachable)."""
+    from huggingface_hub import HfApi
+
+    try:
+        return HfApi().dataset_info(dataset_name).sha
+    except Exception as err:  # offline or no access: loading will say so, or use the local cache
+        logger.info("Could not resolve the commit of %s (%s)", dataset_name, type(err).__name__)
+        return None
+
+
+def _load_hub_unsmile(
+    dataset_name: str, schema: LabelSchema, revision: str | None = None
+) -> tuple[LabelledTexts, LabelledTexts]:
     from datasets import load_dataset
 
     try:
-        hub = load_dataset(dataset_name)
+        hub = load_dataset(dataset_name, revision=revision)
     except Exception as err:  # network, auth, missing repo: all end the same way for the user
-        raise RuntimeError(
+        raise UserError(
             f"Could not load the dataset '{dataset_name}' from the Hugging Face Hub ({type(err).__name__}). "
             "Pass --data_dir DIR holding unsmile_train_v1.0.tsv and unsmile_valid_v1.0.tsv, or "
             "--train_file/--validation_file/--test_file."
@@ -213,7 +228,7 @@ def _load_hub_unsmile(dataset_name: str, schema: LabelSchema) -> tuple[LabelledT
         table = hub[split]
         missing = [c for c in (UNSMILE_TEXT_COLUMN, *schema.names) if c not in table.column_names]
         if missing:
-            raise ValueError(f"Hub dataset {dataset_name}[{split}] lacks the columns {missing}")
+            raise InvalidInput(f"Hub dataset {dataset_name}[{split}] lacks the columns {missing}")
         labels = np.stack([np.asarray(table[name], dtype=np.float32) for name in schema.names], axis=1)
         parts.append(
             LabelledTexts(
@@ -245,6 +260,7 @@ def load_splits(
     *,
     data_dir: str | None = None,
     dataset_name: str = UNSMILE_HUB_DATASET,
+    dataset_revision: str | None = None,
     train_file: str | None = None,
     validation_file: str | None = None,
     test_file: str | None = None,
@@ -279,7 +295,7 @@ def load_splits(
             test = read_labelled_tsv(test_file, **read).to_dataset()
     else:
         if schema.names != UNSMILE_LABELS:
-            raise ValueError(
+            raise InvalidInput(
                 "custom label names need --train_file (and --label_columns or --label_list_column)"
             )
         if data_dir:
@@ -287,7 +303,7 @@ def load_splits(
             official_valid = read_labelled_tsv(Path(data_dir) / UNSMILE_VALID_FILE, schema)
         else:
             logger.info("No --data_dir given: loading %s from the Hugging Face Hub", dataset_name)
-            official_train, official_valid = _load_hub_unsmile(dataset_name, schema)
+            official_train, official_valid = _load_hub_unsmile(dataset_name, schema, dataset_revision)
         train, validation = stratified_split(official_train.to_dataset(), val_size, split_seed)
         test = official_valid.to_dataset()
 
@@ -326,3 +342,25 @@ def tokenize_splits(
             for name, split in splits.items()
         }
     )
+
+
+PREPARED_REPORT = "data_report.json"
+
+
+def read_prepared_report(folder: str | Path) -> dict:
+    report = Path(folder) / PREPARED_REPORT
+    if not report.is_file():
+        raise InputNotFound(f"{report} not found: write the splits with recipes/prepare_data.py first")
+    return io.read_json(report)
+
+
+def read_prepared_labels(folder: str | Path) -> list[str]:
+    return read_prepared_report(folder)["labels"]
+
+
+def save_prepared_splits(splits: DatasetDict, report: dict, labels: list[str], folder: str | Path) -> Path:
+    """Write the splits (Arrow) and the data report; the report goes last and marks the folder complete."""
+    folder = Path(folder)
+    splits.save_to_disk(str(folder / "splits"))
+    io.write_json(folder / PREPARED_REPORT, {**report, "labels": list(labels)})
+    return folder

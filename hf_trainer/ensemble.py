@@ -10,12 +10,14 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
+from .errors import InputNotFound, InvalidInput
 from .thresholds import tuned_macro_f1
 
 logger = logging.getLogger(__name__)
@@ -35,7 +37,7 @@ class MemberPredictions:
     name: str
     path: str
     probs: np.ndarray
-    labels: np.ndarray
+    references: np.ndarray  # the 0/1 gold labels of each row (the file's `labels` array)
     ids: np.ndarray
     label_names: tuple[str, ...]
 
@@ -43,11 +45,11 @@ class MemberPredictions:
     def load(cls, member_dir: str | Path, split: str) -> MemberPredictions:
         file = predictions_path(member_dir, split)
         if not file.is_file():
-            raise FileNotFoundError(f"{file} not found: train this member first (recipes/train.py)")
+            raise InputNotFound(f"{file} not found: train this member first (recipes/train.py)")
         with np.load(file, allow_pickle=False) as data:
             missing = {"probs", "labels", "ids", "label_names"} - set(data.files)
             if missing:
-                raise ValueError(f"{file} lacks the arrays {sorted(missing)}")
+                raise InvalidInput(f"{file} lacks the arrays {sorted(missing)}")
             return cls(
                 Path(member_dir).name,
                 str(member_dir),
@@ -61,19 +63,19 @@ class MemberPredictions:
 def check_aligned(members: Sequence[MemberPredictions]) -> None:
     """All members must cover the same rows, in the same order, with the same labels."""
     if not members:
-        raise ValueError("an ensemble needs at least one member")
+        raise InvalidInput("an ensemble needs at least one member")
     first = members[0]
     for other in members[1:]:
         where = f"{other.path} vs {first.path}"
         if other.label_names != first.label_names:
-            raise ValueError(f"label names differ ({where}): {other.label_names} != {first.label_names}")
+            raise InvalidInput(f"label names differ ({where}): {other.label_names} != {first.label_names}")
         if other.ids.shape != first.ids.shape or not np.array_equal(other.ids, first.ids):
-            raise ValueError(
+            raise InvalidInput(
                 f"row ids differ ({where}): the members were predicted on different rows or orders; "
                 "train all members with the same data, --split_seed and --max_eval_samples"
             )
-        if not np.array_equal(other.labels, first.labels):
-            raise ValueError(f"reference labels differ for the same row ids ({where})")
+        if not np.array_equal(other.references, first.references):
+            raise InvalidInput(f"reference labels differ for the same row ids ({where})")
 
 
 def load_aligned(member_dirs: Sequence[str | Path], split: str) -> list[MemberPredictions]:
@@ -109,7 +111,7 @@ def score(probs: np.ndarray, labels: np.ndarray, objective: str) -> float:
         return tuned_macro_f1(probs, labels)
     if objective == "logloss":
         return -log_loss(probs, labels)
-    raise ValueError(f"unknown objective {objective!r}; choose one of {OBJECTIVES}")
+    raise InvalidInput(f"unknown objective {objective!r}; choose one of {OBJECTIVES}")
 
 
 def _steps_for(members: int, budget: int = 3000) -> int:
@@ -126,7 +128,7 @@ def optimise_weights(
     grid around the best point. Equal scores go to the weights closest to uniform."""
     n = len(member_probs)
     if n == 0:
-        raise ValueError("an ensemble needs at least one member")
+        raise InvalidInput("an ensemble needs at least one member")
     if n == 1:
         return np.ones(1), score(np.asarray(member_probs[0]), labels, objective)
     stacked = np.stack([np.asarray(p, dtype=np.float64) for p in member_probs])
@@ -175,44 +177,35 @@ class EnsembleSpec:
 
     def validate(self, source: str = ENSEMBLE_FILE) -> None:
         if self.format_version != FORMAT_VERSION:
-            raise ValueError(
+            raise InvalidInput(
                 f"{source}: format_version {self.format_version} is not supported ({FORMAT_VERSION})"
             )
         if not self.labels or not self.members:
-            raise ValueError(f"{source}: needs non-empty 'labels' and 'members'")
+            raise InvalidInput(f"{source}: needs non-empty 'labels' and 'members'")
         for i, member in enumerate(self.members):
             if (
                 not isinstance(member, dict)
                 or "weight" not in member
                 or not (member.get("path") or member.get("hub_id"))
             ):
-                raise ValueError(f"{source}: member {i} needs a 'weight' and a 'path' or 'hub_id'")
+                raise InvalidInput(f"{source}: member {i} needs a 'weight' and a 'path' or 'hub_id'")
         weights = self.weights
         if np.any(weights < 0) or abs(weights.sum() - 1.0) > 1e-6:
-            raise ValueError(f"{source}: member weights must be >= 0 and sum to 1, got {weights.tolist()}")
+            raise InvalidInput(f"{source}: member weights must be >= 0 and sum to 1, got {weights.tolist()}")
         if self.thresholds is not None and len(self.thresholds) != len(self.labels):
-            raise ValueError(f"{source}: {len(self.thresholds)} thresholds for {len(self.labels)} labels")
+            raise InvalidInput(f"{source}: {len(self.thresholds)} thresholds for {len(self.labels)} labels")
 
     def to_dict(self) -> dict:
-        return {
-            "format_version": self.format_version,
-            "labels": self.labels,
-            "members": self.members,
-            "objective": self.objective,
-            "objective_value": self.objective_value,
-            "thresholds": self.thresholds,
-            "threshold_report": self.threshold_report,
-            "val_rows": self.val_rows,
-        }
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, data: dict, source: str = ENSEMBLE_FILE) -> EnsembleSpec:
         if not isinstance(data, dict):
-            raise ValueError(f"{source}: expected a JSON object")
+            raise InvalidInput(f"{source}: expected a JSON object")
         required = {"labels", "members", "objective", "objective_value"}
         missing = required - set(data)
         if missing:
-            raise ValueError(f"{source}: missing keys {sorted(missing)}")
+            raise InvalidInput(f"{source}: missing keys {sorted(missing)}")
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         spec = cls(**known)
         spec.validate(source)
@@ -224,7 +217,7 @@ class EnsembleSpec:
 
         file = Path(folder) / ENSEMBLE_FILE
         if not file.is_file():
-            raise FileNotFoundError(f"{file} not found: run recipes/ensemble.py first")
+            raise InputNotFound(f"{file} not found: run recipes/ensemble.py first")
         return cls.from_dict(io.read_json(file), str(file))
 
     def save(self, folder: str | Path) -> Path:
@@ -234,6 +227,41 @@ class EnsembleSpec:
         file = Path(folder) / ENSEMBLE_FILE
         io.write_json(file, self.to_dict())
         return file
+
+    @classmethod
+    def from_members(
+        cls,
+        members: Sequence[MemberPredictions],
+        weights: Sequence[float],
+        objective: str,
+        objective_value: float,
+        folder: str | Path,
+    ) -> EnsembleSpec:
+        """A spec for the ensemble folder `folder`: member paths relative to it, weights in full
+        precision (the weights found are the weights applied), each member's own val scores."""
+        from .metrics import multilabel_metrics
+
+        first = members[0]
+        entries = [
+            {
+                "name": member.name,
+                "path": os.path.relpath(Path(member.path).resolve(), Path(folder).resolve()),
+                "hub_id": None,
+                "weight": float(weight),
+                "val_f1_macro": multilabel_metrics(member.probs, member.references, first.label_names)[
+                    "f1_macro"
+                ],
+                "val_f1_macro_tuned": tuned_macro_f1(member.probs, member.references),
+            }
+            for member, weight in zip(members, weights, strict=True)
+        ]
+        return cls(
+            labels=list(first.label_names),
+            members=entries,
+            objective=objective,
+            objective_value=float(objective_value),
+            val_rows=len(first.references),
+        )
 
     @classmethod
     def single_member(cls, model_dir: str | Path) -> EnsembleSpec:

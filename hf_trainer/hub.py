@@ -12,12 +12,13 @@ from pathlib import Path
 
 from . import io
 from .ensemble import EnsembleSpec
-from .labels import KCBERT_BASELINE
+from .errors import InvalidArgument, UserError
+from .report import KCBERT_BASELINE
 
 logger = logging.getLogger(__name__)
 
 
-class HubAccessError(RuntimeError):
+class HubAccessError(UserError):
     """Publishing cannot work: no token, or the Hub cannot be reached with it."""
 
 
@@ -96,6 +97,18 @@ def model_card(spec: EnsembleSpec, test_metrics: dict | None, repo_id: str) -> s
                     f"| {name} | {spec.thresholds[j]:.3f} | {row['precision']:.4f} | {row['recall']:.4f} | "
                     f"{row['f1']:.4f} | {row['support']} |"
                 )
+        count = test_metrics.get("test_evaluation", 1)
+        lines += ["", f"Test evaluations of the output folder behind these numbers: {count}."]
+        if test_metrics.get("base_models"):
+            lines += ["", "Base models (Hub commit fine-tuned from):", ""]
+            for name, base in test_metrics["base_models"].items():
+                base = base or {}
+                where = (
+                    f"`{base['source']}` at commit `{base.get('commit') or 'local'}`"
+                    if base
+                    else "built from scratch"
+                )
+                lines.append(f"- {name}: {where}")
         lines += ["", "The full report with plots is in `report/`."]
     lines += [
         "",
@@ -138,7 +151,7 @@ def stage_bundle(
     ensemble_dir, staging = Path(ensemble_dir), Path(staging_dir)
     spec = EnsembleSpec.load(ensemble_dir)
     if len(member_repo_ids) != len(spec.members):
-        raise ValueError(f"{len(member_repo_ids)} member repo ids for {len(spec.members)} members")
+        raise InvalidArgument(f"{len(member_repo_ids)} member repo ids for {len(spec.members)} members")
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)

@@ -11,12 +11,16 @@ import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoTokenizer
 
-from .ensemble import ENSEMBLE_FILE, EnsembleSpec
+from .ensemble import ENSEMBLE_FILE, EnsembleSpec, combine
+from .errors import InputNotFound, InvalidInput
+from .metrics import binarize, sigmoid
+from .modeling import load_pretrained_classifier, resolve_weights
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +34,10 @@ def _resolve_folder(path_or_hub_id: str, revision: str | None = None) -> Path:
     try:
         return Path(hf_hub_download(path_or_hub_id, ENSEMBLE_FILE, revision=revision)).parent
     except Exception as err:
-        raise OSError(
+        raise InputNotFound(
             f"'{path_or_hub_id}' is neither a local folder nor a reachable Hub repository with {ENSEMBLE_FILE} "
-            f"({type(err).__name__})"
+            f"({type(err).__name__}). Check the path (an ensemble folder holds {ENSEMBLE_FILE}; a trained "
+            "member folder holds config.json) or the Hub id and your network."
         ) from err
 
 
@@ -51,7 +56,7 @@ class Ensemble:
         self.labels = list(spec.labels)
         self.weights = spec.weights
         self.thresholds = np.asarray(
-            spec.thresholds if spec.thresholds is not None else [0.5] * len(self.labels)
+            spec.thresholds if spec.thresholds is not None else [0.5] * len(self.labels), dtype=np.float64
         )
         self.max_length = max_length
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -60,7 +65,7 @@ class Ensemble:
         for i, model in enumerate(self.models):
             names = [model.config.id2label[j] for j in range(model.config.num_labels)]
             if names != self.labels:
-                raise ValueError(f"member {i} predicts labels {names}, the ensemble expects {self.labels}")
+                raise InvalidInput(f"member {i} predicts labels {names}, the ensemble expects {self.labels}")
 
     @classmethod
     def from_pretrained(
@@ -74,7 +79,9 @@ class Ensemble:
     ) -> Ensemble:
         """Load `ensemble.json` and its members (local folders beside it, else their Hub ids).
 
-        Members load from safetensors only; remote code runs only with `trust_remote_code=True`.
+        Member weights load as in training (`modeling.resolve_weights`): safetensors when the folder or
+        repository has them, else a .bin file through torch's weights_only loader, never pickled code.
+        Remote code runs only with `trust_remote_code=True`.
         """
         folder = _resolve_folder(str(path_or_hub_id), revision)
         if not (folder / ENSEMBLE_FILE).is_file() and (folder / "config.json").is_file():
@@ -85,14 +92,15 @@ class Ensemble:
         for member, local in zip(spec.members, spec.member_dirs(folder), strict=True):
             source = str(local) if member.get("path") and local.is_dir() else member.get("hub_id")
             if not source:
-                raise FileNotFoundError(
+                raise InputNotFound(
                     f"member '{member.get('name')}': {local} does not exist and it has no hub_id"
                 )
-            kwargs = dict(trust_remote_code=trust_remote_code)
+            member_revision = member.get("revision") if source == member.get("hub_id") else None
+            kwargs = dict(trust_remote_code=trust_remote_code, revision=member_revision)
+            weights = resolve_weights(source, member_revision)
             tokenizers.append(AutoTokenizer.from_pretrained(source, **kwargs))
-            models.append(
-                AutoModelForSequenceClassification.from_pretrained(source, use_safetensors=True, **kwargs)
-            )
+            models.append(load_pretrained_classifier(source, weights, **kwargs))
+            logger.info("Member %s: %s", member.get("name"), weights.describe())
         return cls(models, tokenizers, spec, max_length=max_length, device=device)
 
     @torch.inference_mode()
@@ -112,17 +120,22 @@ class Ensemble:
             ).to(self.device)
             if "token_type_ids" not in tokenizer.model_input_names:
                 batch.pop("token_type_ids", None)
-            logits = model(**batch).logits.float()
-            out[rows] = torch.sigmoid(logits).cpu().numpy()
+            # The same sigmoid as the saved training predictions, so that tuned thresholds meet equal scores.
+            out[rows] = sigmoid(model(**batch).logits.float().cpu().numpy())
         return out
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """Ensemble probabilities, shape (len(texts), num_labels)."""
+        """Ensemble probabilities (float64), shape (len(texts), num_labels).
+
+        Members are mixed in float64 by the same `combine` that tuned the weights and thresholds, so
+        the thresholds meet the scores they were tuned on.
+        """
         texts = [_clean(t) for t in texts]
         if not texts:
-            return np.zeros((0, len(self.labels)), dtype=np.float32)
-        mixed = sum(w * self._member_probs(i, texts, batch_size) for i, w in enumerate(self.weights))
-        return np.asarray(mixed, dtype=np.float32)
+            return np.zeros((0, len(self.labels)), dtype=np.float64)
+        return combine(
+            [self._member_probs(i, texts, batch_size) for i in range(len(self.models))], self.weights
+        )
 
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[dict]:
         """Per comment: every label's score and the labels at or over their thresholds."""
@@ -130,11 +143,9 @@ class Ensemble:
         return [
             {
                 "scores": {name: round(float(p), 6) for name, p in zip(self.labels, row, strict=True)},
-                "labels": [
-                    name for name, p, t in zip(self.labels, row, self.thresholds, strict=True) if p >= t
-                ],
+                "labels": [name for name, on in zip(self.labels, decisions, strict=True) if on],
             }
-            for row in probs
+            for row, decisions in zip(probs, binarize(probs, self.thresholds), strict=True)
         ]
 
     def predict_stream(
@@ -149,6 +160,31 @@ class Ensemble:
                 chunk = []
         if chunk:
             yield from self.predict(chunk, batch_size)
+
+
+def read_lines(handle: BinaryIO) -> Iterator[str]:
+    """Lines of a UTF-8 byte stream split on \\n only (a stray \\r inside a comment stays in it, so
+    line N of the output is line N of the input); a CRLF line end loses its \\r."""
+    for raw in handle:
+        line = raw[:-1] if raw.endswith(b"\n") else raw
+        line = line[:-1] if line.endswith(b"\r") else line
+        yield line.decode("utf-8", errors="replace")
+
+
+def read_tsv_column(handle: BinaryIO, column_name: str, source: str) -> Iterator[str]:
+    """The cells of one column of a TSV with a header (lines split as in `read_lines`)."""
+    lines = read_lines(handle)
+    header = next(lines, "").split("\t")
+    if column_name not in header:
+        raise InvalidInput(f"{source}, line 1: no column '{column_name}' in the header {header}")
+    column = header.index(column_name)
+    for number, line in enumerate(lines, start=2):
+        fields = line.split("\t")
+        if column >= len(fields):
+            raise InvalidInput(
+                f"{source}, line {number}, column {column + 1} ('{column_name}'): the row has only {len(fields)} fields"
+            )
+        yield fields[column]
 
 
 def _clean(text: str) -> str:

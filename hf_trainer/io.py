@@ -15,6 +15,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from .errors import InvalidInput, UserError
+
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iterator[IO]:
@@ -41,8 +43,15 @@ def write_json(path: str | os.PathLike, data: Any) -> None:
 
 
 def read_json(path: str | os.PathLike) -> Any:
+    """Parse a JSON file; a truncated or hand-broken one is an error naming file, line and column."""
     with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+        try:
+            return json.load(handle)
+        except json.JSONDecodeError as err:
+            raise InvalidInput(
+                f"{path}, line {err.lineno}, column {err.colno}: not valid JSON ({err.msg}). The file is "
+                "truncated or was edited by hand: restore it, or rerun the step that writes it."
+            ) from None
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
@@ -53,6 +62,21 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 def write_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
     with atomic_open(path, "wb") as handle:
         np.savez(handle, **arrays)
+
+
+def move_aside(path: str | os.PathLike) -> Path:
+    """Rename `path` to `<name>.old-<timestamp>` beside it (never deleted); returns the new path."""
+    import datetime as dt
+
+    path = Path(path)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    aside = path.with_name(f"{path.name}.old-{stamp}")
+    n = 1
+    while aside.exists():  # two moves within one second
+        n += 1
+        aside = path.with_name(f"{path.name}.old-{stamp}-{n}")
+    path.rename(aside)
+    return aside
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -74,7 +98,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-class OutputWriteError(OSError):
+class OutputWriteError(UserError, OSError):
     """Results could not be written: the folder is not writable, or the disk is full."""
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .errors import InvalidArgument
+
 # UnSmile's ten labels, in the column order of the released TSVs (Korean names kept as in the data).
 UNSMILE_LABELS: tuple[str, ...] = (
     "여성/가족",
@@ -22,7 +24,6 @@ UNSMILE_TEXT_COLUMN = "문장"
 UNSMILE_TRAIN_FILE = "unsmile_train_v1.0.tsv"
 UNSMILE_VALID_FILE = "unsmile_valid_v1.0.tsv"
 UNSMILE_HUB_DATASET = "smilegate-ai/kor_unsmile"
-UNSMILE_TRAIN_ROWS, UNSMILE_VALID_ROWS = 15005, 3737  # rows of the v1.0 release
 
 
 @dataclass(frozen=True)
@@ -33,12 +34,12 @@ class LabelSchema:
 
     def __post_init__(self) -> None:
         if not self.names:
-            raise ValueError("a label schema needs at least one label")
+            raise InvalidArgument("a label schema needs at least one label")
         duplicates = sorted({n for n in self.names if self.names.count(n) > 1})
         if duplicates:
-            raise ValueError(f"duplicate label names: {duplicates}")
+            raise InvalidArgument(f"duplicate label names: {duplicates}")
         if any(not n.strip() for n in self.names):
-            raise ValueError("label names must be non-empty")
+            raise InvalidArgument("label names must be non-empty")
 
     @classmethod
     def from_names(cls, names: Sequence[str]) -> LabelSchema:
@@ -70,28 +71,3 @@ class LabelSchema:
             if 0 <= idx < self.num_labels:
                 return idx
         raise KeyError(key)
-
-
-# English glosses, used in plots when no font with Hangul glyphs is installed.
-ENGLISH_GLOSSES: dict[str, str] = {
-    "여성/가족": "women/family",
-    "남성": "men",
-    "성소수자": "LGBTQ+",
-    "인종/국적": "race/nationality",
-    "연령": "age",
-    "지역": "region",
-    "종교": "religion",
-    "기타 혐오": "other hate",
-    "악플/욕설": "abuse/profanity",
-    "clean": "clean",
-}
-
-# The published KcBERT baseline (smilegate-ai/kor_unsmile) on UnSmile's `valid` split, our test split.
-KCBERT_BASELINE: dict = {
-    "name": "KcBERT baseline (published)",
-    "f1_macro": 0.76,
-    "f1_micro": 0.77,
-    "per_label_f1": dict(
-        zip(UNSMILE_LABELS, (0.76, 0.85, 0.83, 0.82, 0.83, 0.88, 0.87, 0.30, 0.67, 0.77), strict=True)
-    ),
-}

@@ -28,8 +28,12 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
 
 
 def binarize(probs: np.ndarray, thresholds: float | Sequence[float] | np.ndarray = 0.5) -> np.ndarray:
-    """0/1 predictions: a label is on when its probability is >= its threshold."""
-    return (np.asarray(probs) >= np.asarray(thresholds, dtype=np.float32)).astype(np.int8)
+    """0/1 predictions: a label is on when its probability is >= its threshold.
+
+    Compared in float64: a float32 cast of a tuned threshold can move it across a score.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    return (probs >= np.asarray(thresholds, dtype=np.float64)).astype(np.int8)
 
 
 def multilabel_metrics(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
 
 from transformers import (
     AutoConfig,
@@ -18,6 +21,7 @@ from transformers import (
     RobertaConfig,
 )
 
+from .errors import InvalidArgument, ModelLoadError
 from .labels import LabelSchema
 
 logger = logging.getLogger(__name__)
@@ -30,10 +34,17 @@ class ModelPreset:
     tiny_architecture: str | None = None
     # SoongsilBERT is already a fine-tuned classifier: its head has another shape.
     ignore_mismatched_sizes: bool = False
+    revision: str | None = None  # a branch, tag or commit to pin; None: the repository's main branch
+    note: str = ""  # shown in --help and the docs
 
 
 PRESETS: dict[str, ModelPreset] = {
-    "kcelectra": ModelPreset("kcelectra", hub_id="beomi/KcELECTRA-base-v2022"),
+    "kcelectra": ModelPreset(
+        "kcelectra",
+        hub_id="beomi/KcELECTRA-base-v2022",
+        note="deprecated by its author in favour of beomi/KcELECTRA-base at revision v2022: "
+        "--model_name_or_path beomi/KcELECTRA-base --revision v2022",
+    ),
     "soongsilbert": ModelPreset(
         "soongsilbert", hub_id="jason9693/SoongsilBERT-base-beep", ignore_mismatched_sizes=True
     ),
@@ -117,10 +128,11 @@ def tiny_config(architecture: str, tokenizer: PreTrainedTokenizerFast, max_lengt
             type_vocab_size=1,
             **common,
         )
-    raise ValueError(f"unknown tiny architecture {architecture!r}")
+    raise InvalidArgument(f"unknown tiny architecture {architecture!r}")
 
 
-def _label_config_kwargs(schema: LabelSchema, classifier_dropout: float) -> dict:
+def label_config_kwargs(schema: LabelSchema, classifier_dropout: float = 0.3) -> dict:
+    """The config fields of a multi-label classifier over `schema`."""
     return dict(
         num_labels=schema.num_labels,
         id2label=schema.id2label,
@@ -130,10 +142,122 @@ def _label_config_kwargs(schema: LabelSchema, classifier_dropout: float) -> dict
     )
 
 
+SAFETENSORS_FILES = ("model.safetensors", "model.safetensors.index.json")
+TORCH_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    """Where a model's weights come from: the repository or folder, the file, the Hub commit."""
+
+    source: str
+    revision: str | None
+    file: str  # one of SAFETENSORS_FILES or TORCH_FILES
+    commit: str | None  # the resolved Hub commit sha; None for a local folder
+
+    @property
+    def is_safetensors(self) -> bool:
+        return self.file in SAFETENSORS_FILES
+
+    def describe(self) -> str:
+        where = f"{self.source} at commit {self.commit}" if self.commit else self.source
+        loader = "safetensors" if self.is_safetensors else "torch weights_only loader: tensors only, no code"
+        return f"{where}, weights from {self.file} ({loader})"
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "revision": self.revision, "file": self.file, "commit": self.commit}
+
+
+def resolve_weights(
+    source: str, revision: str | None = None, use_safetensors: bool | None = None
+) -> WeightsSource:
+    """Find the weights file of a Hub repository or local folder, without loading it.
+
+    `use_safetensors`: None takes safetensors when the repository has them, else `pytorch_model.bin`
+    (read by torch's `weights_only` loader, which refuses pickled code); True takes safetensors only;
+    False takes the .bin file only. Two of the design's three repositories ship only a .bin file.
+    """
+    from transformers.utils import cached_file
+    from transformers.utils.hub import extract_commit_hash
+
+    names = {True: SAFETENSORS_FILES, False: TORCH_FILES, None: SAFETENSORS_FILES + TORCH_FILES}[
+        use_safetensors
+    ]
+    for name in names:
+        if Path(source).is_dir():
+            if (Path(source) / name).is_file():
+                return WeightsSource(source, None, name, None)
+            continue
+        path = cached_file(
+            source,
+            name,
+            revision=revision,
+            _raise_exceptions_for_missing_entries=False,
+            _raise_exceptions_for_gated_repo=False,
+            _raise_exceptions_for_connection_errors=False,
+        )
+        if path is not None:
+            return WeightsSource(source, revision, name, extract_commit_hash(path, None))
+    if use_safetensors:
+        raise ModelLoadError(
+            f"{source} has no safetensors weights ({', '.join(SAFETENSORS_FILES)}). Leave --use_safetensors "
+            "unset to load its pytorch_model.bin with torch's weights_only loader (tensors only, no code)."
+        )
+    raise ModelLoadError(f"found no weights file ({', '.join(names)}) for {source}")
+
+
+class LoadedModel(NamedTuple):
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerFast
+    weights: WeightsSource | None  # None for a tiny preset built from scratch
+
+
+def load_pretrained_classifier(
+    source: str, weights: WeightsSource, config: PretrainedConfig | None = None, **kwargs
+) -> PreTrainedModel:
+    """`AutoModelForSequenceClassification.from_pretrained` on the file `weights` names, loaded safely.
+
+    Never runs pickled code: safetensors, or torch.load(weights_only=True) for a .bin file. Never asks
+    the Hub's conversion bot to open a safetensors pull request on the user's behalf.
+    """
+    os.environ.setdefault("DISABLE_SAFETENSORS_CONVERSION", "true")
+    if config is not None:
+        kwargs["config"] = config
+    return AutoModelForSequenceClassification.from_pretrained(
+        source, use_safetensors=weights.is_safetensors, weights_only=True, **kwargs
+    )
+
+
+def _head_mismatch(source: str, schema: LabelSchema, hub_kwargs: dict) -> str | None:
+    """A sentence naming the checkpoint's own classifier head when its size differs from ours."""
+    original = AutoConfig.from_pretrained(source, **hub_kwargs)
+    architectures = original.architectures or []
+    if not any(a.endswith("ForSequenceClassification") for a in architectures):
+        return None  # a pre-training checkpoint: no head to mismatch, the classifier starts fresh
+    if original.num_labels == schema.num_labels:
+        return None
+    theirs = ", ".join(str(v) for v in original.id2label.values())
+    return (
+        f"{source} is a {architectures[0]} with a {original.num_labels}-label head ({theirs}); "
+        f"this run needs {schema.num_labels} labels"
+    )
+
+
+def member_name(model: str) -> str:
+    """The folder name of a trained model: the preset name, or the last part of a Hub id or path."""
+    return Path(model.rstrip("/")).name
+
+
+def set_label_config(config: PretrainedConfig, schema: LabelSchema, classifier_dropout: float = 0.3) -> None:
+    """Make `config` (built from scratch) a multi-label classifier over `schema`."""
+    for key, value in label_config_kwargs(schema, classifier_dropout).items():
+        setattr(config, key, value)
+
+
 def load_model_and_tokenizer(
     *,
     schema: LabelSchema,
-    preset: str | None = None,
+    model: str | None = None,
     model_name_or_path: str | None = None,
     tokenizer_name: str | None = None,
     train_texts: Iterable[str] | None = None,
@@ -142,66 +266,81 @@ def load_model_and_tokenizer(
     ignore_mismatched_sizes: bool | None = None,
     attn_implementation: str | None = "sdpa",
     trust_remote_code: bool = False,
-    use_safetensors: bool = True,
-    revision: str = "main",
+    use_safetensors: bool | None = None,
+    revision: str | None = None,
     tiny_vocab_size: int = 8000,
-) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
-    """Load (or build, for tiny presets) a multi-label classifier and its tokenizer.
+) -> LoadedModel:
+    """Load (or build, for tiny presets) a multi-label classifier, its tokenizer and where it came from.
 
-    `model_name_or_path` (a Hub id or local folder) wins over the preset's Hub id.
+    `model` is a preset name (`PRESETS`); `model_name_or_path` (a Hub id or local folder) wins over
+    the preset's Hub id. The keyword arguments are ModelArguments' fields, so a recipe passes
+    `**dataclasses.asdict(model_args)`. `revision` defaults
+    to the preset's pinned revision, else the repository's main branch. Weights load as in
+    `resolve_weights`; a checkpoint with a classifier head of another size (SoongsilBERT's 3 BEEP
+    labels) gets a fresh head when `ignore_mismatched_sizes` (on by default for such a preset).
     """
-    spec = PRESETS.get(preset) if preset else None
-    if preset and spec is None:
-        raise ValueError(f"unknown model preset {preset!r}; choose one of {sorted(PRESETS)}")
-    label_kwargs = _label_config_kwargs(schema, classifier_dropout)
+    model_preset = PRESETS.get(model) if model else None
+    if model and model_preset is None:
+        raise InvalidArgument(f"unknown model preset {model!r}; choose one of {sorted(PRESETS)}")
+    label_kwargs = label_config_kwargs(schema, classifier_dropout)
 
-    if model_name_or_path is None and spec is not None and spec.tiny_architecture:
+    if model_name_or_path is None and model_preset is not None and model_preset.tiny_architecture:
         if train_texts is None:
-            raise ValueError("a tiny preset needs train_texts to train its tokenizer")
+            raise InvalidArgument("a tiny preset needs train_texts to train its tokenizer")
         tokenizer = build_wordpiece_tokenizer(train_texts, tiny_vocab_size, max_length)
-        config = tiny_config(spec.tiny_architecture, tokenizer, max_length)
-        for key, value in label_kwargs.items():
-            setattr(config, key, value)
+        config = tiny_config(model_preset.tiny_architecture, tokenizer, max_length)
+        set_label_config(config, schema, classifier_dropout)
         if attn_implementation:
             config._attn_implementation = attn_implementation
-        model = AutoModelForSequenceClassification.from_config(config)
+        classifier = AutoModelForSequenceClassification.from_config(config)
         logger.info(
             "Built %s from scratch: %s, %.1fM parameters, vocab %d",
-            spec.name,
-            type(model).__name__,
-            model.num_parameters() / 1e6,
+            model_preset.name,
+            type(classifier).__name__,
+            classifier.num_parameters() / 1e6,
             len(tokenizer),
         )
-        return model, tokenizer
+        return LoadedModel(classifier, tokenizer, None)
 
-    source = model_name_or_path or (spec.hub_id if spec else None)
+    source = model_name_or_path or (model_preset.hub_id if model_preset else None)
     if source is None:
-        raise ValueError("give --model PRESET or --model_name_or_path")
+        raise InvalidArgument("give --model PRESET or --model_name_or_path")
     if ignore_mismatched_sizes is None:
-        ignore_mismatched_sizes = bool(spec and spec.ignore_mismatched_sizes and model_name_or_path is None)
+        ignore_mismatched_sizes = bool(
+            model_preset and model_preset.ignore_mismatched_sizes and model_name_or_path is None
+        )
+    if revision is None:
+        revision = model_preset.revision if model_preset and model_name_or_path is None else None
     hub_kwargs = dict(revision=revision, trust_remote_code=trust_remote_code)
     try:
+        weights = resolve_weights(source, revision, use_safetensors)
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_name or source, **hub_kwargs)
+        mismatch = _head_mismatch(source, schema, hub_kwargs)
+        if mismatch and not ignore_mismatched_sizes:
+            raise InvalidArgument(f"{mismatch}. Pass --ignore_mismatched_sizes true to start a fresh head.")
+        if mismatch:
+            logger.warning("%s: its classifier head is re-initialised (ignore_mismatched_sizes).", mismatch)
         config = AutoConfig.from_pretrained(source, **label_kwargs, **hub_kwargs)
-        model = AutoModelForSequenceClassification.from_pretrained(
+        classifier = load_pretrained_classifier(
             source,
-            config=config,
+            weights,
+            config,
             ignore_mismatched_sizes=ignore_mismatched_sizes,
-            use_safetensors=use_safetensors,
             attn_implementation=attn_implementation,
             **hub_kwargs,
         )
     except OSError as err:
-        raise OSError(
+        raise ModelLoadError(
             f"Could not load '{source}' ({err}). Without access to the Hugging Face Hub, use a tiny local "
-            "preset (--model tiny-electra|tiny-bert|tiny-roberta) or --model_name_or_path LOCAL_DIR. "
-            "If the repository has no safetensors weights, --use_safetensors false loads its .bin "
-            "file with torch's weights_only loader."
+            "preset (--model tiny-electra|tiny-bert|tiny-roberta) or --model_name_or_path LOCAL_DIR."
         ) from err
     # Some Korean tokenizers (SoongsilBERT) carry no usable max length; the recipe's is explicit.
     if tokenizer.model_max_length is None or tokenizer.model_max_length > 100_000:
         tokenizer.model_max_length = max_length
     logger.info(
-        "Loaded %s (%s, %.1fM parameters)", source, type(model).__name__, model.num_parameters() / 1e6
+        "Loaded %s: %s, %.1fM parameters",
+        weights.describe(),
+        type(classifier).__name__,
+        classifier.num_parameters() / 1e6,
     )
-    return model, tokenizer
+    return LoadedModel(classifier, tokenizer, weights)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -9,10 +10,36 @@ from pathlib import Path
 import numpy as np
 
 from . import io
-from .labels import ENGLISH_GLOSSES, KCBERT_BASELINE, UNSMILE_VALID_ROWS
+from .labels import UNSMILE_LABELS
 from .thresholds import f1_curve
 
 logger = logging.getLogger(__name__)
+
+UNSMILE_VALID_ROWS = 3737  # rows of UnSmile v1.0's `valid` split, where the baseline was measured
+
+# English glosses, used in plots when no font with Hangul glyphs is installed.
+ENGLISH_GLOSSES: dict[str, str] = {
+    "여성/가족": "women/family",
+    "남성": "men",
+    "성소수자": "LGBTQ+",
+    "인종/국적": "race/nationality",
+    "연령": "age",
+    "지역": "region",
+    "종교": "religion",
+    "기타 혐오": "other hate",
+    "악플/욕설": "abuse/profanity",
+    "clean": "clean",
+}
+
+# The published KcBERT baseline (smilegate-ai/kor_unsmile) on UnSmile's `valid` split, our test split.
+KCBERT_BASELINE: dict = {
+    "name": "KcBERT baseline (published)",
+    "f1_macro": 0.76,
+    "f1_micro": 0.77,
+    "per_label_f1": dict(
+        zip(UNSMILE_LABELS, (0.76, 0.85, 0.83, 0.82, 0.83, 0.88, 0.87, 0.30, 0.67, 0.77), strict=True)
+    ),
+}
 
 HANGUL_FONTS = ("NanumGothic", "Noto Sans CJK KR", "Noto Sans KR", "Malgun Gothic", "AppleGothic", "UnDotum")
 
@@ -104,7 +131,7 @@ def plot_f1_bars(path: Path, systems: dict[str, dict], labels: Sequence[str]) ->
     ax.legend(fontsize=8, loc="lower left")
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
 
@@ -135,7 +162,7 @@ def plot_threshold_curves(
         ax.set_xlabel("threshold", fontsize=8)
     fig.suptitle("Validation F1 vs threshold (red: chosen, grey: 0.5)")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
     return path
 
@@ -159,9 +186,15 @@ def plot_training_curves(path: Path, histories: dict[str, list[dict]]) -> Path:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
+
+
+def save_figure(fig, path: Path, dpi: int) -> None:
+    """Write a PNG atomically (a reader never sees half a file), then free the figure."""
+    with io.atomic_open(path, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=dpi)
 
 
 def write_report_md(
@@ -177,8 +210,17 @@ def write_report_md(
     lines = [
         "# UnSmile test report",
         "",
-        f"Evaluated once at {meta['evaluated_at']} on {meta['test_rows']} test rows "
+        f"Evaluated at {meta['evaluated_at']} on {meta['test_rows']} test rows "
         f"(UnSmile's `valid` split when trained on UnSmile).",
+        "",
+        f"**Test evaluations of this output folder: {meta['test_evaluation']}.** "
+        + (
+            "This is the first and only score of the test split: weights and thresholds were chosen on "
+            "validation alone."
+            if meta["test_evaluation"] == 1
+            else "The test split was scored before (history below), so choices made since may have seen "
+            "test scores: treat these numbers as optimistic."
+        ),
         "",
         "## Summary",
         "",
@@ -215,5 +257,27 @@ def write_report_md(
     lines += [f"![{p}]({p})" for p in plots]
     lines += ["", "## Inputs", "", "| file | sha256 |", "|---|---|"]
     lines += [f"| {f} | `{h[:16]}…` |" for f, h in meta["inputs"].items()]
+    if meta.get("base_models"):
+        lines += ["", "| member | base model | revision | commit | weights file |", "|---|---|---|---|---|"]
+        for name, base in meta["base_models"].items():
+            base = base or {}
+            lines.append(
+                f"| {name} | {base.get('source', 'built from scratch')} | {base.get('revision') or ''} | "
+                f"{base.get('commit') or 'local'} | {base.get('file', '')} |"
+            )
+    if meta.get("data_source"):
+        lines += ["", f"Data: `{json.dumps(meta['data_source'], ensure_ascii=False)}`"]
+    if meta.get("history"):
+        lines += [
+            "",
+            "## Earlier test evaluations of this output folder",
+            "",
+            "| when | macro F1 (tuned) | inputs |",
+        ]
+        lines += ["|---|---:|---|"]
+        lines += [
+            f"| {h['evaluated_at']} | {h.get('test_f1_macro_tuned', float('nan')):.4f} | `{h.get('inputs_digest', '')}` |"
+            for h in meta["history"]
+        ]
     io.write_text(path, "\n".join(lines) + "\n")
     return path

@@ -7,7 +7,11 @@ O(n log n). Macro F1 is the mean of per-label F1, so tuning each label alone max
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+
+from .metrics import multilabel_metrics
 
 
 def f1_curve(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -30,8 +34,12 @@ def best_threshold(scores: np.ndarray, labels: np.ndarray, default: float = 0.5)
     """(threshold, F1) maximising F1 of `scores >= threshold`.
 
     The threshold is placed halfway between the chosen score and the next lower distinct score, so
-    it keeps the same decisions on these rows and sits away from them. A label without positives
-    keeps `default` (no threshold improves F1 = 0). Ties go to the higher threshold (fewer positives).
+    it keeps the same decisions on these rows and sits away from them. When the two scores are so
+    close that their float64 midpoint rounds onto the lower one, the chosen score itself is the
+    threshold: the decisions that were tuned are always the decisions applied. Keep thresholds and
+    scores in float64 (as `binarize` and `combine` do); a float32 cast may merge adjacent scores.
+    A label without positives keeps `default` (no threshold improves F1 = 0). Ties go to the higher
+    threshold (fewer positives).
     """
     if len(scores) == 0 or not np.any(np.asarray(labels) >= 0.5):
         return default, 0.0
@@ -40,6 +48,8 @@ def best_threshold(scores: np.ndarray, labels: np.ndarray, default: float = 0.5)
     upper = thresholds[best]
     lower = thresholds[best + 1] if best + 1 < len(thresholds) else None
     threshold = upper if lower is None else (upper + lower) / 2.0
+    if lower is not None and not lower < threshold <= upper:
+        threshold = upper
     return float(threshold), float(f1[best])
 
 
@@ -57,3 +67,23 @@ def tune_thresholds(
 def tuned_macro_f1(probs: np.ndarray, labels: np.ndarray) -> float:
     """Macro F1 reached with per-label thresholds tuned on the same rows."""
     return float(tune_thresholds(probs, labels)[1].mean())
+
+
+def threshold_report(
+    probs: np.ndarray, labels: np.ndarray, names: Sequence[str], thresholds: Sequence[float]
+) -> dict:
+    """Val macro F1 at 0.5 and with `thresholds`, and per label, as stored in ensemble.json."""
+    at_half = multilabel_metrics(probs, labels, names, 0.5)
+    tuned = multilabel_metrics(probs, labels, names, thresholds)
+    return {
+        "val_f1_macro_at_0.5": at_half["f1_macro"],
+        "val_f1_macro_tuned": tuned["f1_macro"],
+        "per_label": {
+            name: {
+                "threshold": float(thresholds[j]),
+                "val_f1_at_0.5": at_half["per_label"][name]["f1"],
+                "val_f1_tuned": tuned["per_label"][name]["f1"],
+            }
+            for j, name in enumerate(names)
+        },
+    }

@@ -123,13 +123,16 @@ class EpochSummaryCallback(TrainerCallback):
         if self.best is None or score > self.best:
             self.best = score
             logger.info("Best model updated! F1: %.4f", score)
-        if control.should_training_stop and state.global_step < state.max_steps:
+
+    def on_train_end(self, args, state, control, **kwargs):
+        # Here, not in on_evaluate: a resumed run puts the restored EarlyStoppingCallback after this one.
+        if state.is_world_process_zero and state.global_step < state.max_steps:
             logger.info(
                 "Early stopping at epoch %d: val %s did not improve by the threshold for the patience window. "
                 "Best F1: %.4f",
-                epoch,
+                int(round(state.epoch or 0)),
                 self.metric.removeprefix("eval_"),
-                self.best,
+                self.best if self.best is not None else float("nan"),
             )
 
 

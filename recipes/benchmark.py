@@ -33,15 +33,16 @@ from transformers import DataCollatorWithPadding, set_seed
 
 from hf_trainer import io
 from hf_trainer.configs import DataArguments, RecipeTrainingArguments
-from hf_trainer.data import tokenize_splits
+from hf_trainer.data import save_prepared_splits, tokenize_splits
 from hf_trainer.ensemble import EnsembleSpec, combine, optimise_weights
+from hf_trainer.errors import InvalidArgument, run_recipe
 from hf_trainer.inference import Ensemble
 from hf_trainer.labels import LabelSchema
 from hf_trainer.log import setup_logging
-from hf_trainer.modeling import build_wordpiece_tokenizer, load_model_and_tokenizer
+from hf_trainer.modeling import build_wordpiece_tokenizer, load_model_and_tokenizer, set_label_config
+from hf_trainer.preparation import prepare_splits
 from hf_trainer.thresholds import tune_thresholds
 from hf_trainer.trainer import MultiLabelTrainer, compute_pos_weight
-from hf_trainer.training import prepare_splits, save_prepared_splits
 
 logger = logging.getLogger("hf_trainer.benchmark")
 DEMO = Path(__file__).resolve().parent / "demo_data"
@@ -68,7 +69,7 @@ def machine() -> dict:
 def tiny_builder(preset: str, splits):
     def build():
         return load_model_and_tokenizer(
-            schema=LabelSchema(), preset=preset, train_texts=splits["train"]["text"]
+            schema=LabelSchema(), model=preset, train_texts=splits["train"]["text"]
         )
 
     return build
@@ -77,7 +78,7 @@ def tiny_builder(preset: str, splits):
 def throughput(splits, build, fixed_padding: bool, steps: int, device_kwargs: dict) -> dict:
     """Train `steps` steps of batch 16 and report samples/s and real (non-pad) tokens/s."""
     set_seed(0)
-    model, tokenizer = build()
+    model, tokenizer, _ = build()
     tokenized = tokenize_splits(splits, tokenizer, 128)
     train = tokenized["train"]
     collator = (
@@ -172,8 +173,8 @@ def inference(splits, comments: int) -> dict:
     schema = LabelSchema()
     models, tokenizers = [], []
     for preset in ("tiny-electra", "tiny-bert", "tiny-roberta"):
-        model, tokenizer = load_model_and_tokenizer(
-            schema=schema, preset=preset, train_texts=splits["train"]["text"]
+        model, tokenizer, _ = load_model_and_tokenizer(
+            schema=schema, model=preset, train_texts=splits["train"]["text"]
         )
         models.append(model)
         tokenizers.append(tokenizer)
@@ -224,16 +225,11 @@ def gpu_items(splits, steps: int) -> dict:
         ),
     }
     for name, config in configs.items():
-        config.num_labels, config.id2label, config.label2id = (
-            schema.num_labels,
-            schema.id2label,
-            schema.label2id,
-        )
-        config.problem_type = "multi_label_classification"
+        set_label_config(config, schema)
         config._attn_implementation = "sdpa"
 
         def build(config=config):
-            return AutoModelForSequenceClassification.from_config(config), tokenizer
+            return AutoModelForSequenceClassification.from_config(config), tokenizer, None
 
         for precision in ("fp16", "bf16"):
             for fixed in (True, False):
@@ -243,7 +239,7 @@ def gpu_items(splits, steps: int) -> dict:
     return results
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -253,7 +249,9 @@ def main() -> None:
     parser.add_argument("--comments", type=int, default=4000, help="Comments for the inference item")
     parser.add_argument("--gpu", action="store_true", help="Also run item 5 (needs CUDA)")
     parser.add_argument("--gpu_steps", type=int, default=200)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if min(args.steps, args.comments, args.gpu_steps) < 1:
+        raise InvalidArgument("--steps, --comments and --gpu_steps must be at least 1")
     setup_logging(logging.WARNING)
     data_args = DataArguments(data_dir=args.data_dir) if args.data_dir else demo_data_args()
     splits, _ = prepare_splits(data_args, seed=42)
@@ -274,7 +272,7 @@ def main() -> None:
     result["inference_comments_per_s"] = result["inference"]["comments_per_s"]
     if args.gpu:
         if not torch.cuda.is_available():
-            raise SystemExit("--gpu: no CUDA device here")
+            raise InvalidArgument("--gpu: no CUDA device here; run the benchmark without --gpu")
         result["gpu"] = gpu_items(splits, args.gpu_steps)
         # The design's pipeline: 3 models x 80 epochs (upper bound, before early stopping), ours with fp16.
         per_epoch = [
@@ -327,4 +325,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_recipe(main))

@@ -9,7 +9,6 @@ Reads each member's predictions/val.npz. Thresholds are added by recipes/thresho
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -20,8 +19,8 @@ from transformers import HfArgumentParser
 
 from hf_trainer.configs import EnsembleArguments
 from hf_trainer.ensemble import EnsembleSpec, combine, load_aligned, optimise_weights
+from hf_trainer.errors import run_recipe
 from hf_trainer.log import setup_logging
-from hf_trainer.metrics import multilabel_metrics
 from hf_trainer.thresholds import tuned_macro_f1
 
 logger = logging.getLogger("hf_trainer.ensemble_recipe")
@@ -32,35 +31,12 @@ def main(argv: list[str] | None = None) -> EnsembleSpec:
     setup_logging()
     start = time.perf_counter()
     members = load_aligned(args.members, "val")
-    labels, names = members[0].labels, list(members[0].label_names)
+    labels = members[0].references
     weights, value = optimise_weights([m.probs for m in members], labels, args.objective)
     mixed = combine([m.probs for m in members], weights)
-    entries = []
-    for member, weight in zip(members, weights, strict=True):
-        entries.append(
-            {
-                "name": member.name,
-                "path": os.path.relpath(Path(member.path).resolve(), Path(args.output_dir).resolve()),
-                "hub_id": None,
-                "weight": round(float(weight), 6),
-                "val_f1_macro": multilabel_metrics(member.probs, labels, names)["f1_macro"],
-                "val_f1_macro_tuned": tuned_macro_f1(member.probs, labels),
-            }
-        )
-    # Rounding must keep the sum exactly 1: give the remainder to the largest weight.
-    largest = max(range(len(entries)), key=lambda i: entries[i]["weight"])
-    entries[largest]["weight"] = round(
-        1.0 - sum(e["weight"] for i, e in enumerate(entries) if i != largest), 6
-    )
-    spec = EnsembleSpec(
-        labels=names,
-        members=entries,
-        objective=args.objective,
-        objective_value=float(value),
-        val_rows=len(labels),
-    )
+    spec = EnsembleSpec.from_members(members, weights, args.objective, value, args.output_dir)
     path = spec.save(args.output_dir)
-    for entry in entries:
+    for entry in spec.members:
         logger.info(
             "%-16s weight %.3f  val macro F1 %.4f (0.5)  %.4f (tuned)",
             entry["name"],
@@ -81,4 +57,4 @@ def main(argv: list[str] | None = None) -> EnsembleSpec:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_recipe(main))

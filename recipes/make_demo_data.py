@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hf_trainer import io
+from hf_trainer.errors import InvalidArgument, run_recipe
 from hf_trainer.labels import UNSMILE_LABELS, UNSMILE_TEXT_COLUMN
 
 # Keywords per label; sentences combine them with neutral or mildly negative frames.
@@ -110,7 +111,7 @@ def write_split(path: Path, rows: int, rng: random.Random) -> None:
     io.write_text(path, "\n".join(lines) + "\n")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -118,13 +119,15 @@ def main() -> None:
     parser.add_argument("--train_rows", type=int, default=1600)
     parser.add_argument("--valid_rows", type=int, default=400)
     parser.add_argument("--seed", type=int, default=20221)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if min(args.train_rows, args.valid_rows) < 1:
+        raise InvalidArgument("--train_rows and --valid_rows must be at least 1")
     rng = random.Random(args.seed)
-    out = Path(args.out)
+    out = io.ensure_writable(args.out)
     write_split(out / "demo_train.tsv", args.train_rows, rng)
     write_split(out / "demo_test.tsv", args.valid_rows, rng)
     print(f"wrote {out / 'demo_train.tsv'} and {out / 'demo_test.tsv'}")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_recipe(main))

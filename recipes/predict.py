@@ -4,50 +4,36 @@
     python recipes/predict.py --ensemble outputs/ensemble --input comments.txt --output labels.jsonl
     python recipes/predict.py --ensemble outputs/ensemble --input data.tsv --tsv_column 문장
 
-Input is streamed in chunks, so memory stays flat on long files. Empty lines and overlong comments
-get scores like any other (overlong ones are truncated to --max_length tokens).
+Input is UTF-8, streamed in chunks, so memory stays flat on long files. Lines are split on "\\n"
+only: output line N always belongs to input line N, whatever bytes the line holds. Empty lines and
+overlong comments get scores like any other (overlong ones are truncated to --max_length tokens).
+A user mistake (a missing file, a mistyped ensemble folder) ends with one line and exit code 2;
+--debug shows the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
 import json
 import logging
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tqdm.auto import tqdm
 
-from hf_trainer.inference import Ensemble
+from hf_trainer import io
+from hf_trainer.errors import InputNotFound, InvalidArgument, recover_utf8_argv, run_recipe
+from hf_trainer.inference import Ensemble, read_lines, read_tsv_column
 from hf_trainer.log import setup_logging
 
 logger = logging.getLogger("hf_trainer.predict")
 
 
-def read_lines(handle, tsv_column: str | None) -> Iterator[str]:
-    column = None
-    for number, line in enumerate(handle, start=1):
-        line = line.rstrip("\r\n")
-        if tsv_column is None:
-            yield line
-            continue
-        fields = line.split("\t")
-        if column is None:
-            if tsv_column not in fields:
-                raise SystemExit(f"{handle.name}, line 1: no column '{tsv_column}' in the header {fields}")
-            column = fields.index(tsv_column)
-            continue
-        if column >= len(fields):
-            raise SystemExit(
-                f"{handle.name}, line {number}, column {column + 1}: the row has only {len(fields)} fields"
-            )
-        yield fields[column]
-
-
-def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -63,50 +49,65 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     parser.add_argument("--no_text", action="store_true", help="Leave the comment out of each output line")
     parser.add_argument("--trust_remote_code", action="store_true")
-    args = parser.parse_args(argv)
-    if args.tsv_column:  # under a C locale argv arrives surrogate-escaped: recover the UTF-8 column name
-        args.tsv_column = args.tsv_column.encode("utf-8", "surrogateescape").decode("utf-8", errors="replace")
-    setup_logging(logging.WARNING)
+    # Under a C locale argv arrives surrogate-escaped: recover UTF-8 (a Korean --tsv_column name).
+    args = parser.parse_args(recover_utf8_argv(list(sys.argv[1:] if argv is None else argv)))
+    if min(args.batch_size, args.chunk_size, args.max_length) < 1:
+        raise InvalidArgument("--batch_size, --chunk_size and --max_length must be at least 1")
+    return args
 
+
+@contextlib.contextmanager
+def open_output(path: str):
+    """stdout (UTF-8 whatever the locale), or a file written atomically: complete, or not there."""
+    if path == "-":
+        sys.stdout.reconfigure(encoding="utf-8")
+        yield sys.stdout
+        return
+    io.ensure_writable(Path(path).resolve().parent)
+    with io.atomic_open(path, "w", encoding="utf-8") as handle:
+        yield handle
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    setup_logging(logging.WARNING)
+    if args.input != "-" and not Path(args.input).is_file():
+        raise InputNotFound(f"input file {args.input} not found")
     ensemble = Ensemble.from_pretrained(
         args.ensemble,
         device=args.device,
         max_length=args.max_length,
         trust_remote_code=args.trust_remote_code,
     )
-    # UTF-8 whatever the locale says (a C locale would otherwise garble Korean on stdin/stdout).
-    sys.stdin.reconfigure(encoding="utf-8", errors="replace")
-    sys.stdout.reconfigure(encoding="utf-8")
-    source = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8", errors="replace")  # noqa: SIM115
-    sink = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
-    try:
-        texts = read_lines(source, args.tsv_column)
-        progress = tqdm(desc="Predicting", unit=" comments", file=sys.stderr, disable=None)
-        buffered: list[str] = []
-        written = 0
+    written = 0
+    with contextlib.ExitStack() as stack:
+        source = sys.stdin.buffer if args.input == "-" else stack.enter_context(open(args.input, "rb"))
+        name = "<stdin>" if args.input == "-" else args.input
+        texts = read_tsv_column(source, args.tsv_column, name) if args.tsv_column else read_lines(source)
+        sink = stack.enter_context(open_output(args.output))
+        progress = stack.enter_context(
+            tqdm(desc="Predicting", unit=" comments", file=sys.stderr, disable=None)
+        )
+        for text, result in _paired(texts, ensemble, args):
+            written += 1
+            record = {"line": written} | ({} if args.no_text else {"text": text}) | result
+            sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+            progress.update(1)
+    return written
 
-        def flush() -> None:
-            nonlocal written
-            for text, result in zip(buffered, ensemble.predict(buffered, args.batch_size), strict=True):
-                written += 1
-                record = {"line": written} | ({} if args.no_text else {"text": text}) | result
-                sink.write(json.dumps(record, ensure_ascii=False) + "\n")
-            progress.update(len(buffered))
-            buffered.clear()
 
+def _paired(texts, ensemble: Ensemble, args: argparse.Namespace):
+    """(text, result) pairs from `Ensemble.predict_stream`, keeping each text beside its result."""
+    kept: collections.deque[str] = collections.deque()
+
+    def remember():
         for text in texts:
-            buffered.append(text)
-            if len(buffered) >= args.chunk_size:
-                flush()
-        if buffered:
-            flush()
-        progress.close()
-    finally:
-        if source is not sys.stdin:
-            source.close()
-        if sink is not sys.stdout:
-            sink.close()
+            kept.append(text)
+            yield text
+
+    for result in ensemble.predict_stream(remember(), chunk_size=args.chunk_size, batch_size=args.batch_size):
+        yield kept.popleft(), result
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_recipe(main))

@@ -19,8 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from transformers import HfArgumentParser
 
 from hf_trainer.configs import DataArguments
+from hf_trainer.data import save_prepared_splits
+from hf_trainer.errors import InvalidArgument, run_recipe
 from hf_trainer.log import setup_logging
-from hf_trainer.training import prepare_splits, save_prepared_splits
+from hf_trainer.preparation import prepare_splits
 
 logger = logging.getLogger("hf_trainer.prepare_data")
 
@@ -37,7 +39,9 @@ def main(argv: list[str] | None = None) -> dict:
     )
     setup_logging()
     if data_args.prepared_data_dir:
-        raise SystemExit("--prepared_data_dir is what this script writes; give the raw data flags instead")
+        raise InvalidArgument(
+            "--prepared_data_dir is what this script writes; give the raw data flags instead"
+        )
     splits, report = prepare_splits(data_args, args.seed)
     folder = save_prepared_splits(splits, report, list(data_args.schema.names), args.output_dir)
     logger.info("Prepared %s in %.1fs -> %s", report["rows"], report["prepare_seconds"], folder)
@@ -45,4 +49,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_recipe(main))

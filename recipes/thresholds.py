@@ -19,9 +19,9 @@ from transformers import HfArgumentParser
 
 from hf_trainer.configs import EnsembleDirArguments
 from hf_trainer.ensemble import EnsembleSpec, combine, load_aligned
+from hf_trainer.errors import InvalidInput, run_recipe
 from hf_trainer.log import setup_logging
-from hf_trainer.metrics import multilabel_metrics
-from hf_trainer.thresholds import tune_thresholds
+from hf_trainer.thresholds import threshold_report, tune_thresholds
 
 logger = logging.getLogger("hf_trainer.thresholds_recipe")
 
@@ -32,26 +32,14 @@ def main(argv: list[str] | None = None) -> EnsembleSpec:
     start = time.perf_counter()
     spec = EnsembleSpec.load(args.ensemble_dir)
     members = load_aligned(spec.member_dirs(args.ensemble_dir), "val")
-    labels = members[0].labels
+    labels = members[0].references
     if list(members[0].label_names) != spec.labels:
-        raise ValueError(f"members predict {members[0].label_names}, ensemble.json says {spec.labels}")
+        raise InvalidInput(f"members predict {members[0].label_names}, ensemble.json says {spec.labels}")
     probs = combine([m.probs for m in members], spec.weights)
     thresholds, _ = tune_thresholds(probs, labels)
-    at_half = multilabel_metrics(probs, labels, spec.labels, 0.5)
-    tuned = multilabel_metrics(probs, labels, spec.labels, thresholds)
-    spec.thresholds = [round(float(t), 6) for t in thresholds]
-    spec.threshold_report = {
-        "val_f1_macro_at_0.5": at_half["f1_macro"],
-        "val_f1_macro_tuned": tuned["f1_macro"],
-        "per_label": {
-            name: {
-                "threshold": spec.thresholds[j],
-                "val_f1_at_0.5": at_half["per_label"][name]["f1"],
-                "val_f1_tuned": tuned["per_label"][name]["f1"],
-            }
-            for j, name in enumerate(spec.labels)
-        },
-    }
+    # Full precision: the thresholds applied later are exactly the ones tuned here (JSON keeps float64).
+    spec.thresholds = [float(t) for t in thresholds]
+    spec.threshold_report = threshold_report(probs, labels, spec.labels, spec.thresholds)
     path = spec.save(args.ensemble_dir)
     logger.info("%-10s %9s %9s %9s", "label", "threshold", "F1@0.5", "F1 tuned")
     for name, row in spec.threshold_report["per_label"].items():
@@ -60,8 +48,8 @@ def main(argv: list[str] | None = None) -> EnsembleSpec:
         )
     logger.info(
         "Val macro F1: %.4f at 0.5 -> %.4f tuned (%.2fs); wrote %s",
-        at_half["f1_macro"],
-        tuned["f1_macro"],
+        spec.threshold_report["val_f1_macro_at_0.5"],
+        spec.threshold_report["val_f1_macro_tuned"],
         time.perf_counter() - start,
         path,
     )
@@ -69,4 +57,4 @@ def main(argv: list[str] | None = None) -> EnsembleSpec:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_recipe(main))

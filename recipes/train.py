@@ -13,6 +13,7 @@ in recipes/evaluate_test.py.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -25,9 +26,13 @@ from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_see
 from hf_trainer import io
 from hf_trainer.configs import parse_train_args
 from hf_trainer.data import tokenize_splits
+from hf_trainer.errors import run_recipe
 from hf_trainer.log import setup_logging
 from hf_trainer.metrics import make_compute_metrics
 from hf_trainer.modeling import load_model_and_tokenizer
+from hf_trainer.preflight import run_preflight
+from hf_trainer.preparation import prepare_splits_once
+from hf_trainer.run_outputs import resume_checkpoint, run_metrics, save_predictions
 from hf_trainer.trainer import (
     EpochSummaryCallback,
     MultiLabelTrainer,
@@ -35,7 +40,6 @@ from hf_trainer.trainer import (
     check_identical_across_ranks,
     compute_pos_weight,
 )
-from hf_trainer.training import prepare_splits_once, resume_checkpoint, run_metrics, save_predictions
 
 logger = logging.getLogger("hf_trainer.train")
 
@@ -45,25 +49,21 @@ def main(argv: list[str] | None = None) -> dict:
     setup_logging(logging.INFO if training_args.should_log else logging.WARNING)
     logger.info("Model %s -> %s", model_args.model_name_or_path or model_args.model, training_args.output_dir)
     logger.info("Precision: %s", training_args.precision_note)
-    io.ensure_writable(training_args.output_dir)
+    output_dir = Path(training_args.output_dir)
+    preflight_made_output_dir = training_args.preflight_only and not output_dir.exists()
+    if training_args.preflight_only:  # the preflight leaves nothing behind: no folder, no Hub repository
+        training_args.push_to_hub = False
+    else:
+        io.ensure_writable(output_dir)
     set_seed(training_args.seed)
     schema = data_args.schema
 
     splits, data_report = prepare_splits_once(data_args, training_args)
-    model, tokenizer = load_model_and_tokenizer(
+    model, tokenizer, weights = load_model_and_tokenizer(
         schema=schema,
-        preset=model_args.model,
-        model_name_or_path=model_args.model_name_or_path,
-        tokenizer_name=model_args.tokenizer_name,
         train_texts=splits["train"]["text"],
         max_length=data_args.max_length,
-        classifier_dropout=model_args.classifier_dropout,
-        ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
-        attn_implementation=model_args.attn_implementation,
-        trust_remote_code=model_args.trust_remote_code,
-        use_safetensors=model_args.use_safetensors,
-        revision=model_args.revision,
-        tiny_vocab_size=model_args.tiny_vocab_size,
+        **dataclasses.asdict(model_args),  # the ModelArguments fields are the loader's keyword arguments
     )
     with training_args.main_process_first(desc="tokenisation"):
         tokenized = tokenize_splits(
@@ -98,7 +98,23 @@ def main(argv: list[str] | None = None) -> dict:
         callbacks=callbacks,
         pos_weight=pos_weight,
     )
-    output_dir = Path(training_args.output_dir)
+    # Each kept checkpoint holds the weights and two AdamW moments (fp32), plus the final model.
+    checkpoint_bytes = 3 * 4 * model.num_parameters()
+    if training_args.preflight_only:
+        try:
+            return run_preflight(
+                trainer,
+                tokenizer,
+                splits["train"]["text"],
+                name=model_args.member_name,
+                max_length=data_args.max_length,
+                checkpoint_bytes=checkpoint_bytes,
+                run_models=training_args.preflight_run_models,
+            )
+        finally:
+            if preflight_made_output_dir and output_dir.is_dir() and not any(output_dir.iterdir()):
+                output_dir.rmdir()  # the Trainer creates it; the training stage must find none
+    base_model = weights.to_dict() if weights else None
     if trainer.is_world_process_zero():
         io.write_json(
             output_dir / "pos_weight.json", dict(zip(schema.names, pos_weight.tolist(), strict=True))
@@ -106,15 +122,15 @@ def main(argv: list[str] | None = None) -> dict:
         io.write_json(
             output_dir / "run_config.json",
             {
-                "model": vars(model_args),
-                "data": vars(data_args),
+                "model": dataclasses.asdict(model_args),
+                "data": dataclasses.asdict(data_args),
                 "training": training_args.to_dict(),
                 "labels": list(schema.names),
+                "base_model": base_model,
+                "data_source": data_report.get("source"),
             },
         )
 
-    # Each kept checkpoint holds the weights and two AdamW moments (fp32), plus the final model.
-    checkpoint_bytes = 3 * 4 * model.num_parameters()
     io.check_free_space(
         output_dir,
         checkpoint_bytes * ((training_args.save_total_limit or 2) + 1),
@@ -147,6 +163,7 @@ def main(argv: list[str] | None = None) -> dict:
         data_report=data_report,
         pos_weight=pos_weight,
         precision=training_args.precision_note,
+        base_model=base_model,
     )
     io.write_json(output_dir / "metrics.json", metrics)
     if training_args.push_to_hub:
@@ -162,4 +179,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_recipe(main))

@@ -45,3 +45,11 @@ def write_tsv(tmp_path):
         return path
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def pipeline_dir(tmp_path_factory):
+    """Tiny members trained for real -> ensemble -> thresholds -> one test evaluation (shared)."""
+    from tests.helpers import train_tiny_pipeline
+
+    return train_tiny_pipeline(tmp_path_factory.mktemp("pipeline"))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 from hf_trainer.configs import DataArguments
 from hf_trainer.data import tokenize_splits
 from hf_trainer.labels import LabelSchema
 from hf_trainer.modeling import load_model_and_tokenizer
-from hf_trainer.training import prepare_splits
+from hf_trainer.preparation import prepare_splits
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_DATA = REPO_ROOT / "recipes" / "demo_data"
@@ -20,6 +21,7 @@ def load_recipe(name: str):
     """Import recipes/<name>.py as a module (the recipes are scripts, not a package)."""
     spec = importlib.util.spec_from_file_location(f"recipe_{name}", REPO_ROOT / "recipes" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses in the recipe look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -33,8 +35,8 @@ def tiny_setup(preset: str = "tiny-bert", max_train: int = 256, max_eval: int = 
         max_eval_samples=max_eval,
     )
     splits, _ = prepare_splits(data_args, seed=0)
-    model, tokenizer = load_model_and_tokenizer(
-        schema=LabelSchema(), preset=preset, train_texts=splits["train"]["text"], tiny_vocab_size=2000
+    model, tokenizer, _ = load_model_and_tokenizer(
+        schema=LabelSchema(), model=preset, train_texts=splits["train"]["text"], tiny_vocab_size=2000
     )
     return model, tokenizer, splits, tokenize_splits(splits, tokenizer, 128)
 
@@ -46,3 +48,50 @@ def tiny_train_args(preset: str, output_dir, epochs: int, *extra: str) -> list[s
         "--test_file", str(DEMO_TEST),
         "--output_dir", str(output_dir), "--epochs", str(epochs), "--disable_tqdm", "true", *extra,
     ]  # fmt: skip
+
+
+def check_saved_predictions_follow_file_rows(output_dir, split: str, tsv, atol: float = 1e-5):
+    """`predictions/<split>.npz` of a trained folder against the rows of the input file `tsv`.
+
+    Its `ids` must be distinct 0-based data-row indices of `tsv`, its labels that file's labels for
+    those rows, and its probabilities the saved model's on those rows' texts (every row). Returns the ids.
+    """
+    import numpy as np
+
+    from hf_trainer import Ensemble
+    from hf_trainer.data import read_labelled_tsv
+    from hf_trainer.ensemble import predictions_path
+
+    saved = np.load(predictions_path(output_dir, split))
+    rows = read_labelled_tsv(tsv, LabelSchema())
+    ids = saved["ids"]
+    assert ids.dtype == np.int64 and len(ids) == len(saved["probs"]) == len(saved["labels"])
+    assert len(set(ids.tolist())) == len(ids) and 0 <= ids.min() and ids.max() < len(rows.texts)
+    assert np.array_equal(saved["labels"], rows.labels[ids]), (
+        f"{split}: labels are not those of the file rows"
+    )
+    probs = Ensemble.from_pretrained(str(output_dir), device="cpu").predict_proba(
+        [rows.texts[i] for i in ids]
+    )
+    assert np.allclose(probs, saved["probs"], atol=atol), f"{split}: probabilities are not those of the rows"
+    return ids
+
+
+# Members of the shared trained pipeline (tests/conftest.py::pipeline_dir); vocab sizes differ.
+PIPELINE_MEMBERS = {"tiny-electra": "1500", "tiny-bert": "2000", "tiny-roberta": "3000"}
+
+
+def train_tiny_pipeline(root: Path) -> Path:
+    """Three tiny members (2 epochs, 600 train rows) -> ensemble -> thresholds -> one test evaluation."""
+    train = load_recipe("train").main
+    for preset, vocab in PIPELINE_MEMBERS.items():
+        train(
+            tiny_train_args(preset, root / preset, 2, "--max_train_samples", "600", "--max_eval_samples", "150",
+                            "--tiny_vocab_size", vocab)
+        )  # fmt: skip
+    ensemble_dir = root / "ensemble"
+    members = [str(root / p) for p in PIPELINE_MEMBERS]
+    load_recipe("ensemble").main(["--members", *members, "--output_dir", str(ensemble_dir)])
+    load_recipe("thresholds").main(["--ensemble_dir", str(ensemble_dir)])
+    load_recipe("evaluate_test").main(["--ensemble_dir", str(ensemble_dir)])
+    return root

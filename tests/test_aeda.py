@@ -73,12 +73,35 @@ def test_minority_selection_and_copies_per_row():
         assert [t for t in row["text"].split(" ") if t not in PUNCTUATION_MARKS] == source["text"].split(" ")
 
 
-def test_augmentation_is_deterministic_and_independent_of_batch_size():
+def test_augmentation_is_deterministic_and_independent_of_batch_size(monkeypatch):
+    # augment_minority_classes maps with datasets' default batch size (1000 rows: one batch here).
+    # Force other batch sizes through Dataset.map and compare every column, row by row.
     labels = [[1 if i % 10 == 0 else 0, 1] for i in range(200)]
-    a, _ = augment_minority_classes(_dataset(labels), ["x", "y"], max_ratio=0.2, factor=2, seed=5)
-    b, _ = augment_minority_classes(_dataset(labels), ["x", "y"], max_ratio=0.2, factor=2, seed=5)
-    c, _ = augment_minority_classes(_dataset(labels), ["x", "y"], max_ratio=0.2, factor=2, seed=6)
-    assert a["text"] == b["text"] and a["text"] != c["text"]
+
+    def run(seed, batch_size=None):
+        seen = []
+        if batch_size is not None:
+            original = Dataset.map
+
+            def map_with_batch_size(self, function, *args, **kwargs):
+                seen.append(kwargs.get("batched"))
+                return original(self, function, *args, **(kwargs | {"batch_size": batch_size}))
+
+            monkeypatch.setattr(Dataset, "map", map_with_batch_size)
+        out, added = augment_minority_classes(
+            _dataset(labels), ["x", "y"], max_ratio=0.2, factor=3, seed=seed
+        )
+        monkeypatch.undo()
+        assert batch_size is None or seen == [True]  # the batch size really reached the one batched map
+        return out.to_dict(), added
+
+    default, added = run(5)
+    assert set(default) == {"id", "text", "labels", "augmented"}
+    assert added == {"x": 40} and len(default["text"]) == 240
+    for batch_size in (1, 7, 64):
+        assert run(5, batch_size) == (default, added), batch_size
+    assert run(5) == (default, added)
+    assert run(6)[0]["text"] != default["text"]
 
 
 def test_factor_one_adds_nothing():
@@ -88,7 +111,7 @@ def test_factor_one_adds_nothing():
 
 def test_only_the_train_split_is_augmented():
     from hf_trainer.configs import DataArguments
-    from hf_trainer.training import prepare_splits
+    from hf_trainer.preparation import prepare_splits
     from tests.helpers import DEMO_TEST, DEMO_TRAIN
 
     splits, report = prepare_splits(

@@ -25,7 +25,7 @@ def test_design_defaults():
     assert args.load_best_model_at_end and args.metric_for_best_model == "f1_macro" and args.greater_is_better
     assert (args.early_stopping_patience, args.early_stopping_threshold) == (10, 0.001)
     assert data_args.max_length == 128 and model_args.classifier_dropout == 0.3
-    assert not model_args.trust_remote_code and model_args.use_safetensors
+    assert not model_args.trust_remote_code and model_args.use_safetensors is None  # auto: safetensors first
 
 
 def test_aliases_and_any_training_flag():

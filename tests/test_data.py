@@ -10,6 +10,7 @@ from hf_trainer.data import (
     report_overlap,
     stratified_split,
 )
+from hf_trainer.errors import UserError
 from hf_trainer.labels import UNSMILE_LABELS, LabelSchema
 
 SCHEMA = LabelSchema()
@@ -143,7 +144,7 @@ def test_generic_files_and_overlap_report(write_tsv, caplog):
 
 
 def test_hub_unreachable_points_to_data_dir():
-    with pytest.raises(RuntimeError, match="--data_dir"):
+    with pytest.raises(UserError, match="--data_dir"):
         load_splits(SCHEMA, dataset_name="smilegate-ai/kor_unsmile")
 
 

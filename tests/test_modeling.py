@@ -43,7 +43,7 @@ def test_tokenizer_is_the_same_in_another_process():
 
 @pytest.mark.parametrize("preset", ["tiny-electra", "tiny-bert", "tiny-roberta"])
 def test_tiny_presets_are_multilabel_classifiers_with_korean_labels(preset, tmp_path):
-    model, tokenizer = load_model_and_tokenizer(schema=LabelSchema(), preset=preset, train_texts=TEXTS)
+    model, tokenizer, _ = load_model_and_tokenizer(schema=LabelSchema(), model=preset, train_texts=TEXTS)
     config = model.config
     assert config.problem_type == "multi_label_classification" and config.classifier_dropout == 0.3
     assert [config.id2label[i] for i in range(10)] == list(UNSMILE_LABELS)
@@ -64,6 +64,6 @@ def test_hub_presets_and_offline_message():
         PRESETS["soongsilbert"].ignore_mismatched_sizes and PRESETS["roberta"].hub_id == "klue/roberta-base"
     )
     with pytest.raises(OSError, match="tiny local preset"):
-        load_model_and_tokenizer(schema=LabelSchema(), preset="kcelectra")
+        load_model_and_tokenizer(schema=LabelSchema(), model="kcelectra")
     with pytest.raises(ValueError, match="unknown model preset"):
-        load_model_and_tokenizer(schema=LabelSchema(), preset="bert-huge")
+        load_model_and_tokenizer(schema=LabelSchema(), model="bert-huge")

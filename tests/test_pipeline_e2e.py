@@ -13,28 +13,11 @@ import pytest
 from hf_trainer import Ensemble
 from hf_trainer.data import read_labelled_tsv
 from hf_trainer.ensemble import EnsembleSpec, combine
+from hf_trainer.evaluation import RescoreRefused
 from hf_trainer.labels import UNSMILE_LABELS, LabelSchema
-from tests.helpers import DEMO_TEST, REPO_ROOT, load_recipe, tiny_train_args
+from tests.helpers import DEMO_TEST, PIPELINE_MEMBERS, REPO_ROOT, load_recipe
 
-MEMBERS = {"tiny-electra": "1500", "tiny-bert": "2000", "tiny-roberta": "3000"}  # vocab sizes differ
-
-
-@pytest.fixture(scope="module")
-def pipeline_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pipeline")
-    train = load_recipe("train").main
-    for preset, vocab in MEMBERS.items():
-        train(
-            tiny_train_args(preset, root / preset, 2, "--max_train_samples", "600", "--max_eval_samples", "150",
-                            "--tiny_vocab_size", vocab)
-        )  # fmt: skip
-    ensemble_dir = root / "ensemble"
-    load_recipe("ensemble").main(
-        ["--members", *(str(root / p) for p in MEMBERS), "--output_dir", str(ensemble_dir)]
-    )
-    load_recipe("thresholds").main(["--ensemble_dir", str(ensemble_dir)])
-    load_recipe("evaluate_test").main(["--ensemble_dir", str(ensemble_dir)])
-    return root
+MEMBERS = PIPELINE_MEMBERS
 
 
 def test_ensemble_json_holds_weights_thresholds_and_member_scores(pipeline_dir):
@@ -59,15 +42,38 @@ def test_report_files_and_once_only_guard(pipeline_dir):
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000, png
     text = (report / "report.md").read_text(encoding="utf-8")
     assert "| 기타 혐오 |" in text and "KcBERT baseline (published)" in text and "| macro avg |" in text
-    assert "0.30" in text  # the baseline's 기타 혐오 F1 row
+    # The per-label comparison: one column per system, then the published baseline. Its 기타 혐오 row
+    # holds each system's F1 (from test_metrics.json) and the baseline's 0.30, cell by cell.
+    comparison = text.split("## Per-label F1, every system", 1)[1].split("\n## ", 1)[0]
+    rows = [
+        [c.strip().strip("*") for c in line.strip().strip("|").split("|")] for line in comparison.splitlines()
+    ]
+    header = next(r for r in rows if r[0] == "label")
+    assert header[1:] == [*metrics["systems"], "KcBERT baseline (published)"]
+    other_hate = [r for r in rows if r[0] == "기타 혐오"]
+    assert len(other_hate) == 1
+    expected = [f"{m['per_label']['기타 혐오']['f1']:.4f}" for m in metrics["systems"].values()]
+    assert other_hate[0] == ["기타 혐오", *expected, "0.30"]
+    assert [r for r in rows if r[0] == "macro F1"][0][-1] == "0.76"
 
     evaluate = load_recipe("evaluate_test").main
     before = (report / "test_metrics.json").read_bytes()
-    with pytest.raises(SystemExit, match="already evaluated.*--force"):
+    with pytest.raises(RescoreRefused, match="already scored 1 time.*--force"):
         evaluate(["--ensemble_dir", str(pipeline_dir / "ensemble")])
     assert (report / "test_metrics.json").read_bytes() == before
+    assert "Test evaluations of this output folder: 1.**" in text
     again = evaluate(["--ensemble_dir", str(pipeline_dir / "ensemble"), "--force"])
     assert again["systems"]["ensemble tuned"] == metrics["systems"]["ensemble tuned"]
+    # The first report was moved aside, not overwritten, and the second one says it is the second.
+    (old,) = (pipeline_dir / "ensemble").glob("report.old-*")
+    assert (old / "test_metrics.json").read_bytes() == before
+    assert (
+        again["test_evaluation"] == 2
+        and json.loads((pipeline_dir / "test_evaluations.json").read_text())["count"] == 2
+    )
+    assert "Test evaluations of this output folder: 2.**" in (report / "report.md").read_text(
+        encoding="utf-8"
+    )
 
 
 def test_python_inference_reproduces_the_saved_test_probabilities(pipeline_dir):

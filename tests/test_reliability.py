@@ -16,6 +16,7 @@ from transformers import TrainerCallback
 
 from hf_trainer import io
 from hf_trainer.inference import Ensemble
+from hf_trainer.modeling import resolve_weights
 from hf_trainer.trainer import NonFiniteLossCallback
 from tests.helpers import REPO_ROOT, load_recipe, tiny_setup
 from tests.test_trainer import make_trainer
@@ -128,10 +129,50 @@ def test_tampered_ensemble_json_is_refused(tmp_path):
         Ensemble.from_pretrained(str(folder), device="cpu")
 
 
-def test_pickle_weights_are_never_loaded(tmp_path):
+class _RunsCodeWhenUnpickled:
+    """A pickle payload like a hostile .bin: unpickling it would create the file `marker`."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_bin_weights_load_as_tensors_only_and_pickled_code_is_refused(tmp_path):
     tiny = tiny_setup("tiny-bert", max_train=32, max_eval=8)
-    tiny[0].config.save_pretrained(tmp_path)
-    tiny[1].save_pretrained(tmp_path)
-    torch.save(tiny[0].state_dict(), tmp_path / "pytorch_model.bin")  # a pickle, as old repositories have
-    with pytest.raises(OSError, match="safetensors|model.safetensors"):
-        Ensemble.from_pretrained(str(tmp_path), device="cpu")
+    folder = tmp_path / "member"
+    tiny[0].config.save_pretrained(folder)
+    tiny[1].save_pretrained(folder)
+    torch.save(tiny[0].state_dict(), folder / "pytorch_model.bin")  # a pickle, as old repositories have
+    assert resolve_weights(str(folder)).file == "pytorch_model.bin"
+    with pytest.raises(OSError, match="no safetensors weights.*weights_only"):
+        resolve_weights(str(folder), use_safetensors=True)  # --use_safetensors true still forces them
+    loaded = Ensemble.from_pretrained(str(folder), device="cpu")
+    expected = tiny[0].state_dict()["classifier.weight"]
+    assert torch.equal(loaded.models[0].state_dict()["classifier.weight"], expected)
+
+    marker = tmp_path / "code-ran"
+    hostile = dict(tiny[0].state_dict(), payload=_RunsCodeWhenUnpickled(marker))
+    torch.save(hostile, folder / "pytorch_model.bin")
+    with pytest.raises(Exception, match="(?i)weights_only|unsupported global|unpickl"):
+        Ensemble.from_pretrained(str(folder), device="cpu")
+    assert not marker.exists()
+
+
+def test_a_plot_that_fails_half_way_leaves_the_old_png_intact(tmp_path):
+    from hf_trainer.report import save_figure
+
+    target = tmp_path / "f1_per_label.png"
+    target.write_bytes(b"\x89PNG old plot")
+
+    class HalfWrittenFigure:
+        def savefig(self, handle, **kwargs):
+            handle.write(b"\x89PNG new, half")
+            raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        save_figure(HalfWrittenFigure(), target, dpi=100)
+    assert target.read_bytes() == b"\x89PNG old plot" and [p.name for p in tmp_path.iterdir()] == [
+        target.name
+    ]

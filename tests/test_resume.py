@@ -55,3 +55,52 @@ def test_sigkill_then_rerun_gives_the_uninterrupted_result(tmp_path):
     b = load_file(killed / "model.safetensors")
     assert a.keys() == b.keys()
     assert all((a[k] - b[k]).abs().max().item() < 1e-6 for k in a)
+
+
+def test_resume_keeps_the_early_stopping_count(tmp_path):
+    """Resumed after a non-improving epoch, a run stops at the same epoch as one never interrupted.
+
+    lr 0 keeps val F1 flat: epoch 1 sets the best, epochs 2 and 3 do not improve, and patience 2
+    stops the run after epoch 3 of 10. The run "killed" right after epoch 2's checkpoint is that
+    checkpoint alone in a fresh output folder (a SIGKILL after the checkpoint leaves exactly it: the
+    runs are deterministic), resumed by rerunning the same command.
+    """
+    import json
+    import shutil
+
+    from tests.helpers import load_recipe
+
+    def train(output_dir):
+        args = tiny_train_args(
+            "tiny-bert", output_dir, 10, "--learning_rate", "0", "--early_stopping_patience", "2",
+            "--max_train_samples", "48", "--max_eval_samples", "32", "--tiny_vocab_size", "500",
+            "--save_total_limit", "10", "--seed", "3",
+        )  # fmt: skip
+        return load_recipe("train").main(args)
+
+    def evaluated_epochs(output_dir):
+        history = json.loads((output_dir / "trainer_state.json").read_text())["log_history"]
+        return [e["epoch"] for e in history if "eval_f1_macro" in e]
+
+    reference = tmp_path / "reference"
+    uninterrupted = train(reference)
+    assert uninterrupted["early_stopped"] and uninterrupted["epochs_trained"] == 3
+    assert evaluated_epochs(reference) == [1.0, 2.0, 3.0]
+
+    states = {
+        json.loads((c / "trainer_state.json").read_text())["epoch"]: c for c in reference.glob("checkpoint-*")
+    }
+    after_epoch_2 = states[2.0]
+    saved = json.loads((after_epoch_2 / "trainer_state.json").read_text())["stateful_callbacks"]
+    assert saved["EarlyStoppingCallback"]["attributes"]["early_stopping_patience_counter"] == 1
+
+    killed = tmp_path / "killed"
+    shutil.copytree(after_epoch_2, killed / after_epoch_2.name)
+    resumed = train(killed)
+    epochs = evaluated_epochs(killed)
+    assert epochs[:2] == [1.0, 2.0]  # the history up to the checkpoint came back with it
+    assert resumed["epochs_trained"] == uninterrupted["epochs_trained"] and resumed["early_stopped"], (
+        f"the resumed run evaluated epochs {epochs} and stopped after epoch {resumed['epochs_trained']}, the "
+        f"uninterrupted one after epoch {uninterrupted['epochs_trained']}: resuming reset the early-stopping "
+        "count (1 non-improving epoch in the checkpoint's trainer_state.json) to 0"
+    )

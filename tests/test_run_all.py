@@ -10,7 +10,7 @@ import pytest
 
 from hf_trainer import io
 from hf_trainer.hub import HubAccessError, check_hub_access, publish_bundle, stage_bundle
-from hf_trainer.pipeline import Pipeline, parse_options, split_extra
+from hf_trainer.stages import StageGraph, parse_options, split_extra
 from tests.helpers import REPO_ROOT
 
 ENV = os.environ | {"OMP_NUM_THREADS": "2"}
@@ -58,22 +58,40 @@ def test_demo_writes_every_artefact_and_the_summary(demo):
 def test_rerun_skips_finished_stages_and_a_subset_reruns_only_what_depends_on_it(demo):
     out, _ = demo
     model_before = (out / "tiny-bert" / "model.safetensors").stat().st_mtime_ns
+    first_report = (out / "ensemble" / "report" / "report.md").read_text(encoding="utf-8")
+    assert "Test evaluations of this output folder: 1.**" in first_report
     again = run_all("--demo", "--output_dir", str(out)).stdout
-    assert again.count("unchanged since its last run, skipped") == 7 and "Stage" in again
-    subset = run_all("--demo", "--output_dir", str(out), "--models", "tiny-bert", "tiny-roberta").stdout
-    for stage in ("data", "train_tiny-bert", "train_tiny-roberta"):
+    # data, 3 preflights, 3 trainings, ensemble, thresholds, evaluate_test
+    assert again.count("unchanged since its last run, skipped") == 10 and "Stage" in again
+    subset_args = ["--demo", "--output_dir", str(out), "--models", "tiny-bert", "tiny-roberta"]
+    refused = run_all(*subset_args, check=False)
+    assert refused.returncode == 2 and "already scored 1 time(s)" in refused.stdout
+    assert "--rescore_test" in refused.stdout and "Stage" not in refused.stdout  # refused before any stage
+    subset = run_all(*subset_args, "--rescore_test").stdout
+    for stage in ("data", "train_tiny-bert", "train_tiny-roberta", "preflight_tiny-bert"):
         assert f"Stage {stage}: unchanged since its last run, skipped" in subset
     for stage in ("ensemble", "thresholds", "evaluate_test"):
         assert f"Stage {stage}: done in" in subset
     assert (out / "tiny-bert" / "model.safetensors").stat().st_mtime_ns == model_before
     spec = io.read_json(out / "ensemble" / "ensemble.json")
     assert [m["name"] for m in spec["members"]] == ["tiny-bert", "tiny-roberta"]
+    # The earlier ensemble (with its report) was moved aside, not overwritten; the count went up.
+    (old,) = out.glob("ensemble.old-*")
+    assert (old / "report" / "report.md").read_text(encoding="utf-8") == first_report
+    assert len(io.read_json(old / "ensemble.json")["members"]) == 3
+    history = io.read_json(out / "test_evaluations.json")
+    assert history["count"] == 2 and len(history["history"]) == 2
+    report = (out / "ensemble" / "report" / "report.md").read_text(encoding="utf-8")
+    assert (
+        "Test evaluations of this output folder: 2.**" in report
+        and "treat these numbers as optimistic" in report
+    )
 
 
 def test_changed_config_changes_exactly_the_dependent_stages(tmp_path):
     def keys(*extra):
-        pipeline = Pipeline(parse_options(["--demo", "--output_dir", str(tmp_path), *extra]))
-        return {stage.name: stage.key() for stage in pipeline.stages()}
+        graph = StageGraph(parse_options(["--demo", "--output_dir", str(tmp_path), *extra]))
+        return {stage.name: stage.fingerprint() for stage in graph.stages()}
 
     base = keys()
     lr = keys("--lr", "3e-3")
@@ -101,7 +119,9 @@ def test_failing_stage_names_itself_and_its_log(tmp_path):
     result = run_all("--demo", "--data_dir", str(bad), "--output_dir", str(tmp_path / "out"), check=False)
     assert result.returncode == 1
     log = tmp_path / "out" / "logs" / "data.log"
-    assert "stage 'data' failed (exit 1)" in result.stdout and str(log) in result.stdout
+    assert (
+        "stage 'data' failed (exit 2)" in result.stdout and str(log) in result.stdout
+    )  # a user error: exit 2
     assert "line 6, column 2 ('여성/가족'): label must be 0 or 1, found '7'" in log.read_text(
         encoding="utf-8"
     )
@@ -190,7 +210,7 @@ def test_bundle_and_model_card_contents(demo, tmp_path):
 
 
 def test_training_commands_for_presets_hub_ids_and_pass_through(tmp_path):
-    pipeline = Pipeline(
+    pipeline = StageGraph(
         parse_options(
             [
                 "--output_dir",

@@ -6,11 +6,18 @@ import json
 
 import numpy as np
 import pytest
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments, pipeline
 
 from hf_trainer.data import read_labelled_tsv
 from hf_trainer.labels import UNSMILE_LABELS, LabelSchema
-from tests.helpers import DEMO_TEST, load_recipe, tiny_train_args
+from tests.helpers import (
+    DEMO_TEST,
+    DEMO_TRAIN,
+    check_saved_predictions_follow_file_rows,
+    load_recipe,
+    tiny_train_args,
+)
 
 
 def train(output_dir, preset, *extra):
@@ -32,17 +39,29 @@ def test_train_writes_the_output_contract(tmp_path, preset):
         "trainer_state.json",
     ):
         assert (out / name).is_file(), name
-    assert not list(out.glob("*.bin")) or (out / "training_args.bin").exists()
+    # Weights only as safetensors: no pickled weights (pytorch_model*.bin) anywhere, in the final folder or
+    # a checkpoint. The one .bin allowed at the top is the Trainer's own training_args.bin, the pickled
+    # TrainingArguments (it holds no tensors).
+    assert not list(out.rglob("pytorch_model*")), list(out.rglob("pytorch_model*"))
+    assert sorted(p.name for p in out.glob("*.bin")) == ["training_args.bin"]
+    saved_args = torch.load(out / "training_args.bin", weights_only=False)
+    assert isinstance(saved_args, TrainingArguments) and saved_args.output_dir == str(out)
+    for checkpoint in out.glob("checkpoint-*"):
+        assert (checkpoint / "model.safetensors").is_file(), checkpoint
+        assert sorted(p.name for p in checkpoint.glob("*.bin")) == ["training_args.bin"], checkpoint
     config = json.loads((out / "config.json").read_text(encoding="utf-8"))
     assert list(config["id2label"].values()) == list(UNSMILE_LABELS)
     assert config["problem_type"] == "multi_label_classification" and config["classifier_dropout"] == 0.3
     assert metrics["epochs_trained"] == 2 and 0.0 <= metrics["val"]["f1_macro"] <= 1.0
 
-    # Saved probabilities line up with the rows of the input file, in order.
+    # Saved ids are the rows of the input files: test = the first 120 data rows of the test file, in
+    # order; val = rows of the train file (the stratified split), with those rows' labels and texts.
+    test_ids = check_saved_predictions_follow_file_rows(out, "test", DEMO_TEST)
+    assert test_ids.tolist() == list(range(120))
+    val_ids = check_saved_predictions_follow_file_rows(out, "val", DEMO_TRAIN)
+    assert len(val_ids) == 120 and np.all(np.diff(val_ids) > 0) and val_ids[-1] >= 120  # not just 0..119
     test_file = read_labelled_tsv(DEMO_TEST, LabelSchema())
     test = np.load(out / "predictions" / "test.npz")
-    assert test["ids"].tolist() == list(range(120))
-    assert np.array_equal(test["labels"], test_file.labels[:120])
     assert list(test["label_names"]) == list(UNSMILE_LABELS)
     val = np.load(out / "predictions" / "val.npz")
     assert val["probs"].shape == (120, 10) and np.all((val["probs"] >= 0) & (val["probs"] <= 1))

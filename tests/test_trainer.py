@@ -24,7 +24,7 @@ def test_pos_weight_is_neg_over_pos_clamped():
 
 def test_pos_weight_on_real_train_split_matches_design_table(unsmile_dir):
     from hf_trainer.configs import DataArguments
-    from hf_trainer.training import prepare_splits
+    from hf_trainer.preparation import prepare_splits
 
     for factor, expected in ((1, 3.8), (2, 4.1)):
         # The design's 3.8 is on the original rows; the AEDA copies (rows of rare labels) make
@@ -170,7 +170,21 @@ def test_torch_compile_path_gives_the_same_loss(tiny, tmp_path):
 
 
 def test_length_grouping_reads_the_precomputed_length_column(tiny, tmp_path):
-    trainer = make_trainer(tiny, tmp_path, train_sampling_strategy="group_by_length")
-    sampler = trainer._get_train_sampler(trainer._remove_unused_columns(trainer.train_dataset))
+    # A `length` column that disagrees with the real input_ids lengths: a sampler that re-measured
+    # input_ids (the base Trainer, after it drops the column) would get other numbers.
+    model, tokenizer, splits, tokenized = tiny
+    real = [len(ids) for ids in tokenized["train"]["input_ids"]]
+    fake = (1000 + np.random.default_rng(0).permutation(len(real))).tolist()  # distinct values
+    assert not set(fake) & set(real)
+    train = tokenized["train"].remove_columns("length").add_column("length", fake)
+    trainer = make_trainer(
+        (model, tokenizer, splits, dict(tokenized, train=train)),
+        tmp_path,
+        train_sampling_strategy="group_by_length",
+    )
+    # The sampler of the dataloader the Trainer really trains with (columns removed as in training).
+    sampler = trainer.get_train_dataloader().batch_sampler.sampler
     assert type(sampler).__name__ == "LengthGroupedSampler"
-    assert list(sampler.lengths) == tiny[3]["train"]["length"]
+    assert list(sampler.lengths) == fake
+    # The length-grouped order puts the longest row (by the column) first.
+    assert next(iter(sampler)) == int(np.argmax(fake))

@@ -1,0 +1,112 @@
+"""Data preparation for a training run: load, validate, split, AEDA; once per run under DDP.
+
+TSV or Hub dataset -> `datasets` splits (train with AEDA copies, validation, test) and a data
+report saying where the data came from. `recipes/prepare_data.py` writes them to disk once for all
+members (`data.save_prepared_splits`); a training run then reads them back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+
+from datasets import DatasetDict
+
+from . import io
+from .aeda import augment_minority_classes
+from .configs import DataArguments, RecipeTrainingArguments
+from .data import (
+    hub_dataset_commit,
+    load_splits,
+    read_prepared_report,
+    report_overlap,
+    save_prepared_splits,
+)
+from .labels import UNSMILE_TRAIN_FILE, UNSMILE_VALID_FILE
+
+logger = logging.getLogger(__name__)
+
+
+def data_source(data_args: DataArguments) -> dict:
+    """Where the data comes from: each input file with its SHA-256, or the Hub dataset and its commit."""
+    if data_args.train_file:
+        files = [data_args.train_file, data_args.validation_file, data_args.test_file]
+    elif data_args.data_dir:
+        files = [Path(data_args.data_dir) / name for name in (UNSMILE_TRAIN_FILE, UNSMILE_VALID_FILE)]
+    else:
+        return {"hub_dataset": data_args.dataset_name, "commit": hub_dataset_commit(data_args.dataset_name)}
+    return {"files": {str(f): io.sha256_file(f) for f in files if f and Path(f).is_file()}}
+
+
+def prepare_splits(data_args: DataArguments, seed: int) -> tuple[DatasetDict, dict]:
+    """Load, validate and split the data, then AEDA on train. Returns the splits and a data report.
+
+    With `prepared_data_dir`, read the splits written earlier by `save_prepared_splits` instead.
+    """
+    if data_args.prepared_data_dir:
+        # The label schema itself comes from this folder's report (DataArguments.schema).
+        report = read_prepared_report(data_args.prepared_data_dir)
+        splits = DatasetDict.load_from_disk(str(Path(data_args.prepared_data_dir) / "splits"))
+        logger.info("Loaded prepared splits from %s: %s", data_args.prepared_data_dir, report["rows"])
+        return splits, report
+    start = time.perf_counter()
+    schema = data_args.schema
+    source = data_source(data_args)
+    splits = load_splits(
+        schema,
+        data_dir=data_args.data_dir,
+        dataset_name=data_args.dataset_name,
+        dataset_revision=source.get("commit"),
+        train_file=data_args.train_file,
+        validation_file=data_args.validation_file,
+        test_file=data_args.test_file,
+        text_column=data_args.text_column,
+        label_columns=data_args.label_column_list,
+        label_list_column=data_args.label_list_column,
+        val_size=data_args.val_size,
+        split_seed=data_args.split_seed,
+        max_train_samples=data_args.max_train_samples,
+        max_eval_samples=data_args.max_eval_samples,
+    )
+    overlap = report_overlap(splits)
+    original_train_rows = len(splits["train"])
+    splits["train"], added = augment_minority_classes(
+        splits["train"],
+        schema.names,
+        max_ratio=data_args.aeda_max_ratio,
+        factor=data_args.aeda_factor,
+        punc_ratio=data_args.aeda_punc_ratio,
+        seed=seed,
+    )
+    report = {
+        "source": source,
+        "rows": {name: len(split) for name, split in splits.items()},
+        "train_rows_before_aeda": original_train_rows,
+        "aeda_rows_added": added,
+        "texts_in_several_splits": overlap,
+        "prepare_seconds": round(time.perf_counter() - start, 2),
+    }
+    return splits, report
+
+
+def prepare_splits_once(
+    data_args: DataArguments, training_args: RecipeTrainingArguments
+) -> tuple[DatasetDict, dict]:
+    """`prepare_splits`, run by one process and shared through disk under data parallelism.
+
+    On a shared filesystem (the Trainer's default, `save_on_each_node=False`) the global main
+    process prepares the splits under output_dir and every other rank, on every node, waits and
+    reads the same files. With `--save_on_each_node true` (each node has its own disk) the main
+    process of each node prepares its node's copy. Either way every rank trains on identical rows.
+    """
+    if data_args.prepared_data_dir or training_args.world_size <= 1:
+        return prepare_splits(data_args, training_args.seed)
+    shared = Path(training_args.output_dir) / "prepared_data"
+    per_node = training_args.save_on_each_node
+    with training_args.main_process_first(local=per_node, desc="data preparation"):
+        if (training_args.local_process_index if per_node else training_args.process_index) == 0:
+            splits, report = prepare_splits(data_args, training_args.seed)
+            save_prepared_splits(splits, report, list(data_args.schema.names), shared)
+    return prepare_splits(dataclasses.replace(data_args, prepared_data_dir=str(shared)), training_args.seed)

@@ -1,0 +1,275 @@
+"""The pipeline's stage graph: which recipe each stage runs, with which inputs, after which stage.
+
+Pure: building the graph runs nothing and touches no file except to fingerprint the input data,
+so it can be inspected and tested on its own. `runner.py` runs it; `pipeline.py` is run_all.sh.
+
+A stage's fingerprint covers its command and its inputs, and a stage's inputs include the
+fingerprints of the stages it depends on, so a change anywhere redoes exactly what depends on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from . import io
+from .configs import DataArguments
+from .labels import UNSMILE_TRAIN_FILE, UNSMILE_VALID_FILE
+from .modeling import member_name
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RECIPES = REPO_ROOT / "recipes"
+DEMO_DATA = RECIPES / "demo_data"
+DEMO_TRAIN, DEMO_TEST = DEMO_DATA / "demo_train.tsv", DEMO_DATA / "demo_test.tsv"
+DESIGN_MODELS = ["kcelectra", "soongsilbert", "roberta"]
+DEMO_MODELS = ["tiny-electra", "tiny-bert", "tiny-roberta"]
+DEMO_EPOCHS = "5"
+
+HELP = """\
+Run the whole UnSmile pipeline: data preparation -> preflight checks of every model -> train each
+model -> ensemble weights -> thresholds -> the one test evaluation -> summary. Rerunning skips
+finished stages whose inputs and configuration are unchanged and resumes an interrupted training
+from its last checkpoint.
+
+Any option not listed here is passed to every training run (recipes/train.py), for example
+`--epochs 100 --lr 3e-5` or any TrainingArguments flag; data options of train.py (such as
+--val_size or --aeda_factor) go to the data preparation stage.
+"""
+
+
+@dataclass
+class PipelineOptions:
+    data_dir: str | None = None
+    output_dir: str = "outputs"
+    models: list[str] = field(default_factory=lambda: list(DESIGN_MODELS))
+    demo: bool = False
+    push_to_hub: bool = False
+    hub_org: str | None = None
+    hub_private_repo: bool = False
+    launcher: str = "accelerate"
+    skip_preflight: bool = False
+    rescore_test: bool = False
+    extra: list[str] = field(default_factory=list)
+
+
+def parse_options(argv: list[str]) -> PipelineOptions:
+    parser = argparse.ArgumentParser(
+        prog="run_all.sh", description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add = parser.add_argument
+    add("--data_dir", help="Folder with the UnSmile TSVs (default: the Hub; with --demo, the demo sample)")
+    add("--output_dir", default="outputs", help="Everything goes below this folder (default: outputs)")
+    add("--models", nargs="+", help=f"Presets or Hub ids to train (default: {' '.join(DESIGN_MODELS)})")
+    add(
+        "--demo",
+        action="store_true",
+        help=f"Tiny local models ({' '.join(DEMO_MODELS)}), {DEMO_EPOCHS} epochs, the shipped synthetic sample "
+        "unless --data_dir is given: minutes on a CPU, no download",
+    )
+    add("--push_to_hub", action="store_true", help="Publish the members and the ensemble bundle")
+    add("--hub_org", help="Hub user or organisation for the repositories (with --push_to_hub)")
+    add("--hub_private_repo", action="store_true", help="Create private repositories")
+    add(
+        "--launcher",
+        choices=["accelerate", "python"],
+        default="accelerate",
+        help="How training runs: `accelerate launch` (default; uses your accelerate config) or plain python",
+    )
+    add(
+        "--skip_preflight",
+        action="store_true",
+        help="Do not check every model (load, tokenise, one training step, disk, time) before training",
+    )
+    add(
+        "--rescore_test",
+        action="store_true",
+        help="Allow scoring the test split again after a configuration change (counted in the report)",
+    )
+    args, extra = parser.parse_known_args(argv)
+    if args.push_to_hub and not args.hub_org:
+        parser.error("--push_to_hub needs --hub_org ORG")
+    options = {
+        f.name: getattr(args, f.name) for f in fields(PipelineOptions) if f.name not in ("models", "extra")
+    }
+    models = args.models or (DEMO_MODELS if args.demo else DESIGN_MODELS)
+    return PipelineOptions(**options, models=list(models), extra=extra)
+
+
+def split_extra(extra: list[str]) -> tuple[list[str], list[str]]:
+    """Split pass-through flags into (data preparation flags, training flags)."""
+    data_fields = {f.name for f in fields(DataArguments)}
+    data, train = [], []
+    i = 0
+    while i < len(extra):
+        j = i + 1
+        while j < len(extra) and not extra[j].startswith("--"):
+            j += 1
+        group = extra[i:j]
+        name = group[0].removeprefix("--").split("=")[0].replace("-", "_")
+        (data if name in data_fields else train).extend(group)
+        i = j
+    return data, train
+
+
+def accelerate_defaults() -> list[str]:
+    """Without an accelerate config, say what `accelerate launch` would otherwise warn it guessed:
+    one process, and mixed precision left to the recipe (--precision)."""
+    from accelerate.commands.config import default_config_file
+
+    if Path(default_config_file).is_file() or os.environ.get("ACCELERATE_CONFIG_FILE"):
+        return []
+    return [
+        "--num_processes",
+        "1",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+    ]
+
+
+def digest(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Stage:
+    name: str
+    command: list[str]
+    inputs: list = field(default_factory=list)  # anything that, changed, must redo the stage
+    output: Path | None = None  # a folder owned by this stage (moved aside when its config changes)
+    # Appended when the stage runs, not part of its fingerprint (e.g. evaluate_test's --force).
+    run_only_args: list[str] = field(default_factory=list)
+
+    def fingerprint(self) -> str:
+        # Paths of the interpreter and of this checkout do not change what a stage computes.
+        portable = [
+            "python" if part == sys.executable else part.replace(str(REPO_ROOT), ".") for part in self.command
+        ]
+        return digest(self.name, portable, self.inputs)
+
+
+class StageGraph:
+    """The stages of one run_all.sh invocation, in the order they run."""
+
+    def __init__(self, options: PipelineOptions) -> None:
+        self.options = options
+        self.out = Path(options.output_dir)
+        self.data_extra, self.train_extra = split_extra(options.extra)
+
+    @staticmethod
+    def python(recipe: str, *args: str) -> list[str]:
+        return [sys.executable, str(RECIPES / recipe), *args]
+
+    def member_repo(self, model: str) -> str:
+        return f"{self.options.hub_org}/unsmile-{member_name(model)}"
+
+    def data_files(self) -> list[Path]:
+        if self.options.data_dir:
+            return [Path(self.options.data_dir) / name for name in (UNSMILE_TRAIN_FILE, UNSMILE_VALID_FILE)]
+        return [DEMO_TRAIN, DEMO_TEST] if self.options.demo else []
+
+    def data_source_args(self) -> list[str]:
+        if self.options.data_dir:
+            return ["--data_dir", self.options.data_dir]
+        if self.options.demo:  # the shipped sample, in UnSmile's format: train -> train/val, test as is
+            return ["--train_file", str(DEMO_TRAIN), "--test_file", str(DEMO_TEST)]
+        return []
+
+    def train_args(self, model: str) -> list[str]:
+        """recipes/train.py's arguments for one member (the preset's YAML, data, output, Hub)."""
+        preset_config = RECIPES / "configs" / f"{model}.yaml"
+        if self.options.demo or model.startswith("tiny-"):
+            args = [str(RECIPES / "configs" / "tiny.yaml"), "--model", model]
+            args += ["--epochs", DEMO_EPOCHS] if self.options.demo else []
+        elif preset_config.is_file():
+            args = [str(preset_config)]
+        elif "/" in model or Path(model).exists():
+            args = ["--model_name_or_path", model]
+        else:
+            args = ["--model", model]
+        args += [
+            "--prepared_data_dir",
+            str(self.out / "data"),
+            "--output_dir",
+            str(self.out / member_name(model)),
+        ]
+        args += ["--disable_tqdm", "false"]
+        if self.options.push_to_hub:
+            args += ["--push_to_hub", "--hub_model_id", self.member_repo(model)]
+            args += ["--hub_private_repo", "true"] if self.options.hub_private_repo else []
+        return args + self.train_extra
+
+    def train_command(self, model: str) -> list[str]:
+        script = str(RECIPES / "train.py")
+        if self.options.launcher == "accelerate":
+            launcher = [sys.executable, "-m", "accelerate.commands.launch", *accelerate_defaults(), script]
+        else:
+            launcher = [sys.executable, script]
+        return launcher + self.train_args(model)
+
+    def preflight_command(self, model: str) -> list[str]:
+        # One process is enough to check a model; it gets the training stage's own arguments.
+        return self.python("train.py", *self.train_args(model), "--preflight_only")
+
+    def stages(self) -> list[Stage]:
+        out, models = self.out, self.options.models
+        data_inputs = [io.sha256_file(path) for path in self.data_files()] or ["hub:smilegate-ai/kor_unsmile"]
+        data_command = self.python(
+            "prepare_data.py", *self.data_source_args(), "--output_dir", str(out / "data")
+        )
+        data = Stage("data", data_command + self.data_extra, inputs=data_inputs, output=out / "data")
+        depends_on_data = [data.fingerprint()]
+        # The disk check counts every model of the run; the count is not part of the fingerprint, so
+        # dropping a model from the run does not repeat checks that passed.
+        run_models = ["--preflight_run_models", str(len(models))]
+        preflights = [
+            Stage(
+                f"preflight_{member_name(m)}",
+                self.preflight_command(m),
+                inputs=depends_on_data,
+                run_only_args=run_models,
+            )
+            for m in ([] if self.options.skip_preflight else models)
+        ]
+        trains = [
+            Stage(
+                f"train_{member_name(m)}",
+                self.train_command(m),
+                inputs=depends_on_data,
+                output=out / member_name(m),
+            )
+            for m in models
+        ]
+        member_dirs = [str(out / member_name(m)) for m in models]
+        ensemble_command = self.python(
+            "ensemble.py", "--members", *member_dirs, "--output_dir", str(out / "ensemble")
+        )
+        ensemble = Stage(
+            "ensemble", ensemble_command, inputs=[t.fingerprint() for t in trains], output=out / "ensemble"
+        )
+        thresholds = Stage(
+            "thresholds",
+            self.python("thresholds.py", "--ensemble_dir", str(out / "ensemble")),
+            inputs=[ensemble.fingerprint()],
+        )
+        evaluate = Stage(
+            "evaluate_test",
+            self.python("evaluate_test.py", "--ensemble_dir", str(out / "ensemble")),
+            inputs=[thresholds.fingerprint()],
+            run_only_args=["--force"] if self.options.rescore_test else [],
+        )
+        stages = [data, *preflights, *trains, ensemble, thresholds, evaluate]
+        if self.options.push_to_hub:
+            publish = self.python("publish.py", "--output_dir", str(out), "--hub_org", self.options.hub_org)
+            publish += ["--member_repos", *(self.member_repo(m) for m in models)]
+            publish += ["--private"] if self.options.hub_private_repo else []
+            stages.append(Stage("publish", publish, inputs=[evaluate.fingerprint()]))
+        return stages

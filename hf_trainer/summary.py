@@ -1,0 +1,70 @@
+"""The end-of-run summary of run_all.sh: member scores, weights, test scores, where the report is."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from . import io
+from .evaluation import read_history
+from .modeling import member_name
+from .runner import duration
+from .stages import PipelineOptions
+
+logger = logging.getLogger(__name__)
+
+
+def build_summary(options: PipelineOptions, stage_seconds: dict[str, float], seconds: float) -> dict:
+    out = Path(options.output_dir)
+    models = {}
+    for model in options.models:
+        metrics = io.read_json(out / member_name(model) / "metrics.json")
+        models[member_name(model)] = {
+            "best_val_f1_macro": metrics["val"]["f1_macro"],
+            "best_epoch": metrics["best_epoch"],
+            "epochs_trained": metrics["epochs_trained"],
+            "early_stopped": metrics["early_stopped"],
+        }
+    spec = io.read_json(out / "ensemble" / "ensemble.json")
+    test = io.read_json(out / "ensemble" / "report" / "test_metrics.json")
+    return {
+        "demo": options.demo,
+        "data": options.data_dir or ("demo sample" if options.demo else "hub:smilegate-ai/kor_unsmile"),
+        "models": models,
+        "weights": {m["name"]: m["weight"] for m in spec["members"]},
+        "val_f1_macro_tuned": spec["threshold_report"]["val_f1_macro_tuned"],
+        "test_f1_macro_at_0.5": test["systems"]["ensemble @0.5"]["f1_macro"],
+        "test_f1_macro_tuned": test["systems"]["ensemble tuned"]["f1_macro"],
+        "test_f1_micro_tuned": test["systems"]["ensemble tuned"]["f1_micro"],
+        "test_evaluations": read_history(out / "ensemble")["count"],
+        "report": str(out / "ensemble" / "report" / "report.md"),
+        "stage_seconds": stage_seconds,
+        "total_seconds": round(seconds, 1),
+    }
+
+
+def log_summary(summary: dict) -> None:
+    lines = ["", "=" * 72, "Summary"]
+    if summary["demo"]:
+        lines.append(
+            "DEMO RUN: tiny randomly initialised models; with the shipped synthetic sample unless --data_dir"
+        )
+        lines.append("was given. The numbers prove the pipeline works, not the quality of the recipe.")
+    lines.append(f"data: {summary['data']}")
+    for name, m in summary["models"].items():
+        lines.append(
+            f"  {name:<16} best val macro F1 {m['best_val_f1_macro']:.4f} at epoch {m['best_epoch']:g} "
+            f"({m['epochs_trained']:g} epochs{', early stop' if m['early_stopped'] else ''})"
+        )
+    lines.append("ensemble weights: " + ", ".join(f"{k} {v:.3f}" for k, v in summary["weights"].items()))
+    lines.append(
+        f"test macro F1: {summary['test_f1_macro_at_0.5']:.4f} at 0.5, {summary['test_f1_macro_tuned']:.4f} with "
+        f"tuned thresholds (micro {summary['test_f1_micro_tuned']:.4f}); test evaluations of this folder: "
+        f"{summary['test_evaluations']}"
+    )
+    lines.append(f"report and plots: {summary['report']} (and the PNGs beside it)")
+    lines.append(
+        f"total time: {duration(summary['total_seconds'])} (stages run now: {len(summary['stage_seconds'])})"
+    )
+    lines.append("=" * 72)
+    logger.info("%s", "\n".join(lines))

@@ -1,0 +1,41 @@
+"""Publish a finished run's ensemble bundle to the Hugging Face Hub (run_all.sh's last stage).
+
+    python recipes/publish.py --output_dir outputs --hub_org ORG \
+        --member_repos ORG/unsmile-kcelectra ORG/unsmile-soongsilbert ORG/unsmile-roberta [--private]
+
+The members were pushed by their training runs (--push_to_hub); this uploads ensemble.json with
+the members' Hub ids, the test report and a model card to ORG/unsmile-ensemble.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hf_trainer.errors import run_recipe
+from hf_trainer.hub import publish_bundle, stage_bundle
+from hf_trainer.log import setup_logging
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--output_dir", default="outputs", help="The run's output folder (holds ensemble/)")
+    parser.add_argument("--hub_org", required=True, help="Hub user or organisation")
+    parser.add_argument("--member_repos", nargs="+", required=True, help="Hub ids of the members, in order")
+    parser.add_argument("--private", action="store_true", help="Create a private repository")
+    args = parser.parse_args(argv)
+    setup_logging()
+    out = Path(args.output_dir)
+    repo_id = f"{args.hub_org}/unsmile-ensemble"
+    staging = stage_bundle(out / "ensemble", out / "hub_bundle", args.member_repos, repo_id)
+    publish_bundle(staging, repo_id, private=args.private)
+    return repo_id
+
+
+if __name__ == "__main__":
+    sys.exit(run_recipe(main))

@@ -1,0 +1,160 @@
+"""Every recipe turns a user mistake into one line and exit code 2 (`--debug`: the traceback too);
+predict.py keeps output line N on input line N and streams long files in flat memory."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tracemalloc
+
+import pytest
+
+from hf_trainer.errors import run_recipe
+from hf_trainer.inference import Ensemble
+from tests.helpers import DEMO_TEST, DEMO_TRAIN, load_recipe
+
+
+def run(recipe: str, argv: list[str], capsys) -> tuple[int, str]:
+    code = run_recipe(load_recipe(recipe).main, argv)
+    return code, capsys.readouterr().err
+
+
+def assert_one_line(code: int, err: str, *expected: str) -> None:
+    assert code == 2, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    for text in expected:
+        assert text in lines[0], (text, lines[0])
+
+
+@pytest.fixture
+def ensemble_copy(pipeline_dir, tmp_path):
+    """A copy of the trained ensemble and its members, free to break."""
+    for name in ("ensemble", "tiny-electra", "tiny-bert", "tiny-roberta"):
+        shutil.copytree(pipeline_dir / name, tmp_path / name)
+    (tmp_path / "test_evaluations.json").write_text('{"count": 0, "history": []}')
+    return tmp_path / "ensemble"
+
+
+# recipe -> (arguments naming a missing file, words of the message), (a bad flag value, words)
+CASES = {
+    "train": (
+        (["--model", "tiny-bert", "--train_file", "nope.tsv"], ["nope.tsv", "not found"]),
+        (["--model", "tiny-bert", "--precision", "fp8"], ["--precision", "fp8"]),
+    ),
+    "prepare_data": (
+        (["--data_dir", "no_such_dir"], ["no_such_dir", "not found"]),
+        (["--train_file", str(DEMO_TRAIN), "--prepared_data_dir", "x"], ["--prepared_data_dir"]),
+    ),
+    "ensemble": (
+        (["--members", "no_member"], ["no_member", "train this member first"]),
+        (["--members", "a", "--objective", "accuracy"], ["--objective", "accuracy"]),
+    ),
+    "thresholds": ((["--ensemble_dir", "no_ensemble"], ["ensemble.json not found"]), None),
+    "evaluate_test": ((["--ensemble_dir", "no_ensemble"], ["ensemble.json not found"]), None),
+    "predict": (
+        (["--ensemble", "no_ensemble", "--input", str(DEMO_TEST)], ["no_ensemble", "Check the path"]),
+        (["--ensemble", "x", "--batch_size", "0"], ["--batch_size"]),
+    ),
+    "publish": (
+        (
+            ["--output_dir", "no_outputs", "--hub_org", "me", "--member_repos", "me/a"],
+            ["ensemble.json not found"],
+        ),
+        None,
+    ),
+    "benchmark": (
+        (["--data_dir", "no_such_dir"], ["no_such_dir", "not found"]),
+        (["--steps", "0"], ["--steps"]),
+    ),
+    "make_demo_data": (None, (["--train_rows", "0"], ["--train_rows"])),
+}
+
+
+@pytest.mark.parametrize("recipe", CASES)
+def test_each_recipe_reports_a_user_mistake_in_one_line_with_exit_code_2(
+    recipe, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    for case in CASES[recipe]:
+        if case is not None:
+            argv, words = case
+            assert_one_line(*run(recipe, argv, capsys), *words)
+
+
+def test_debug_shows_the_traceback_too(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, err = run("ensemble", ["--members", "no_member", "--debug"], capsys)
+    out = capsys.readouterr().out
+    assert code == 2 and "error: " in err and "Traceback" in out + err
+
+
+def test_evaluate_test_and_thresholds_name_a_broken_ensemble_json(ensemble_copy, capsys):
+    spec = ensemble_copy / "ensemble.json"
+    spec.write_text(spec.read_text()[:200])  # truncated, as by a full disk or a bad copy
+    for recipe in ("thresholds", "evaluate_test"):
+        assert_one_line(
+            *run(recipe, ["--ensemble_dir", str(ensemble_copy)], capsys), str(spec), "line ", "column"
+        )
+
+
+def test_predict_names_each_mistake_in_one_line(ensemble_copy, tmp_path, capsys):
+    text = tmp_path / "in.txt"
+    text.write_text("안녕하세요\n", encoding="utf-8")
+    base = ["--ensemble", str(ensemble_copy), "--input", str(text)]
+    assert_one_line(*run("predict", [*base[:2], "--input", str(tmp_path / "nope.txt")], capsys), "nope.txt")
+    blocked = tmp_path / "a_file"
+    blocked.write_text("")
+    assert_one_line(*run("predict", [*base, "--output", str(blocked / "out.jsonl")], capsys), "not writable")
+    tsv = tmp_path / "in.tsv"
+    tsv.write_text("id\ttext\n1\t안녕\n", encoding="utf-8")
+    code, err = run("predict", [*base[:2], "--input", str(tsv), "--tsv_column", "문장"], capsys)
+    assert_one_line(code, err, "line 1", "no column '문장'")
+    shutil.move(ensemble_copy.parent / "tiny-bert", tmp_path / "moved")  # a member folder moved away
+    assert_one_line(*run("predict", base, capsys), "tiny-bert", "does not exist")
+    spec = ensemble_copy / "ensemble.json"
+    spec.write_text(spec.read_text()[:-30])
+    assert_one_line(*run("predict", base, capsys), "ensemble.json", "not valid JSON")
+
+
+def test_predict_output_line_n_is_input_line_n_whatever_the_bytes(pipeline_dir, tmp_path, capsys):
+    lines = ["첫 줄\r중간에 CR", "", "탭\t포함", "끝에 CRLF", "마지막"]
+    source = tmp_path / "in.txt"
+    source.write_bytes(("\n".join(lines[:3]) + "\n" + lines[3] + "\r\n" + lines[4]).encode("utf-8"))
+    out = tmp_path / "out.jsonl"
+    code = run_recipe(load_recipe("predict").main, ["--ensemble", str(pipeline_dir / "ensemble"),
+                                                     "--input", str(source), "--output", str(out)])  # fmt: skip
+    assert code == 0
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["line"] for r in records] == [1, 2, 3, 4, 5]
+    assert [r["text"] for r in records] == lines  # the inner \r stays; the CRLF end is not text
+
+
+class _NoModelEnsemble(Ensemble):
+    """Ensemble.predict_stream and predict.py's streaming, without the cost of a model."""
+
+    def __init__(self):
+        self.labels = ["a"]
+
+    def predict(self, texts, batch_size: int = 64) -> list[dict]:
+        return [{"scores": {"a": 0.5}, "labels": []} for _ in texts]
+
+
+def test_predict_streams_a_large_file_in_flat_memory(tmp_path, monkeypatch):
+    monkeypatch.setattr(Ensemble, "from_pretrained", classmethod(lambda cls, *a, **k: _NoModelEnsemble()))
+    predict = load_recipe("predict").main
+
+    def peak_bytes(rows: int) -> int:
+        source = tmp_path / f"in_{rows}.txt"
+        source.write_text("".join(f"댓글 번호 {i} 입니다 ㅋㅋ\n" for i in range(rows)), encoding="utf-8")
+        tracemalloc.start()
+        written = predict(["--ensemble", "x", "--input", str(source), "--output", str(tmp_path / "out.jsonl"),
+                           "--chunk_size", "1000", "--no_text"])  # fmt: skip
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert written == rows
+        return peak
+
+    small, large = peak_bytes(10_000), peak_bytes(200_000)
+    # 20 times the lines: a reader holding them all would need ~20 times the memory (over 20 MB here).
+    assert large < 2 * small + 1_000_000, (small, large)
