@@ -261,7 +261,16 @@ class RecipeArgumentParser(HfArgumentParser):
         args = recover_utf8_argv(list(sys.argv[1:] if args is None else args))
         if args and args[0].endswith((".yaml", ".yml")):
             self._apply_yaml_defaults(Path(args.pop(0)))
-        return self.parse_args_into_dataclasses(args=args, look_for_args_file=False)
+        *parsed, unknown = self.parse_args_into_dataclasses(
+            args=args, look_for_args_file=False, return_remaining_strings=True
+        )
+        if unknown:
+            flags = [a for a in unknown if a.startswith("-")] or unknown
+            known = [option for action in self._actions for option in action.option_strings]
+            close = difflib.get_close_matches(flags[0], known, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise InvalidArgument(f"unknown argument(s) {' '.join(unknown)}.{hint} See --help.")
+        return tuple(parsed)
 
     def _apply_yaml_defaults(self, path: Path) -> None:
         if not path.is_file():

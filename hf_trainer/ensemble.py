@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .char_ngram import is_char_ngram_folder
 from .errors import InputNotFound, InvalidInput
 from .thresholds import tuned_macro_f1
 
@@ -245,6 +246,7 @@ class EnsembleSpec:
         entries = [
             {
                 "name": member.name,
+                "kind": "char-ngram" if is_char_ngram_folder(member.path) else "transformer",
                 "path": os.path.relpath(Path(member.path).resolve(), Path(folder).resolve()),
                 "hub_id": None,
                 "weight": float(weight),

@@ -5,6 +5,7 @@ Tokens come from the usual places (HF_TOKEN, `hf auth login`) and are never logg
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from collections.abc import Mapping
@@ -109,6 +110,8 @@ def model_card(spec: EnsembleSpec, test_metrics: dict | None, repo_id: str) -> s
                     else "built from scratch"
                 )
                 lines.append(f"- {name}: {where}")
+        if test_metrics.get("data_source"):
+            lines += ["", f"Data: `{json.dumps(test_metrics['data_source'], ensure_ascii=False)}`"]
         lines += ["", "The full report with plots is in `report/`."]
     lines += [
         "",
@@ -178,10 +181,33 @@ def publish_bundle(staging_dir: str | Path, repo_id: str, *, private: bool = Fal
     logger.info("Published %s (%s)", repo_id, ", ".join(sorted(p.name for p in Path(staging_dir).iterdir())))
 
 
+# A member folder's final model: weights, config, tokenizer and the run's JSON results; never the
+# epoch checkpoints, the prepared data or pickles (training_args.bin).
+MEMBER_FILES = ["*.safetensors", "*.json", "*.txt", "*.model", "predictions/*.npz"]
+
+
+def publish_member(member_dir: str | Path, repo_id: str, *, private: bool = False, api=None) -> None:
+    """Upload a trained member's final model to `repo_id` (a no-op commit when it is already there:
+    a member the Trainer pushed during training, or one trained before --push_to_hub was given)."""
+    from huggingface_hub import HfApi
+
+    api = api or HfApi()
+    api.create_repo(repo_id, private=private, exist_ok=True)
+    api.upload_folder(
+        repo_id=repo_id,
+        folder_path=str(member_dir),
+        commit_message="Upload UnSmile member (final model)",
+        allow_patterns=MEMBER_FILES,
+        ignore_patterns=["checkpoint-*/**", "prepared_data/**"],
+    )
+    logger.info("Published member %s -> %s", member_dir, repo_id)
+
+
 __all__ = [
     "HubAccessError",
     "check_hub_access",
     "model_card",
     "publish_bundle",
+    "publish_member",
     "stage_bundle",
 ]

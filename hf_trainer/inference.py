@@ -17,6 +17,9 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer
 
+from .char_ngram import CONFIG_FILE as CHAR_NGRAM_CONFIG
+from .char_ngram import WEIGHTS_FILE as CHAR_NGRAM_WEIGHTS
+from .char_ngram import CharNgramClassifier, is_char_ngram_folder
 from .ensemble import ENSEMBLE_FILE, EnsembleSpec, combine
 from .errors import InputNotFound, InvalidInput
 from .metrics import binarize, sigmoid
@@ -60,10 +63,14 @@ class Ensemble:
         )
         self.max_length = max_length
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.models = [model.to(self.device).eval() for model in models]
+        # A transformer member runs on the device; a char-ngram member (tokenizer None) on the CPU.
+        self.models = [m if isinstance(m, CharNgramClassifier) else m.to(self.device).eval() for m in models]
         self.tokenizers = list(tokenizers)
         for i, model in enumerate(self.models):
-            names = [model.config.id2label[j] for j in range(model.config.num_labels)]
+            if isinstance(model, CharNgramClassifier):
+                names = model.labels
+            else:
+                names = [model.config.id2label[j] for j in range(model.config.num_labels)]
             if names != self.labels:
                 raise InvalidInput(f"member {i} predicts labels {names}, the ensemble expects {self.labels}")
 
@@ -95,9 +102,13 @@ class Ensemble:
                 raise InputNotFound(
                     f"member '{member.get('name')}': {local} does not exist and it has no hub_id"
                 )
-            member_revision = member.get("revision") if source == member.get("hub_id") else None
-            kwargs = dict(trust_remote_code=trust_remote_code, revision=member_revision)
-            weights = resolve_weights(source, member_revision)
+            if member.get("kind") == "char-ngram" or is_char_ngram_folder(source):
+                models.append(CharNgramClassifier.load(_char_ngram_folder(source)))
+                tokenizers.append(None)
+                logger.info("Member %s: char-ngram from %s", member.get("name"), source)
+                continue
+            weights = resolve_weights(source)
+            kwargs = dict(trust_remote_code=trust_remote_code, revision=weights.commit)
             tokenizers.append(AutoTokenizer.from_pretrained(source, **kwargs))
             models.append(load_pretrained_classifier(source, weights, **kwargs))
             logger.info("Member %s: %s", member.get("name"), weights.describe())
@@ -106,6 +117,8 @@ class Ensemble:
     @torch.inference_mode()
     def _member_probs(self, index: int, texts: Sequence[str], batch_size: int) -> np.ndarray:
         model, tokenizer = self.models[index], self.tokenizers[index]
+        if isinstance(model, CharNgramClassifier):
+            return model.predict_proba(texts)
         # Sort by length so that each batch pads little; the result is put back in input order.
         order = np.argsort([len(t) for t in texts], kind="stable")
         out = np.empty((len(texts), len(self.labels)), dtype=np.float32)
@@ -160,6 +173,17 @@ class Ensemble:
                 chunk = []
         if chunk:
             yield from self.predict(chunk, batch_size)
+
+
+def _char_ngram_folder(source: str) -> Path:
+    """A local char-ngram member folder as is; a Hub one fetched (its three small files) to the cache."""
+    if Path(source).is_dir():
+        return Path(source)
+    from huggingface_hub import snapshot_download
+
+    return Path(
+        snapshot_download(source, allow_patterns=[CHAR_NGRAM_CONFIG, CHAR_NGRAM_WEIGHTS, "config.json"])
+    )
 
 
 def read_lines(handle: BinaryIO) -> Iterator[str]:

@@ -79,6 +79,11 @@ def move_aside(path: str | os.PathLike) -> Path:
     return aside
 
 
+def digest(*parts: Any) -> str:
+    """A short, stable fingerprint of JSON-able values (configurations, commands, file hashes)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     """Hex SHA-256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()

@@ -21,7 +21,7 @@ from transformers import (
     RobertaConfig,
 )
 
-from .errors import InvalidArgument, ModelLoadError
+from .errors import InvalidArgument, ModelLoadError, UserError
 from .labels import LabelSchema
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ class ModelPreset:
     # SoongsilBERT is already a fine-tuned classifier: its head has another shape.
     ignore_mismatched_sizes: bool = False
     revision: str | None = None  # a branch, tag or commit to pin; None: the repository's main branch
+    char_ngram: bool = False  # not a transformer: hf_trainer/char_ngram.py
     note: str = ""  # shown in --help and the docs
 
 
@@ -49,6 +50,9 @@ PRESETS: dict[str, ModelPreset] = {
         "soongsilbert", hub_id="jason9693/SoongsilBERT-base-beep", ignore_mismatched_sizes=True
     ),
     "roberta": ModelPreset("roberta", hub_id="klue/roberta-base"),
+    "char-ngram": ModelPreset(
+        "char-ngram", char_ngram=True, note="TF-IDF character n-grams + logistic regression (CPU)"
+    ),
     "tiny-electra": ModelPreset("tiny-electra", tiny_architecture="electra"),
     "tiny-bert": ModelPreset("tiny-bert", tiny_architecture="bert"),
     "tiny-roberta": ModelPreset("tiny-roberta", tiny_architecture="roberta"),
@@ -203,7 +207,11 @@ def resolve_weights(
             f"{source} has no safetensors weights ({', '.join(SAFETENSORS_FILES)}). Leave --use_safetensors "
             "unset to load its pytorch_model.bin with torch's weights_only loader (tensors only, no code)."
         )
-    raise ModelLoadError(f"found no weights file ({', '.join(names)}) for {source}")
+    raise ModelLoadError(
+        f"found no weights file ({', '.join(names)}) for {source}: it is not in the Hugging Face cache and "
+        "the Hub cannot be reached, or it is not a model repository or folder. Without access to the Hub, use "
+        "a tiny local preset (--model tiny-electra|tiny-bert|tiny-roberta) or --model_name_or_path LOCAL_DIR."
+    )
 
 
 class LoadedModel(NamedTuple):
@@ -314,7 +322,10 @@ def load_model_and_tokenizer(
     hub_kwargs = dict(revision=revision, trust_remote_code=trust_remote_code)
     try:
         weights = resolve_weights(source, revision, use_safetensors)
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_name or source, **hub_kwargs)
+        # Tokenizer, config and weights from the one commit the weights were resolved at.
+        hub_kwargs["revision"] = weights.commit or revision
+        tokenizer_kwargs = hub_kwargs if tokenizer_name is None else {**hub_kwargs, "revision": None}
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_name or source, **tokenizer_kwargs)
         mismatch = _head_mismatch(source, schema, hub_kwargs)
         if mismatch and not ignore_mismatched_sizes:
             raise InvalidArgument(f"{mismatch}. Pass --ignore_mismatched_sizes true to start a fresh head.")
@@ -329,6 +340,8 @@ def load_model_and_tokenizer(
             attn_implementation=attn_implementation,
             **hub_kwargs,
         )
+    except UserError:
+        raise
     except OSError as err:
         raise ModelLoadError(
             f"Could not load '{source}' ({err}). Without access to the Hugging Face Hub, use a tiny local "

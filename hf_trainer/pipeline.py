@@ -27,7 +27,9 @@ def check_test_not_rescored(options: PipelineOptions, runner: StageRunner, stage
     history = read_history(runner.out / "ensemble")
     if history["count"] and not options.rescore_test and not runner.is_done(evaluate):
         raise UserError(
-            "This run changes the configuration of an output folder whose test split was already scored. "
+            "This run would score the test split again: its configuration differs from the last finished "
+            "run in this output folder (or that run's markers are missing), and the test split was already "
+            "scored. "
             + refusal(history, "--rescore_test")
             + " Or choose a new --output_dir for a new experiment."
         )
@@ -62,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("Earlier stages' results are kept; fix the cause and run the same command again.")
         return 1
     except UserError as err:
+        if options.debug:
+            logger.exception("Traceback (--debug)")
         logger.error("%s", err)
         return 2
     return 0

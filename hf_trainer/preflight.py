@@ -50,6 +50,19 @@ def token_statistics(tokenizer, texts: Sequence[str], max_length: int) -> dict:
     }
 
 
+def checkpoint_bytes(model: torch.nn.Module) -> int:
+    """Disk for one epoch checkpoint: fp32 weights plus AdamW's two moments."""
+    return 3 * 4 * model.num_parameters()
+
+
+def kept_checkpoints(args) -> int:
+    """Checkpoints on disk at once: `save_total_limit` plus the final model; without a limit every
+    epoch's checkpoint stays (the epoch cap)."""
+    if args.save_total_limit:
+        return args.save_total_limit + 1
+    return math.ceil(args.num_train_epochs) + 1
+
+
 def _gradient_norm(model: torch.nn.Module, scale: float) -> float:
     norms = [p.grad.detach().float().norm() for p in model.parameters() if p.grad is not None]
     return float(torch.linalg.vector_norm(torch.stack(norms)) / scale) if norms else 0.0
@@ -82,7 +95,6 @@ def run_preflight(
     *,
     name: str,
     max_length: int,
-    checkpoint_bytes: int,
     run_models: int = 1,
 ) -> dict:
     """Run the checks for one model; raise `PreflightError` listing every problem found."""
@@ -108,9 +120,11 @@ def run_preflight(
     dataloader = trainer.get_train_dataloader()
     batches = iter(dataloader)
     loss, grad_norm, step_seconds = float("nan"), float("nan"), float("nan")
+    stepped = False
     try:
         # The first batch of a length-grouped epoch holds the longest comments: the memory worst case.
         loss, grad_norm = forward_backward(trainer, next(batches))
+        stepped = True
         timings = []
         for _ in range(TIMED_STEPS):
             batch = next(batches, None)
@@ -128,7 +142,7 @@ def run_preflight(
             "Halve it and double --gradient_accumulation_steps (same effective batch), or add "
             "--gradient_checkpointing true."
         )
-    if not math.isfinite(loss) and not problems:
+    if stepped and not math.isfinite(loss):
         problems.append(
             f"{name}: the loss of a real batch is {loss}. Try --precision no (fp32); check the labels."
         )
@@ -140,15 +154,16 @@ def run_preflight(
 
     folder = Path(args.output_dir)
     existing = next((p for p in [folder, *folder.parents] if p.exists()), Path("."))
-    checkpoints = (args.save_total_limit or 2) + 1  # kept checkpoints plus the final model
-    needed = checkpoint_bytes * checkpoints * max(run_models, 1)
+    checkpoints = kept_checkpoints(args)
+    one_checkpoint = checkpoint_bytes(trainer.model)
+    needed = one_checkpoint * checkpoints * max(run_models, 1)
     free = shutil.disk_usage(existing).free
     if not os.access(existing, os.W_OK):
         problems.append(f"{name}: {existing} is not writable. Choose another --output_dir.")
     if free < needed:
         problems.append(
             f"{name}: the run needs about {needed / 1e9:.1f} GB for checkpoints ({checkpoints} x "
-            f"{checkpoint_bytes / 1e9:.2f} GB x {run_models} model(s)), {existing} has {free / 1e9:.1f} GB free. "
+            f"{one_checkpoint / 1e9:.2f} GB x {run_models} model(s)), {existing} has {free / 1e9:.1f} GB free. "
             "Free space, choose another --output_dir, or lower --save_total_limit."
         )
 

@@ -10,8 +10,6 @@ fingerprints of the stages it depends on, so a change anywhere redoes exactly wh
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import sys
 from dataclasses import dataclass, field, fields
@@ -19,15 +17,16 @@ from pathlib import Path
 
 from . import io
 from .configs import DataArguments
+from .errors import InputNotFound
 from .labels import UNSMILE_TRAIN_FILE, UNSMILE_VALID_FILE
-from .modeling import member_name
+from .modeling import PRESETS, member_name
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RECIPES = REPO_ROOT / "recipes"
 DEMO_DATA = RECIPES / "demo_data"
 DEMO_TRAIN, DEMO_TEST = DEMO_DATA / "demo_train.tsv", DEMO_DATA / "demo_test.tsv"
 DESIGN_MODELS = ["kcelectra", "soongsilbert", "roberta"]
-DEMO_MODELS = ["tiny-electra", "tiny-bert", "tiny-roberta"]
+DEMO_MODELS = ["tiny-electra", "tiny-bert", "tiny-roberta", "char-ngram"]
 DEMO_EPOCHS = "5"
 
 HELP = """\
@@ -54,6 +53,7 @@ class PipelineOptions:
     launcher: str = "accelerate"
     skip_preflight: bool = False
     rescore_test: bool = False
+    debug: bool = False
     extra: list[str] = field(default_factory=list)
 
 
@@ -68,7 +68,7 @@ def parse_options(argv: list[str]) -> PipelineOptions:
     add(
         "--demo",
         action="store_true",
-        help=f"Tiny local models ({' '.join(DEMO_MODELS)}), {DEMO_EPOCHS} epochs, the shipped synthetic sample "
+        help=f"Small local models ({' '.join(DEMO_MODELS)}; the tiny ones {DEMO_EPOCHS} epochs), the shipped synthetic sample "
         "unless --data_dir is given: minutes on a CPU, no download",
     )
     add("--push_to_hub", action="store_true", help="Publish the members and the ensemble bundle")
@@ -90,6 +90,7 @@ def parse_options(argv: list[str]) -> PipelineOptions:
         action="store_true",
         help="Allow scoring the test split again after a configuration change (counted in the report)",
     )
+    add("--debug", action="store_true", help="Show the traceback of an error, not just its one line")
     args, extra = parser.parse_known_args(argv)
     if args.push_to_hub and not args.hub_org:
         parser.error("--push_to_hub needs --hub_org ORG")
@@ -135,10 +136,6 @@ def accelerate_defaults() -> list[str]:
     ]
 
 
-def digest(*parts) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 @dataclass
 class Stage:
     name: str
@@ -153,7 +150,7 @@ class Stage:
         portable = [
             "python" if part == sys.executable else part.replace(str(REPO_ROOT), ".") for part in self.command
         ]
-        return digest(self.name, portable, self.inputs)
+        return io.digest(self.name, portable, self.inputs)
 
 
 class StageGraph:
@@ -186,7 +183,9 @@ class StageGraph:
     def train_args(self, model: str) -> list[str]:
         """recipes/train.py's arguments for one member (the preset's YAML, data, output, Hub)."""
         preset_config = RECIPES / "configs" / f"{model}.yaml"
-        if self.options.demo or model.startswith("tiny-"):
+        if model in PRESETS and PRESETS[model].char_ngram:  # no epochs, no learning rate: its own recipe
+            args = [str(preset_config)]
+        elif self.options.demo or model.startswith("tiny-"):
             args = [str(RECIPES / "configs" / "tiny.yaml"), "--model", model]
             args += ["--epochs", DEMO_EPOCHS] if self.options.demo else []
         elif preset_config.is_file():
@@ -202,10 +201,14 @@ class StageGraph:
             str(self.out / member_name(model)),
         ]
         args += ["--disable_tqdm", "false"]
-        if self.options.push_to_hub:
-            args += ["--push_to_hub", "--hub_model_id", self.member_repo(model)]
-            args += ["--hub_private_repo", "true"] if self.options.hub_private_repo else []
         return args + self.train_extra
+
+    def push_args(self, model: str) -> list[str]:
+        """Hub flags of a training run: where it goes, not what it computes (not fingerprinted)."""
+        if not self.options.push_to_hub:
+            return []
+        args = ["--push_to_hub", "--hub_model_id", self.member_repo(model)]
+        return args + (["--hub_private_repo", "true"] if self.options.hub_private_repo else [])
 
     def train_command(self, model: str) -> list[str]:
         script = str(RECIPES / "train.py")
@@ -221,6 +224,11 @@ class StageGraph:
 
     def stages(self) -> list[Stage]:
         out, models = self.out, self.options.models
+        missing = [str(path) for path in self.data_files() if not path.is_file()]
+        if missing:
+            raise InputNotFound(
+                f"--data_dir: {', '.join(missing)} not found (UnSmile's two TSV files belong there)"
+            )
         data_inputs = [io.sha256_file(path) for path in self.data_files()] or ["hub:smilegate-ai/kor_unsmile"]
         data_command = self.python(
             "prepare_data.py", *self.data_source_args(), "--output_dir", str(out / "data")
@@ -245,6 +253,7 @@ class StageGraph:
                 self.train_command(m),
                 inputs=depends_on_data,
                 output=out / member_name(m),
+                run_only_args=self.push_args(m),
             )
             for m in models
         ]
@@ -269,7 +278,7 @@ class StageGraph:
         stages = [data, *preflights, *trains, ensemble, thresholds, evaluate]
         if self.options.push_to_hub:
             publish = self.python("publish.py", "--output_dir", str(out), "--hub_org", self.options.hub_org)
-            publish += ["--member_repos", *(self.member_repo(m) for m in models)]
+            publish += ["--members", *member_dirs, "--member_repos", *(self.member_repo(m) for m in models)]
             publish += ["--private"] if self.options.hub_private_repo else []
             stages.append(Stage("publish", publish, inputs=[evaluate.fingerprint()]))
         return stages

@@ -47,9 +47,11 @@ def log_summary(summary: dict) -> None:
     lines = ["", "=" * 72, "Summary"]
     if summary["demo"]:
         lines.append(
-            "DEMO RUN: tiny randomly initialised models; with the shipped synthetic sample unless --data_dir"
+            "DEMO RUN: tiny randomly initialised transformers (and the char n-gram CPU member); with the shipped"
         )
-        lines.append("was given. The numbers prove the pipeline works, not the quality of the recipe.")
+        lines.append(
+            "synthetic sample unless --data_dir was given. The numbers prove the pipeline, not the design's models."
+        )
     lines.append(f"data: {summary['data']}")
     for name, m in summary["models"].items():
         lines.append(

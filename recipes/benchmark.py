@@ -7,7 +7,8 @@
    with length grouping (samples/s, real tokens/s);
 2. data preparation of the whole data set (load, validate, split, AEDA, tokenise), cold and cached;
 3. ensemble weights + thresholds for three members on the validation split;
-4. inference comments/s of a three-member (tiny) ensemble;
+4. inference comments/s of a three-member (tiny) ensemble; the char n-gram member's whole fit
+   (its C grid) on the original train rows and its inference comments/s;
 5. (--gpu) seconds per epoch of base-size ELECTRA and RoBERTa (random init, real shapes) at batch 16,
    fixed-128 vs ours, fp16 and bf16, and the projected wall time of the three-model pipeline.
 Without --data_dir the shipped synthetic demo sample is used (small: the figures are then rough).
@@ -32,6 +33,7 @@ import torch
 from transformers import DataCollatorWithPadding, set_seed
 
 from hf_trainer import io
+from hf_trainer.char_ngram import CharNgramClassifier
 from hf_trainer.configs import DataArguments, RecipeTrainingArguments
 from hf_trainer.data import save_prepared_splits, tokenize_splits
 from hf_trainer.ensemble import EnsembleSpec, combine, optimise_weights
@@ -200,6 +202,27 @@ def inference(splits, comments: int) -> dict:
     }
 
 
+def char_ngram_timing(splits, comments: int) -> dict:
+    """The char n-gram member: a whole fit (the C grid of 5) on the original train rows, and inference."""
+    train = splits["train"].filter(lambda row: not row["augmented"])
+    names = LabelSchema().names
+    start = time.perf_counter()
+    model, search = CharNgramClassifier.fit(
+        train["text"],
+        np.asarray(train["labels"]),
+        names,
+        splits["validation"]["text"],
+        np.asarray(splits["validation"]["labels"]),
+    )
+    train_s = time.perf_counter() - start
+    test_texts = list(splits["test"]["text"])
+    texts = (test_texts * (comments // len(test_texts) + 1))[:comments]
+    start = time.perf_counter()
+    model.predict_proba(texts)
+    per_s = comments / (time.perf_counter() - start)
+    return {"train_rows": len(train), "train_s": train_s, "c": model.c, "inference_comments_per_s": per_s}
+
+
 def gpu_items(splits, steps: int) -> dict:
     """Base-size shapes (random init) at batch 16 on the GPU, fixed-128 vs ours, fp16 and bf16."""
     from transformers import AutoModelForSequenceClassification, ElectraConfig, RobertaConfig
@@ -270,6 +293,9 @@ def main(argv: list[str] | None = None) -> None:
     result["ensemble_thresholds_s"] = ensemble_timing(splits)["seconds"]
     result["inference"] = inference(splits, args.comments)
     result["inference_comments_per_s"] = result["inference"]["comments_per_s"]
+    result["char_ngram"] = char_ngram_timing(splits, args.comments)
+    result["char_ngram_train_s"] = result["char_ngram"]["train_s"]
+    result["char_ngram_inference_per_s"] = result["char_ngram"]["inference_comments_per_s"]
     if args.gpu:
         if not torch.cuda.is_available():
             raise InvalidArgument("--gpu: no CUDA device here; run the benchmark without --gpu")
@@ -301,6 +327,11 @@ def main(argv: list[str] | None = None) -> None:
         ("data preparation, cached", f"{prep['cached_s']:.2f} s"),
         ("ensemble weights + thresholds (3 members)", f"{result['ensemble_thresholds_s']:.3f} s"),
         ("inference, 3-member tiny ensemble", f"{result['inference_comments_per_s']:.0f} comments/s"),
+        (
+            "char-ngram member: fit (5 values of C) / inference",
+            f"{result['char_ngram_train_s']:.1f} s on {result['char_ngram']['train_rows']} rows / "
+            f"{result['char_ngram_inference_per_s']:.0f} comments/s",
+        ),
     ]
     for key, value in result.get("gpu", {}).items():
         rows.append(

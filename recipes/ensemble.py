@@ -15,9 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from transformers import HfArgumentParser
-
-from hf_trainer.configs import EnsembleArguments
+from hf_trainer.configs import EnsembleArguments, RecipeArgumentParser
 from hf_trainer.ensemble import EnsembleSpec, combine, load_aligned, optimise_weights
 from hf_trainer.errors import run_recipe
 from hf_trainer.log import setup_logging
@@ -27,7 +25,7 @@ logger = logging.getLogger("hf_trainer.ensemble_recipe")
 
 
 def main(argv: list[str] | None = None) -> EnsembleSpec:
-    (args,) = HfArgumentParser(EnsembleArguments).parse_args_into_dataclasses(args=argv)
+    (args,) = RecipeArgumentParser((EnsembleArguments,)).parse(argv)
     setup_logging()
     start = time.perf_counter()
     members = load_aligned(args.members, "val")

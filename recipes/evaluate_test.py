@@ -19,17 +19,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from transformers import HfArgumentParser
-
 from hf_trainer import io
-from hf_trainer.configs import EnsembleDirArguments
+from hf_trainer.configs import EnsembleDirArguments, RecipeArgumentParser
 from hf_trainer.ensemble import EnsembleSpec, combine, load_aligned, predictions_path
 from hf_trainer.errors import UserError, run_recipe
 from hf_trainer.evaluation import RescoreRefused, check_may_score, record_evaluation, refusal
 from hf_trainer.log import setup_logging
 from hf_trainer.metrics import multilabel_metrics
 from hf_trainer.report import plot_f1_bars, plot_threshold_curves, plot_training_curves, write_report_md
-from hf_trainer.stages import digest
 from hf_trainer.thresholds import tune_thresholds
 
 logger = logging.getLogger("hf_trainer.evaluate_test")
@@ -39,7 +36,7 @@ METRICS_FILE = "test_metrics.json"
 
 
 def main(argv: list[str] | None = None) -> dict:
-    (args,) = HfArgumentParser(EnsembleDirArguments).parse_args_into_dataclasses(args=argv)
+    (args,) = RecipeArgumentParser((EnsembleDirArguments,)).parse(argv)
     setup_logging()
     folder = Path(args.ensemble_dir)
     report_dir = folder / REPORT_DIR
@@ -127,7 +124,7 @@ def main(argv: list[str] | None = None) -> dict:
         {
             "evaluated_at": meta["evaluated_at"],
             "ensemble_dir": str(folder.resolve()),
-            "inputs_digest": digest(inputs),
+            "inputs_digest": io.digest(inputs),
             "test_f1_macro_tuned": systems["ensemble tuned"]["f1_macro"],
             "report": str((report_dir / "report.md").resolve()),
         },

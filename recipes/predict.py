@@ -5,8 +5,9 @@
     python recipes/predict.py --ensemble outputs/ensemble --input data.tsv --tsv_column 문장
 
 Input is UTF-8, streamed in chunks, so memory stays flat on long files. Lines are split on "\\n"
-only: output line N always belongs to input line N, whatever bytes the line holds. Empty lines and
-overlong comments get scores like any other (overlong ones are truncated to --max_length tokens).
+only: output line N always belongs to input line N (with --tsv_column: to data row N, file line
+N + 1), whatever bytes the line holds; only the "\\r" of a CRLF line end is dropped. Empty lines
+and overlong comments get scores like any other (overlong ones are truncated to --max_length tokens).
 A user mistake (a missing file, a mistyped ensemble folder) ends with one line and exit code 2;
 --debug shows the traceback.
 """

@@ -16,9 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from transformers import HfArgumentParser
-
-from hf_trainer.configs import DataArguments
+from hf_trainer.configs import DataArguments, RecipeArgumentParser
 from hf_trainer.data import save_prepared_splits
 from hf_trainer.errors import InvalidArgument, run_recipe
 from hf_trainer.log import setup_logging
@@ -34,9 +32,7 @@ class PrepareArguments:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    data_args, args = HfArgumentParser((DataArguments, PrepareArguments)).parse_args_into_dataclasses(
-        args=argv
-    )
+    data_args, args = RecipeArgumentParser((DataArguments, PrepareArguments)).parse(argv)
     setup_logging()
     if data_args.prepared_data_dir:
         raise InvalidArgument(

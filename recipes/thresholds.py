@@ -15,9 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from transformers import HfArgumentParser
-
-from hf_trainer.configs import EnsembleDirArguments
+from hf_trainer.configs import EnsembleDirArguments, RecipeArgumentParser
 from hf_trainer.ensemble import EnsembleSpec, combine, load_aligned
 from hf_trainer.errors import InvalidInput, run_recipe
 from hf_trainer.log import setup_logging
@@ -27,7 +25,7 @@ logger = logging.getLogger("hf_trainer.thresholds_recipe")
 
 
 def main(argv: list[str] | None = None) -> EnsembleSpec:
-    (args,) = HfArgumentParser(EnsembleDirArguments).parse_args_into_dataclasses(args=argv)
+    (args,) = RecipeArgumentParser((EnsembleDirArguments,)).parse(argv)
     setup_logging()
     start = time.perf_counter()
     spec = EnsembleSpec.load(args.ensemble_dir)

@@ -3,6 +3,7 @@
     accelerate launch recipes/train.py --model kcelectra
     python recipes/train.py recipes/configs/roberta.yaml --epochs 100 --lr 3e-5
     python recipes/train.py --model tiny-electra --data_dir ../shared/data/unsmile --epochs 2
+    python recipes/train.py --model char-ngram --data_dir ../shared/data/unsmile   # CPU, seconds
 
 Every TrainingArguments flag works; a YAML recipe given first sets defaults that flags override.
 Writes to --output_dir (default outputs/<model>): the best checkpoint (safetensors, tokenizer,
@@ -24,13 +25,14 @@ import numpy as np
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
 
 from hf_trainer import io
+from hf_trainer.char_ngram import train_char_ngram
 from hf_trainer.configs import parse_train_args
 from hf_trainer.data import tokenize_splits
 from hf_trainer.errors import run_recipe
 from hf_trainer.log import setup_logging
 from hf_trainer.metrics import make_compute_metrics
 from hf_trainer.modeling import load_model_and_tokenizer
-from hf_trainer.preflight import run_preflight
+from hf_trainer.preflight import checkpoint_bytes, kept_checkpoints, run_preflight
 from hf_trainer.preparation import prepare_splits_once
 from hf_trainer.run_outputs import resume_checkpoint, run_metrics, save_predictions
 from hf_trainer.trainer import (
@@ -59,6 +61,13 @@ def main(argv: list[str] | None = None) -> dict:
     schema = data_args.schema
 
     splits, data_report = prepare_splits_once(data_args, training_args)
+    if model_args.model == "char-ngram" and not model_args.model_name_or_path:
+        if training_args.preflight_only:  # nothing to download, no GPU step: the data loaded, that is all
+            logger.info(
+                "Preflight char-ngram: passed (a CPU model: no weights to load, no training step to try)"
+            )
+            return {"model": "char-ngram", "problems": []}
+        return train_char_ngram(splits, schema, output_dir, data_report, training_args.seed)
     model, tokenizer, weights = load_model_and_tokenizer(
         schema=schema,
         train_texts=splits["train"]["text"],
@@ -98,8 +107,6 @@ def main(argv: list[str] | None = None) -> dict:
         callbacks=callbacks,
         pos_weight=pos_weight,
     )
-    # Each kept checkpoint holds the weights and two AdamW moments (fp32), plus the final model.
-    checkpoint_bytes = 3 * 4 * model.num_parameters()
     if training_args.preflight_only:
         try:
             return run_preflight(
@@ -108,7 +115,6 @@ def main(argv: list[str] | None = None) -> dict:
                 splits["train"]["text"],
                 name=model_args.member_name,
                 max_length=data_args.max_length,
-                checkpoint_bytes=checkpoint_bytes,
                 run_models=training_args.preflight_run_models,
             )
         finally:
@@ -133,7 +139,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     io.check_free_space(
         output_dir,
-        checkpoint_bytes * ((training_args.save_total_limit or 2) + 1),
+        checkpoint_bytes(model) * kept_checkpoints(training_args),
         "training with checkpoints",
     )
     with io.explain_write_errors(output_dir):

@@ -87,6 +87,9 @@ def _config_json(config, architecture: str, **extra) -> dict:
 
 def build_kcelectra(cache: Path, texts: list[str]) -> Path:
     folder = _snapshot(cache, KCELECTRA)
+    # A tag, as the author's pointer `beomi/KcELECTRA-base@v2022` is one: pins resolve through refs/.
+    sha = folder.name
+    (folder.parent.parent / "refs" / "v2022").write_text(sha)
     vocab = _wordpiece_vocab(texts, ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], 3000)
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     _write_json(folder / "tokenizer_config.json", {"do_lower_case": False, "model_max_length": 512})

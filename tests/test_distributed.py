@@ -95,7 +95,7 @@ def test_two_processes_share_data_and_pos_weight(ddp_run):
     out, log, spied = ddp_run
     assert "pos_weight identical on all 2 ranks" in log
     # Prepared once: rank 0 alone reads the raw files and writes the prepared folder; then both
-    # ranks (rank 1 only after rank 0 is done) read that folder.
+    # ranks read that folder (rank 1 waits for rank 0 in main_process_first; the order is not timed here).
     shared = str(out / "prepared_data")
     prepares = {rank: [e for e in events if e["event"] == "prepare_splits"] for rank, events in spied.items()}
     assert [e["from_prepared_dir"] for e in prepares[0]] == [None, shared]

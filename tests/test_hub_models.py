@@ -6,6 +6,7 @@ replica cache with HF_HUB_OFFLINE=1, with default flags, preflight first; the te
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -16,11 +17,13 @@ import pytest
 from huggingface_hub import constants
 from transformers import AutoTokenizer, BertTokenizerFast, pipeline
 
-from hf_trainer import Ensemble
-from hf_trainer.errors import run_recipe
+from hf_trainer import Ensemble, preflight
+from hf_trainer.configs import parse_train_args
+from hf_trainer.errors import ModelLoadError, run_recipe
 from hf_trainer.labels import UNSMILE_LABELS, UNSMILE_TRAIN_FILE, UNSMILE_VALID_FILE, LabelSchema
 from hf_trainer.modeling import load_model_and_tokenizer
-from tests.helpers import DEMO_TEST, DEMO_TRAIN, REPO_ROOT, load_recipe
+from hf_trainer.trainer import MultiLabelTrainer
+from tests.helpers import DEMO_TEST, DEMO_TRAIN, REPO_ROOT, load_recipe, tiny_train_args
 from tests.hub_replicas import KCELECTRA, KLUE_ROBERTA, SOONGSILBERT, build_replica_cache
 
 PRESETS = {"kcelectra": KCELECTRA, "soongsilbert": SOONGSILBERT, "roberta": KLUE_ROBERTA}
@@ -159,3 +162,42 @@ def test_preflight_stops_an_unk_flood_with_one_line_naming_model_and_fix(hub_cac
     result = train(args)
     assert result["unk_share"] < 0.01 and result["grad_norm"] > 0 and np.isfinite(result["loss"])
     assert result["seconds_per_epoch"] > 0 and not (tmp_path / "out").exists()
+
+
+def test_a_pinned_revision_resolves_to_its_commit(hub_cache, tmp_path):
+    commit = (hub_cache / f"models--{KCELECTRA.replace('/', '--')}" / "refs" / "v2022").read_text()
+    recipe = tmp_path / "pinned.yaml"
+    recipe.write_text(f"model_name_or_path: {KCELECTRA}\nrevision: v2022\n", encoding="utf-8")
+    model_args, _, _ = parse_train_args([str(recipe), "--output_dir", str(tmp_path / "out")])
+    assert model_args.revision == "v2022"
+    _, _, weights = load_model_and_tokenizer(schema=LabelSchema(), train_texts=KOREAN, **{
+        k: v for k, v in dataclasses.asdict(model_args).items() if k != "model"})  # fmt: skip
+    assert weights.to_dict() == {
+        "source": KCELECTRA,
+        "revision": "v2022",
+        "file": "pytorch_model.bin",
+        "commit": commit,
+    }
+    with pytest.raises(ModelLoadError, match="no safetensors weights.*weights_only"):
+        load_model_and_tokenizer(schema=LabelSchema(), model="kcelectra", use_safetensors=True)
+
+
+def test_preflight_reports_a_full_disk_a_nan_loss_and_zero_gradients(tmp_path, monkeypatch, capsys):
+    train = load_recipe("train").main
+    args = tiny_train_args("tiny-bert", tmp_path / "out", 1, "--max_train_samples", "64", "--preflight_only")
+    assert train(args)["grad_norm"] > 0  # a healthy model passes
+
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(preflight.shutil, "disk_usage", lambda path: usage._replace(free=1000))
+    monkeypatch.setattr(MultiLabelTrainer, "compute_loss", lambda self, model, inputs, **kw: (
+        model(**{k: v for k, v in inputs.items() if k != "labels"}).logits.sum() * float("nan")))  # fmt: skip
+    assert run_recipe(train, args) == 2
+    error = capsys.readouterr().err
+    assert "tiny-bert: the run needs about" in error and "GB free" in error and "--save_total_limit" in error
+    assert "tiny-bert: the loss of a real batch is nan" in error and "--precision no" in error
+
+    monkeypatch.undo()
+    monkeypatch.setattr(MultiLabelTrainer, "compute_loss", lambda self, model, inputs, **kw: (
+        model(**{k: v for k, v in inputs.items() if k != "labels"}).logits.sum() * 0.0))  # fmt: skip
+    assert run_recipe(train, args) == 2
+    assert "tiny-bert: the gradients of a real batch are zero" in capsys.readouterr().err

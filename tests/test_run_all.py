@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from hf_trainer import io
-from hf_trainer.hub import HubAccessError, check_hub_access, publish_bundle, stage_bundle
+from hf_trainer.hub import HubAccessError, check_hub_access, publish_bundle, publish_member, stage_bundle
 from hf_trainer.stages import StageGraph, parse_options, split_extra
 from tests.helpers import REPO_ROOT
 
@@ -47,8 +47,15 @@ def test_demo_writes_every_artefact_and_the_summary(demo):
         "report/training_curves.png",
     ):
         assert (out / "ensemble" / name).is_file(), name
+    for name in ("char_ngram.safetensors", "char_ngram.json", "metrics.json", "predictions/test.npz"):
+        assert (out / "char-ngram" / name).is_file(), name  # the CPU member trains beside the tiny ones
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["demo"] and set(summary["models"]) == {"tiny-electra", "tiny-bert", "tiny-roberta"}
+    assert summary["demo"] and set(summary["models"]) == {
+        "tiny-electra",
+        "tiny-bert",
+        "tiny-roberta",
+        "char-ngram",
+    }
     assert summary["test_f1_macro_tuned"] > 0.3 and sum(summary["weights"].values()) == pytest.approx(1)
     assert "DEMO RUN" in stdout and "test macro F1:" in stdout and "ensemble weights:" in stdout
     for stage in ("data", "train_tiny-bert", "ensemble", "thresholds", "evaluate_test"):
@@ -61,8 +68,8 @@ def test_rerun_skips_finished_stages_and_a_subset_reruns_only_what_depends_on_it
     first_report = (out / "ensemble" / "report" / "report.md").read_text(encoding="utf-8")
     assert "Test evaluations of this output folder: 1.**" in first_report
     again = run_all("--demo", "--output_dir", str(out)).stdout
-    # data, 3 preflights, 3 trainings, ensemble, thresholds, evaluate_test
-    assert again.count("unchanged since its last run, skipped") == 10 and "Stage" in again
+    # data, 4 preflights, 4 trainings, ensemble, thresholds, evaluate_test
+    assert again.count("unchanged since its last run, skipped") == 12 and "Stage" in again
     subset_args = ["--demo", "--output_dir", str(out), "--models", "tiny-bert", "tiny-roberta"]
     refused = run_all(*subset_args, check=False)
     assert refused.returncode == 2 and "already scored 1 time(s)" in refused.stdout
@@ -78,7 +85,7 @@ def test_rerun_skips_finished_stages_and_a_subset_reruns_only_what_depends_on_it
     # The earlier ensemble (with its report) was moved aside, not overwritten; the count went up.
     (old,) = out.glob("ensemble.old-*")
     assert (old / "report" / "report.md").read_text(encoding="utf-8") == first_report
-    assert len(io.read_json(old / "ensemble.json")["members"]) == 3
+    assert len(io.read_json(old / "ensemble.json")["members"]) == 4
     history = io.read_json(out / "test_evaluations.json")
     assert history["count"] == 2 and len(history["history"]) == 2
     report = (out / "ensemble" / "report" / "report.md").read_text(encoding="utf-8")
@@ -167,12 +174,17 @@ class FakeHubApi:
     def create_repo(self, repo_id, private=False, exist_ok=False):
         self.calls.append(("create_repo", repo_id, private))
 
-    def upload_folder(self, repo_id, folder_path, commit_message):
+    def upload_folder(self, repo_id, folder_path, commit_message, allow_patterns=None, ignore_patterns=None):
+        from huggingface_hub.utils import filter_repo_objects
+
         self.calls.append(("upload_folder", repo_id))
-        for root, _, files in os.walk(folder_path):
-            for name in files:
-                path = os.path.join(root, name)
-                self.uploaded[os.path.relpath(path, folder_path)] = open(path, "rb").read()
+        paths = [
+            os.path.relpath(os.path.join(root, name), folder_path)
+            for root, _, files in os.walk(folder_path)
+            for name in files
+        ]
+        for rel in filter_repo_objects(paths, allow_patterns=allow_patterns, ignore_patterns=ignore_patterns):
+            self.uploaded[rel] = open(os.path.join(folder_path, rel), "rb").read()
 
 
 def test_hub_access_check_never_shows_the_token(caplog):
@@ -209,6 +221,19 @@ def test_bundle_and_model_card_contents(demo, tmp_path):
     assert "subjective" in card and "| 기타 혐오 |" in card
 
 
+def test_a_member_is_published_without_checkpoints_or_pickles(demo):
+    out, _ = demo
+    api = FakeHubApi()
+    publish_member(out / "tiny-bert", "org/unsmile-tiny-bert", private=True, api=api)
+    assert api.calls == [
+        ("create_repo", "org/unsmile-tiny-bert", True),
+        ("upload_folder", "org/unsmile-tiny-bert"),
+    ]
+    assert {"model.safetensors", "config.json", "tokenizer.json", "metrics.json"} <= set(api.uploaded)
+    assert not [name for name in api.uploaded if name.startswith("checkpoint-") or name.endswith(".bin")]
+    assert any(p.name.startswith("checkpoint-") for p in (out / "tiny-bert").iterdir())  # they were there
+
+
 def test_training_commands_for_presets_hub_ids_and_pass_through(tmp_path):
     pipeline = StageGraph(
         parse_options(
@@ -226,11 +251,23 @@ def test_training_commands_for_presets_hub_ids_and_pass_through(tmp_path):
             ]
         )
     )
-    kc, hub = (pipeline.train_command(m) for m in ("kcelectra", "org/my-bert"))
+    stages = {stage.name: stage for stage in pipeline.stages()}
+    kc, hub = (
+        stages[name].command + stages[name].run_only_args for name in ("train_kcelectra", "train_my-bert")
+    )
     assert any(part.endswith("recipes/configs/kcelectra.yaml") for part in kc)
     assert hub[hub.index("--model_name_or_path") + 1] == "org/my-bert" and "--model" not in hub
     assert hub[hub.index("--output_dir") + 1] == str(tmp_path / "my-bert")
-    assert kc[-2:] == ["--epochs", "3"] and kc[kc.index("--hub_model_id") + 1] == "me/unsmile-kcelectra"
+    assert (
+        kc[kc.index("--epochs") + 1] == "3" and kc[kc.index("--hub_model_id") + 1] == "me/unsmile-kcelectra"
+    )
+    # Where a member is published is not what it computes: adding --push_to_hub retrains nothing.
+    assert "--push_to_hub" not in stages["train_kcelectra"].command
+    without_push = StageGraph(parse_options(["--output_dir", str(tmp_path), "--models", "kcelectra", "org/my-bert",
+                                             "--epochs", "3"])).stages()  # fmt: skip
+    assert [s.fingerprint() for s in without_push] == [s.fingerprint() for s in stages.values()][
+        : len(without_push)
+    ]
     from hf_trainer.configs import parse_train_args
 
     script = next(i for i, part in enumerate(hub) if part.endswith("train.py"))

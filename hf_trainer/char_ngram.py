@@ -1,0 +1,245 @@
+"""A CPU ensemble member: TF-IDF over character n-grams and one logistic regression per label.
+
+Korean abuse plays with spelling (jamo splits, spacing tricks, look-alike syllables); character
+n-grams catch much of it and make errors unlike a subword encoder's, a classic diversity member.
+It trains in seconds on two cores, so a user without a GPU gets real quality.
+
+Saved without pickle: the vocabulary, idf and settings as JSON (`char_ngram.json`), the weights as
+safetensors (`char_ngram.safetensors`); loading rebuilds the TF-IDF transform from them and never
+runs code from the files. The transform is sklearn's (counts -> 1 + log(tf) -> x idf -> l2 norm).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import io
+from .errors import InputNotFound, InvalidInput
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FILE = "char_ngram.json"
+WEIGHTS_FILE = "char_ngram.safetensors"
+FORMAT = "char-ngram/1"
+C_GRID = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+@dataclass(frozen=True)
+class CharNgramSettings:
+    analyzer: str = "char_wb"
+    ngram_min: int = 1
+    ngram_max: int = 5
+    min_df: int = 2
+    max_features: int = 300_000
+    max_pos_weight: float = 10.0
+    seed: int = 42
+
+
+def is_char_ngram_folder(folder: str | Path) -> bool:
+    return (Path(folder) / CONFIG_FILE).is_file()
+
+
+class CharNgramClassifier:
+    """Per-label logistic regressions on one TF-IDF character n-gram space."""
+
+    def __init__(self, labels: Sequence[str], vocabulary: dict[str, int], idf: np.ndarray,
+                 coef: np.ndarray, intercept: np.ndarray, settings: CharNgramSettings, c: float) -> None:  # fmt: skip
+        if coef.shape != (len(labels), len(vocabulary)) or idf.shape != (len(vocabulary),):
+            raise InvalidInput(
+                f"char-ngram member: {coef.shape} weights and {idf.shape} idf for {len(labels)} labels and "
+                f"{len(vocabulary)} n-grams"
+            )
+        self.labels, self.vocabulary, self.idf = list(labels), vocabulary, idf
+        self.coef, self.intercept, self.settings, self.c = coef, intercept, settings, c
+        self._counter = None
+
+    # -- features --------------------------------------------------------------------------
+    def _counts(self, texts: Sequence[str]):
+        if self._counter is None:
+            from sklearn.feature_extraction.text import CountVectorizer
+
+            s = self.settings
+            self._counter = CountVectorizer(
+                analyzer=s.analyzer, ngram_range=(s.ngram_min, s.ngram_max), lowercase=True,
+                vocabulary=self.vocabulary, dtype=np.float64,
+            )  # fmt: skip
+        return self._counter.transform(texts)
+
+    def features(self, texts: Sequence[str]):
+        from sklearn.preprocessing import normalize
+
+        x = self._counts(texts).tocsr()
+        np.log(x.data, out=x.data)
+        x.data += 1.0  # sublinear tf, as TfidfTransformer(sublinear_tf=True)
+        return normalize(x.multiply(self.idf).tocsr())
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 4096) -> np.ndarray:
+        """Probabilities (float32), shape (len(texts), labels); the same sigmoid as the encoders'."""
+        from .metrics import sigmoid
+
+        out = np.empty((len(texts), len(self.labels)), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            logits = self.features(texts[start : start + batch_size]) @ self.coef.T + self.intercept
+            out[start : start + batch_size] = sigmoid(np.asarray(logits))
+        return out
+
+    # -- training ----------------------------------------------------------------------------
+    @classmethod
+    def fit(cls, texts: Sequence[str], labels: np.ndarray, names: Sequence[str], val_texts: Sequence[str],
+            val_labels: np.ndarray, settings: CharNgramSettings = CharNgramSettings(),
+            c_grid: Sequence[float] = C_GRID) -> tuple[CharNgramClassifier, dict]:  # fmt: skip
+        """Fit for each C of the grid, keep the best val macro F1 (at 0.5); returns it and the search."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        from .metrics import multilabel_metrics
+
+        start = time.perf_counter()
+        vectorizer = TfidfVectorizer(
+            analyzer=settings.analyzer, ngram_range=(settings.ngram_min, settings.ngram_max), lowercase=True,
+            sublinear_tf=True, min_df=settings.min_df, max_features=settings.max_features, dtype=np.float64,
+        )  # fmt: skip
+        x = vectorizer.fit_transform(texts)
+        vocabulary = {ngram: int(i) for ngram, i in vectorizer.vocabulary_.items()}
+        idf = vectorizer.idf_.astype(np.float64)
+        search, best = {}, None
+        for c in c_grid:
+            coef, intercept = _fit_per_label(x, labels, c, settings)
+            model = cls(names, vocabulary, idf, coef, intercept, settings, c)
+            score = multilabel_metrics(model.predict_proba(val_texts), val_labels, names, 0.5)["f1_macro"]
+            search[str(c)] = score
+            logger.info("char-ngram: C=%g -> val macro F1 %.4f (at 0.5)", c, score)
+            if best is None or score > best[0] + 1e-12:
+                best = (score, model)
+        report = {
+            "c_grid": search,
+            "c": best[1].c,
+            "ngrams": len(vocabulary),
+            "fit_seconds": time.perf_counter() - start,
+        }
+        logger.info("char-ngram: chose C=%g (val macro F1 %.4f), %d n-grams, %.1fs", best[1].c, best[0],
+                    len(vocabulary), report["fit_seconds"])  # fmt: skip
+        return best[1], report
+
+    # -- files -----------------------------------------------------------------------------
+    def save(self, folder: str | Path) -> None:
+        from safetensors.numpy import save
+
+        folder = Path(folder)
+        arrays = {"coef": self.coef, "intercept": self.intercept, "idf": self.idf}
+        with io.atomic_open(folder / WEIGHTS_FILE, "wb") as handle:
+            handle.write(save({k: np.ascontiguousarray(v) for k, v in arrays.items()}))
+        ordered = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
+        io.write_json(folder / CONFIG_FILE, {
+            "format": FORMAT, "labels": self.labels, "c": self.c, "settings": self.settings.__dict__,
+            "ngrams": ordered,
+        })  # fmt: skip
+        # A transformers-style config: the labels, for anything that reads members' config.json.
+        io.write_json(folder / "config.json", {
+            "model_type": "char-ngram", "num_labels": len(self.labels),
+            "id2label": dict(enumerate(self.labels)), "label2id": {n: i for i, n in enumerate(self.labels)},
+        })  # fmt: skip
+
+    @classmethod
+    def load(cls, folder: str | Path) -> CharNgramClassifier:
+        from safetensors import SafetensorError
+        from safetensors.numpy import load_file
+
+        folder = Path(folder)
+        config_path, weights_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
+        for path in (config_path, weights_path):
+            if not path.is_file():
+                raise InputNotFound(f"{path} not found: not a char-ngram member folder")
+        config = io.read_json(config_path)
+        if not isinstance(config, dict) or config.get("format") != FORMAT:
+            raise InvalidInput(f"{config_path}: not a char-ngram member file (format {FORMAT} expected)")
+        try:
+            arrays = load_file(str(weights_path))
+            settings = CharNgramSettings(**config["settings"])
+            vocabulary = {ngram: i for i, ngram in enumerate(config["ngrams"])}
+            return cls(config["labels"], vocabulary, arrays["idf"], arrays["coef"], arrays["intercept"],
+                       settings, float(config["c"]))  # fmt: skip
+        except (SafetensorError, KeyError, TypeError, ValueError) as err:
+            raise InvalidInput(
+                f"{folder}: a damaged or foreign char-ngram member ({type(err).__name__}: {err})"
+            ) from None
+
+
+def _fit_per_label(
+    x, labels: np.ndarray, c: float, settings: CharNgramSettings
+) -> tuple[np.ndarray, np.ndarray]:
+    """One liblinear logistic regression per label, positives weighted neg/pos (capped) like pos_weight."""
+    from sklearn.linear_model import LogisticRegression
+
+    from .trainer import compute_pos_weight
+
+    pos_weight = compute_pos_weight(labels, settings.max_pos_weight)
+    coef = np.zeros((labels.shape[1], x.shape[1]), dtype=np.float32)
+    intercept = np.zeros(labels.shape[1], dtype=np.float32)
+    for j in range(labels.shape[1]):
+        y = (labels[:, j] >= 0.5).astype(int)
+        if y.min() == y.max():  # a label without positives (or negatives): a constant score
+            intercept[j] = 20.0 if y[0] else -20.0
+            continue
+        clf = LogisticRegression(C=c, solver="liblinear", class_weight={0: 1.0, 1: float(pos_weight[j])},
+                                 random_state=settings.seed, max_iter=1000)  # fmt: skip
+        clf.fit(x, y)
+        coef[j], intercept[j] = clf.coef_[0], clf.intercept_[0]
+    return coef, intercept
+
+
+def train_char_ngram(splits, schema, output_dir: str | Path, data_report: dict, seed: int) -> dict:
+    """The member's whole training run, with the transformers members' output contract:
+    the model files, predictions/{val,test}.npz (same row ids), metrics.json and run_config.json.
+
+    It trains on the original train rows only: AEDA inserts punctuation marks, which for character
+    n-grams are new features of no meaning; the per-label class weights handle the imbalance.
+    """
+    from .metrics import multilabel_metrics
+    from .run_outputs import save_predictions
+
+    output_dir = io.ensure_writable(output_dir)
+    train = splits["train"]
+    if "augmented" in train.column_names:
+        train = train.filter(lambda row: not row["augmented"])
+    settings = CharNgramSettings(seed=seed)
+    model, search = CharNgramClassifier.fit(
+        train["text"], np.asarray(train["labels"]), schema.names,
+        splits["validation"]["text"], np.asarray(splits["validation"]["labels"]), settings,
+    )  # fmt: skip
+    model.save(output_dir)
+    predictions = {}
+    for split, name in (("validation", "val"), ("test", "test")):
+        if split in splits:
+            probs = model.predict_proba(splits[split]["text"])
+            labels = np.asarray(splits[split]["labels"])
+            save_predictions(output_dir, name, splits[split]["id"], probs, labels, schema)
+            predictions[name] = (probs, labels)
+    val_probs, val_labels = predictions["val"]
+    metrics = {
+        "best_epoch": 1,  # no epochs: one fit per C; the C chosen on val is in `char_ngram`
+        "epochs_trained": 1,
+        "early_stopped": False,
+        "val": multilabel_metrics(val_probs, val_labels, schema.names, 0.5),
+        "train_rows": len(train),
+        "char_ngram": search,
+        "base_model": None,
+        "data": data_report,
+    }
+    io.write_json(output_dir / "metrics.json", metrics)
+    io.write_json(output_dir / "run_config.json", {
+        "model": {"model": "char-ngram", "settings": settings.__dict__}, "labels": list(schema.names),
+        "base_model": None, "data_source": data_report.get("source"),
+    })  # fmt: skip
+    logger.info(
+        "Done: char-ngram val F1-macro %.4f (C=%g); saved to %s",
+        metrics["val"]["f1_macro"],
+        model.c,
+        output_dir,
+    )
+    return metrics

@@ -1,0 +1,143 @@
+"""The char n-gram CPU member: the members' output contract, exact reload without pickle, refusal of
+damaged files, and an ensemble that mixes it with transformer members end to end."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from hf_trainer import Ensemble
+from hf_trainer.char_ngram import CONFIG_FILE, WEIGHTS_FILE, CharNgramClassifier, CharNgramSettings
+from hf_trainer.ensemble import EnsembleSpec, combine
+from hf_trainer.errors import InvalidInput, run_recipe
+from tests.helpers import DEMO_TEST, DEMO_TRAIN, load_recipe
+
+# The same rows as the shared tiny pipeline's members (tests/helpers.py::train_tiny_pipeline).
+DATA = ["--train_file", str(DEMO_TRAIN), "--test_file", str(DEMO_TEST), "--max_train_samples", "600",
+        "--max_eval_samples", "150"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def mixed(pipeline_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("mixed")
+    load_recipe("train").main(["--model", "char-ngram", *DATA, "--output_dir", str(root / "char-ngram")])
+    members = [str(pipeline_dir / "tiny-bert"), str(pipeline_dir / "tiny-roberta"), str(root / "char-ngram")]
+    load_recipe("ensemble").main(["--members", *members, "--output_dir", str(root / "ensemble")])
+    load_recipe("thresholds").main(["--ensemble_dir", str(root / "ensemble")])
+    report = load_recipe("evaluate_test").main(["--ensemble_dir", str(root / "ensemble")])
+    return root, report
+
+
+def test_member_writes_the_same_output_contract(mixed, pipeline_dir):
+    root, _ = mixed
+    member = root / "char-ngram"
+    for name in (CONFIG_FILE, WEIGHTS_FILE, "config.json", "metrics.json", "run_config.json"):
+        assert (member / name).is_file(), name
+    assert not list(member.glob("*.bin")) and not list(member.glob("*.pkl"))
+    config = json.loads((member / "config.json").read_text(encoding="utf-8"))
+    assert list(config["id2label"].values())[:2] == ["여성/가족", "남성"] and config["num_labels"] == 10
+    metrics = json.loads((member / "metrics.json").read_text(encoding="utf-8"))
+    search = metrics["char_ngram"]
+    assert set(search["c_grid"]) == {"0.5", "1.0", "2.0", "4.0", "8.0"}
+    assert search["c_grid"][str(search["c"])] == max(search["c_grid"].values())
+    assert metrics["val"]["f1_macro"] == pytest.approx(search["c_grid"][str(search["c"])])
+    for split in ("val", "test"):
+        ours = np.load(member / "predictions" / f"{split}.npz")
+        theirs = np.load(pipeline_dir / "tiny-bert" / "predictions" / f"{split}.npz")
+        assert np.array_equal(ours["ids"], theirs["ids"]) and np.array_equal(ours["labels"], theirs["labels"])
+        assert ours["probs"].dtype == np.float32 and ours["probs"].shape == theirs["probs"].shape
+
+
+def test_reloaded_member_gives_the_saved_probabilities_with_sklearn_features(mixed):
+    root, _ = mixed
+    model = CharNgramClassifier.load(root / "char-ngram")
+    texts = [line.split("\t")[0] for line in DEMO_TEST.read_text(encoding="utf-8").split("\n")[1:151]]
+    saved = np.load(root / "char-ngram" / "predictions" / "test.npz")["probs"]
+    assert np.allclose(model.predict_proba(texts), saved, atol=1e-6)
+    s = model.settings
+    reference = TfidfVectorizer(analyzer=s.analyzer, ngram_range=(s.ngram_min, s.ngram_max), sublinear_tf=True,
+                                vocabulary=model.vocabulary)  # fmt: skip
+    reference.fit(texts)
+    reference.idf_ = model.idf
+    assert np.allclose(model.features(texts).toarray(), reference.transform(texts).toarray(), atol=1e-12)
+
+
+def test_fit_is_deterministic():
+    texts = [line.split("\t")[0] for line in DEMO_TRAIN.read_text(encoding="utf-8").split("\n")[1:401]]
+    rng = np.random.default_rng(0)
+    labels = (rng.random((400, 3)) < 0.3).astype(np.float32)
+    fits = [
+        CharNgramClassifier.fit(
+            texts[:300],
+            labels[:300],
+            list("abc"),
+            texts[300:],
+            labels[300:],
+            CharNgramSettings(),
+            c_grid=(1.0, 4.0),
+        )[0]  # fmt: skip
+        for _ in range(2)
+    ]
+    assert np.array_equal(fits[0].coef, fits[1].coef) and fits[0].vocabulary == fits[1].vocabulary
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_damaged_or_foreign_files_are_refused_and_never_unpickled(mixed, tmp_path):
+    import shutil
+
+    root, _ = mixed
+    folder = tmp_path / "member"
+    shutil.copytree(root / "char-ngram", folder)
+    weights = (folder / WEIGHTS_FILE).read_bytes()
+    (folder / WEIGHTS_FILE).write_bytes(weights[: len(weights) // 2])
+    with pytest.raises(InvalidInput, match="damaged or foreign char-ngram member"):
+        CharNgramClassifier.load(folder)
+    marker = tmp_path / "code-ran"
+    (folder / WEIGHTS_FILE).write_bytes(pickle.dumps(_Payload(marker)))
+    with pytest.raises(InvalidInput, match="damaged or foreign"):
+        CharNgramClassifier.load(folder)
+    assert not marker.exists()
+    (folder / WEIGHTS_FILE).write_bytes(weights)
+    config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+    (folder / CONFIG_FILE).write_text(
+        json.dumps(dict(config, ngrams=config["ngrams"][:-5])), encoding="utf-8"
+    )
+    with pytest.raises(InvalidInput, match="n-grams"):
+        CharNgramClassifier.load(folder)
+    (folder / CONFIG_FILE).write_text(json.dumps(dict(config, format="sklearn-pickle")), encoding="utf-8")
+    with pytest.raises(InvalidInput, match="not a char-ngram member file"):
+        CharNgramClassifier.load(folder)
+
+
+def test_mixed_ensemble_runs_through_every_recipe_and_inference(mixed, tmp_path, capsys):
+    root, report = mixed
+    spec = EnsembleSpec.load(root / "ensemble")
+    assert [m["kind"] for m in spec.members] == ["transformer", "transformer", "char-ngram"]
+    assert {"char-ngram @0.5", "char-ngram tuned", "ensemble tuned"} <= set(report["systems"])
+    assert "| char-ngram @0.5 |" in (root / "ensemble" / "report" / "report.md").read_text(encoding="utf-8")
+    ensemble = Ensemble.from_pretrained(str(root / "ensemble"), device="cpu")
+    texts = [line.split("\t")[0] for line in DEMO_TEST.read_text(encoding="utf-8").split("\n")[1:151]]
+    saved = combine([np.load(d / "predictions" / "test.npz")["probs"] for d in spec.member_dirs(root / "ensemble")],
+                    spec.weights)  # fmt: skip
+    rows = [0, 5, 77, 149]
+    assert np.allclose(ensemble.predict_proba([texts[i] for i in rows], batch_size=3), saved[rows], atol=1e-5)
+    source = tmp_path / "in.txt"
+    source.write_text("여자들은 다 똑같다\n오늘 날씨 좋네요\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    code = run_recipe(load_recipe("predict").main, ["--ensemble", str(root / "ensemble"), "--input", str(source),
+                                                     "--output", str(out)])  # fmt: skip
+    assert code == 0 and len(out.read_text(encoding="utf-8").splitlines()) == 2
+    alone = Ensemble.from_pretrained(str(root / "char-ngram"), device="cpu")  # a member folder alone
+    assert np.allclose(alone.predict_proba(texts[:4]), np.load(root / "char-ngram" / "predictions" / "test.npz")[
+        "probs"][:4], atol=1e-6)  # fmt: skip
