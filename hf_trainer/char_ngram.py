@@ -60,23 +60,20 @@ class CharNgramClassifier:
         self._counter = None
 
     # -- features --------------------------------------------------------------------------
-    def _counts(self, texts: Sequence[str]):
-        if self._counter is None:
-            from sklearn.feature_extraction.text import CountVectorizer
-
-            s = self.settings
-            self._counter = CountVectorizer(
-                analyzer=s.analyzer, ngram_range=(s.ngram_min, s.ngram_max), lowercase=True,
-                vocabulary=self.vocabulary, dtype=np.float64,
-            )  # fmt: skip
-        return self._counter.transform(texts)
-
     def features(self, texts: Sequence[str]):
+        """TF-IDF rows as sklearn's TfidfVectorizer(sublinear_tf=True) computes them."""
+        from sklearn.feature_extraction.text import CountVectorizer
         from sklearn.preprocessing import normalize
 
-        x = self._counts(texts).tocsr()
+        if self._counter is None:
+            s = self.settings
+            ngrams = (s.ngram_min, s.ngram_max)
+            self._counter = CountVectorizer(
+                analyzer=s.analyzer, ngram_range=ngrams, vocabulary=self.vocabulary
+            )
+        x = self._counter.transform(texts).astype(np.float64).tocsr()
         np.log(x.data, out=x.data)
-        x.data += 1.0  # sublinear tf, as TfidfTransformer(sublinear_tf=True)
+        x.data += 1.0  # sublinear tf: 1 + log(tf)
         return normalize(x.multiply(self.idf).tocsr())
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 4096) -> np.ndarray:
@@ -200,8 +197,8 @@ def train_char_ngram(splits, schema, output_dir: str | Path, data_report: dict, 
     It trains on the original train rows only: AEDA inserts punctuation marks, which for character
     n-grams are new features of no meaning; the per-label class weights handle the imbalance.
     """
+    from .ensemble import save_predictions
     from .metrics import multilabel_metrics
-    from .run_outputs import save_predictions
 
     output_dir = io.ensure_writable(output_dir)
     train = splits["train"]

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .char_ngram import is_char_ngram_folder
+from . import io
 from .errors import InputNotFound, InvalidInput
+from .labels import LabelSchema
 from .thresholds import tuned_macro_f1
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,30 @@ OBJECTIVES = ("f1_macro_tuned", "logloss")
 def predictions_path(member_dir: str | Path, split: str) -> Path:
     """Where a training run writes, and the later stages read, one split's probabilities."""
     return Path(member_dir) / "predictions" / f"{split}.npz"
+
+
+def save_predictions(
+    output_dir: str | Path,
+    split: str,
+    ids: list[int],
+    probs: np.ndarray,
+    labels: np.ndarray,
+    schema: LabelSchema,
+) -> Path:
+    """Write `predictions/<split>.npz`: sigmoid `probs`, `labels`, row `ids`, `label_names`."""
+    if not (len(ids) == len(probs) == len(labels)):
+        raise InvalidInput(
+            f"{split}: {len(ids)} ids, {len(probs)} probability rows, {len(labels)} label rows"
+        )
+    path = predictions_path(output_dir, split)
+    io.write_npz(
+        path,
+        probs=probs.astype(np.float32),
+        labels=labels.astype(np.float32),
+        ids=np.asarray(ids, dtype=np.int64),
+        label_names=np.asarray(schema.names),
+    )
+    return path
 
 
 @dataclass
@@ -59,6 +84,13 @@ class MemberPredictions:
                 data["ids"],
                 tuple(str(x) for x in data["label_names"]),
             )
+
+
+def _member_kind(member_dir: str | Path) -> str:
+    """ "char-ngram" or "transformer", from the member's config.json (`model_type`)."""
+    config = Path(member_dir) / "config.json"
+    model_type = io.read_json(config).get("model_type") if config.is_file() else None
+    return "char-ngram" if model_type == "char-ngram" else "transformer"
 
 
 def check_aligned(members: Sequence[MemberPredictions]) -> None:
@@ -214,16 +246,12 @@ class EnsembleSpec:
 
     @classmethod
     def load(cls, folder: str | Path) -> EnsembleSpec:
-        from . import io
-
         file = Path(folder) / ENSEMBLE_FILE
         if not file.is_file():
             raise InputNotFound(f"{file} not found: run recipes/ensemble.py first")
         return cls.from_dict(io.read_json(file), str(file))
 
     def save(self, folder: str | Path) -> Path:
-        from . import io
-
         self.validate()
         file = Path(folder) / ENSEMBLE_FILE
         io.write_json(file, self.to_dict())
@@ -246,7 +274,7 @@ class EnsembleSpec:
         entries = [
             {
                 "name": member.name,
-                "kind": "char-ngram" if is_char_ngram_folder(member.path) else "transformer",
+                "kind": _member_kind(member.path),
                 "path": os.path.relpath(Path(member.path).resolve(), Path(folder).resolve()),
                 "hub_id": None,
                 "weight": float(weight),
@@ -268,8 +296,6 @@ class EnsembleSpec:
     @classmethod
     def single_member(cls, model_dir: str | Path) -> EnsembleSpec:
         """A one-member spec for a plain trained model folder (labels from its config, thresholds 0.5)."""
-        from . import io
-
         config = io.read_json(Path(model_dir) / "config.json")
         id2label = config.get("id2label") or {}
         labels = [id2label[str(i)] for i in range(len(id2label))]

@@ -95,23 +95,11 @@ class Ensemble:
             spec = EnsembleSpec.single_member(folder)  # one trained model folder: thresholds 0.5
         else:
             spec = EnsembleSpec.load(folder)
-        models, tokenizers = [], []
-        for member, local in zip(spec.members, spec.member_dirs(folder), strict=True):
-            source = str(local) if member.get("path") and local.is_dir() else member.get("hub_id")
-            if not source:
-                raise InputNotFound(
-                    f"member '{member.get('name')}': {local} does not exist and it has no hub_id"
-                )
-            if member.get("kind") == "char-ngram" or is_char_ngram_folder(source):
-                models.append(CharNgramClassifier.load(_char_ngram_folder(source)))
-                tokenizers.append(None)
-                logger.info("Member %s: char-ngram from %s", member.get("name"), source)
-                continue
-            weights = resolve_weights(source)
-            kwargs = dict(trust_remote_code=trust_remote_code, revision=weights.commit)
-            tokenizers.append(AutoTokenizer.from_pretrained(source, **kwargs))
-            models.append(load_pretrained_classifier(source, weights, **kwargs))
-            logger.info("Member %s: %s", member.get("name"), weights.describe())
+        loaded = [
+            _load_member(member, local, trust_remote_code)
+            for member, local in zip(spec.members, spec.member_dirs(folder), strict=True)
+        ]
+        models, tokenizers = [m for m, _ in loaded], [t for _, t in loaded]
         return cls(models, tokenizers, spec, max_length=max_length, device=device)
 
     @torch.inference_mode()
@@ -173,6 +161,23 @@ class Ensemble:
                 chunk = []
         if chunk:
             yield from self.predict(chunk, batch_size)
+
+
+def _load_member(member: dict, local: Path, trust_remote_code: bool) -> tuple:
+    """(model, tokenizer) of one ensemble member: its local folder, else its Hub id; a char-ngram
+    member has no tokenizer (None)."""
+    source = str(local) if member.get("path") and local.is_dir() else member.get("hub_id")
+    if not source:
+        raise InputNotFound(f"member '{member.get('name')}': {local} does not exist and it has no hub_id")
+    if member.get("kind") == "char-ngram" or is_char_ngram_folder(source):
+        logger.info("Member %s: char-ngram from %s", member.get("name"), source)
+        return CharNgramClassifier.load(_char_ngram_folder(source)), None
+    weights = resolve_weights(source)
+    kwargs = dict(trust_remote_code=trust_remote_code, revision=weights.commit)
+    logger.info("Member %s: %s", member.get("name"), weights.describe())
+    return load_pretrained_classifier(source, weights, **kwargs), AutoTokenizer.from_pretrained(
+        source, **kwargs
+    )
 
 
 def _char_ngram_folder(source: str) -> Path:

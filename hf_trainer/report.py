@@ -113,7 +113,7 @@ def plot_f1_bars(path: Path, systems: dict[str, dict], labels: Sequence[str]) ->
     """Grouped bars: per-label test F1 of each system."""
     plt, hangul = _pyplot()
     shown = _display_labels(labels, hangul)
-    fig, ax = plt.subplots(figsize=(12, 5))
+    fig, ax = plt.subplots(figsize=(14, 5))
     width = 0.8 / len(systems)
     x = np.arange(len(labels))
     for i, (name, result) in enumerate(systems.items()):
@@ -128,7 +128,7 @@ def plot_f1_bars(path: Path, systems: dict[str, dict], labels: Sequence[str]) ->
     ax.set_ylim(0, 1)
     ax.set_ylabel("test F1")
     ax.set_title("Per-label test F1")
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, never over them
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     save_figure(fig, path, dpi=110)

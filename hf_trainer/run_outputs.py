@@ -8,10 +8,7 @@ from pathlib import Path
 import numpy as np
 from transformers.trainer_utils import get_last_checkpoint
 
-from . import io
 from .configs import RecipeTrainingArguments
-from .ensemble import predictions_path
-from .errors import InvalidInput
 from .labels import LabelSchema
 from .metrics import multilabel_metrics
 
@@ -38,30 +35,6 @@ def best_epoch(log_history: list[dict], metric: str) -> tuple[float | None, dict
         return None, {}
     best = max(evals, key=lambda entry: entry[key])  # max returns the first maximal entry
     return best.get("epoch"), best
-
-
-def save_predictions(
-    output_dir: str | Path,
-    split: str,
-    ids: list[int],
-    probs: np.ndarray,
-    labels: np.ndarray,
-    schema: LabelSchema,
-) -> Path:
-    """Write `predictions/<split>.npz`: sigmoid `probs`, `labels`, row `ids`, `label_names`."""
-    if not (len(ids) == len(probs) == len(labels)):
-        raise InvalidInput(
-            f"{split}: {len(ids)} ids, {len(probs)} probability rows, {len(labels)} label rows"
-        )
-    path = predictions_path(output_dir, split)
-    io.write_npz(
-        path,
-        probs=probs.astype(np.float32),
-        labels=labels.astype(np.float32),
-        ids=np.asarray(ids, dtype=np.int64),
-        label_names=np.asarray(schema.names),
-    )
-    return path
 
 
 def run_metrics(

@@ -153,6 +153,22 @@ class Stage:
         return io.digest(self.name, portable, self.inputs)
 
 
+def data_files(options: PipelineOptions) -> list[Path]:
+    """The TSV files the run reads (empty: the Hub dataset)."""
+    if options.data_dir:
+        return [Path(options.data_dir) / name for name in (UNSMILE_TRAIN_FILE, UNSMILE_VALID_FILE)]
+    return [DEMO_TRAIN, DEMO_TEST] if options.demo else []
+
+
+def data_source_args(options: PipelineOptions) -> list[str]:
+    """recipes/prepare_data.py's data flags for the run."""
+    if options.data_dir:
+        return ["--data_dir", options.data_dir]
+    if options.demo:  # the shipped sample, in UnSmile's format: train -> train/val, test as is
+        return ["--train_file", str(DEMO_TRAIN), "--test_file", str(DEMO_TEST)]
+    return []
+
+
 class StageGraph:
     """The stages of one run_all.sh invocation, in the order they run."""
 
@@ -167,18 +183,6 @@ class StageGraph:
 
     def member_repo(self, model: str) -> str:
         return f"{self.options.hub_org}/unsmile-{member_name(model)}"
-
-    def data_files(self) -> list[Path]:
-        if self.options.data_dir:
-            return [Path(self.options.data_dir) / name for name in (UNSMILE_TRAIN_FILE, UNSMILE_VALID_FILE)]
-        return [DEMO_TRAIN, DEMO_TEST] if self.options.demo else []
-
-    def data_source_args(self) -> list[str]:
-        if self.options.data_dir:
-            return ["--data_dir", self.options.data_dir]
-        if self.options.demo:  # the shipped sample, in UnSmile's format: train -> train/val, test as is
-            return ["--train_file", str(DEMO_TRAIN), "--test_file", str(DEMO_TEST)]
-        return []
 
     def train_args(self, model: str) -> list[str]:
         """recipes/train.py's arguments for one member (the preset's YAML, data, output, Hub)."""
@@ -224,14 +228,16 @@ class StageGraph:
 
     def stages(self) -> list[Stage]:
         out, models = self.out, self.options.models
-        missing = [str(path) for path in self.data_files() if not path.is_file()]
+        missing = [str(path) for path in data_files(self.options) if not path.is_file()]
         if missing:
             raise InputNotFound(
                 f"--data_dir: {', '.join(missing)} not found (UnSmile's two TSV files belong there)"
             )
-        data_inputs = [io.sha256_file(path) for path in self.data_files()] or ["hub:smilegate-ai/kor_unsmile"]
+        data_inputs = [io.sha256_file(path) for path in data_files(self.options)] or [
+            "hub:smilegate-ai/kor_unsmile"
+        ]
         data_command = self.python(
-            "prepare_data.py", *self.data_source_args(), "--output_dir", str(out / "data")
+            "prepare_data.py", *data_source_args(self.options), "--output_dir", str(out / "data")
         )
         data = Stage("data", data_command + self.data_extra, inputs=data_inputs, output=out / "data")
         depends_on_data = [data.fingerprint()]

@@ -28,13 +28,14 @@ from hf_trainer import io
 from hf_trainer.char_ngram import train_char_ngram
 from hf_trainer.configs import parse_train_args
 from hf_trainer.data import tokenize_splits
+from hf_trainer.ensemble import save_predictions
 from hf_trainer.errors import run_recipe
 from hf_trainer.log import setup_logging
 from hf_trainer.metrics import make_compute_metrics
 from hf_trainer.modeling import load_model_and_tokenizer
 from hf_trainer.preflight import checkpoint_bytes, kept_checkpoints, run_preflight
 from hf_trainer.preparation import prepare_splits_once
-from hf_trainer.run_outputs import resume_checkpoint, run_metrics, save_predictions
+from hf_trainer.run_outputs import resume_checkpoint, run_metrics
 from hf_trainer.trainer import (
     EpochSummaryCallback,
     MultiLabelTrainer,

@@ -295,6 +295,7 @@ def test_killed_pipeline_resumes_training_from_its_checkpoint(tmp_path):
         "tiny-bert",
         "--output_dir",
         str(out),
+        "--skip_preflight",  # not what this test is about; saves a process start per run
     ]
     process = subprocess.Popen(
         args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV, start_new_session=True
@@ -310,7 +311,8 @@ def test_killed_pipeline_resumes_training_from_its_checkpoint(tmp_path):
     process.wait()
     assert not (out / ".pipeline" / "train_tiny-bert.done.json").exists()
 
-    again = run_all("--demo", "--models", "tiny-bert", "--output_dir", str(out)).stdout
+    again = run_all("--demo", "--models", "tiny-bert", "--output_dir", str(out), "--skip_preflight").stdout
+    assert not (out / "logs" / "preflight_tiny-bert.log").exists()  # --skip_preflight skipped it
     assert "Stage data: unchanged since its last run, skipped" in again
     assert "Resuming from" in (out / "logs" / "train_tiny-bert.log").read_text(encoding="utf-8")
     assert json.loads((out / "summary.json").read_text())["models"]["tiny-bert"]["epochs_trained"] == 5
