@@ -32,7 +32,7 @@ from hf_trainer.ensemble import save_predictions
 from hf_trainer.errors import run_recipe
 from hf_trainer.log import setup_logging
 from hf_trainer.metrics import make_compute_metrics
-from hf_trainer.modeling import load_model_and_tokenizer
+from hf_trainer.modeling import PRESETS, load_model_and_tokenizer
 from hf_trainer.preflight import checkpoint_bytes, kept_checkpoints, run_preflight
 from hf_trainer.preparation import prepare_splits_once
 from hf_trainer.run_outputs import resume_checkpoint, run_metrics
@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> dict:
     schema = data_args.schema
 
     splits, data_report = prepare_splits_once(data_args, training_args)
-    if model_args.model == "char-ngram" and not model_args.model_name_or_path:
+    preset = PRESETS.get(model_args.model or "")
+    if preset is not None and preset.char_ngram and not model_args.model_name_or_path:
         if training_args.preflight_only:  # nothing to download, no GPU step: the data loaded, that is all
             logger.info(
                 "Preflight char-ngram: passed (a CPU model: no weights to load, no training step to try)"
