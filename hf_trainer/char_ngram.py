@@ -190,7 +190,9 @@ def _fit_per_label(
     return coef, intercept
 
 
-def train_char_ngram(splits, schema, output_dir: str | Path, data_report: dict, seed: int) -> dict:
+def train_char_ngram(
+    splits, schema, output_dir: str | Path, data_report: dict, seed: int, data_config: dict | None = None
+) -> dict:
     """The member's whole training run, with the transformers members' output contract:
     the model files, predictions/{val,test}.npz (same row ids), metrics.json and run_config.json.
 
@@ -230,7 +232,8 @@ def train_char_ngram(splits, schema, output_dir: str | Path, data_report: dict, 
     }
     io.write_json(output_dir / "metrics.json", metrics)
     io.write_json(output_dir / "run_config.json", {
-        "model": {"model": "char-ngram", "settings": settings.__dict__}, "labels": list(schema.names),
+        "model": {"model": "char-ngram", "settings": settings.__dict__}, "data": data_config,
+        "labels": list(schema.names),
         "base_model": None, "data_source": data_report.get("source"),
     })  # fmt: skip
     logger.info(

@@ -312,20 +312,76 @@ class EnsembleArguments:
         default="f1_macro_tuned",
         metadata={"help": "f1_macro_tuned (val macro F1 with tuned thresholds) or logloss."},
     )
+    calibrate: str = field(
+        default="none",
+        metadata={
+            "help": "none, or temperature: fit one temperature per member on val (minimum log loss) and "
+            "mix the calibrated scores; stored in ensemble.json and applied at inference too."
+        },
+    )
 
     def __post_init__(self) -> None:
+        from .calibration import CALIBRATIONS
         from .ensemble import OBJECTIVES
 
         if self.objective not in OBJECTIVES:
             raise InvalidArgument(
                 f"--objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}"
             )
+        if self.calibrate not in CALIBRATIONS:
+            raise InvalidArgument(
+                f"--calibrate must be one of {', '.join(CALIBRATIONS)}, got {self.calibrate!r}"
+            )
 
 
 @dataclass
 class EnsembleDirArguments:
     ensemble_dir: str = field(default="outputs/ensemble", metadata={"help": "Folder holding ensemble.json."})
-    force: bool = field(
-        default=False,
-        metadata={"help": "evaluate_test.py: evaluate the test set again (it is meant to run once)."},
+    seed: int = field(
+        default=42, metadata={"help": "Seed of the cross-validation folds and the bootstrap resamples."}
     )
+
+
+@dataclass
+class ThresholdArguments(EnsembleDirArguments):
+    threshold_choice: str = field(
+        default="auto",
+        metadata={
+            "help": "tuned: tune every label's threshold on val; per_label: a label keeps 0.5 unless its "
+            "tuned threshold beats 0.5 out of fold; auto (default): per_label when its cross-validated "
+            "val macro F1 is no worse than tuned, else tuned."
+        },
+    )
+    cv_folds: int = field(default=5, metadata={"help": "Folds of the cross-validation on val."})
+
+    def __post_init__(self) -> None:
+        from .cross_validation import THRESHOLD_CHOICES
+
+        if self.threshold_choice not in THRESHOLD_CHOICES:
+            raise InvalidArgument(
+                f"--threshold_choice must be one of {', '.join(THRESHOLD_CHOICES)}, got {self.threshold_choice!r}"
+            )
+        if self.cv_folds < 2:
+            raise InvalidArgument(f"--cv_folds must be at least 2, got {self.cv_folds}")
+
+
+@dataclass
+class EvaluationArguments(EnsembleDirArguments):
+    force: bool = field(
+        default=False, metadata={"help": "Evaluate the test set again (it is meant to run once)."}
+    )
+    bootstrap_resamples: int = field(
+        default=1000, metadata={"help": "Bootstrap resamples of the test rows for the 95% intervals."}
+    )
+    errors_per_label: int = field(
+        default=20,
+        metadata={"help": "report/errors.tsv: false positives and false negatives listed per label."},
+    )
+
+    def __post_init__(self) -> None:
+        if self.bootstrap_resamples < 100:
+            raise InvalidArgument(
+                f"--bootstrap_resamples must be at least 100, got {self.bootstrap_resamples}"
+            )
+        if self.errors_per_label < 0:
+            raise InvalidArgument(f"--errors_per_label must be >= 0, got {self.errors_per_label}")

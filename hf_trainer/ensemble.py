@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import io
+from .calibration import apply_temperature
 from .errors import InputNotFound, InvalidInput
 from .labels import LabelSchema
 from .thresholds import tuned_macro_f1
@@ -208,6 +209,19 @@ class EnsembleSpec:
     def weights(self) -> np.ndarray:
         return np.array([m["weight"] for m in self.members], dtype=np.float64)
 
+    @property
+    def temperatures(self) -> list[float]:
+        """Each member's temperature (`--calibrate temperature`; 1.0 = its scores as they are)."""
+        return [float(m.get("temperature", 1.0)) for m in self.members]
+
+    def mix(self, member_probs: Sequence[np.ndarray]) -> np.ndarray:
+        """The ensemble's scores: each member's scores at its temperature, then the weighted mean.
+        Every stage after the weight search (thresholds, test, inference) mixes through here."""
+        if len(member_probs) != len(self.members):
+            raise InvalidInput(f"{len(member_probs)} members' scores for {len(self.members)} members")
+        calibrated = [apply_temperature(p, t) for p, t in zip(member_probs, self.temperatures, strict=True)]
+        return combine(calibrated, self.weights)
+
     def validate(self, source: str = ENSEMBLE_FILE) -> None:
         if self.format_version != FORMAT_VERSION:
             raise InvalidInput(
@@ -222,6 +236,8 @@ class EnsembleSpec:
                 or not (member.get("path") or member.get("hub_id"))
             ):
                 raise InvalidInput(f"{source}: member {i} needs a 'weight' and a 'path' or 'hub_id'")
+        if any(not t > 0 for t in self.temperatures):
+            raise InvalidInput(f"{source}: member temperatures must be > 0, got {self.temperatures}")
         weights = self.weights
         if np.any(weights < 0) or abs(weights.sum() - 1.0) > 1e-6:
             raise InvalidInput(f"{source}: member weights must be >= 0 and sum to 1, got {weights.tolist()}")
@@ -265,9 +281,11 @@ class EnsembleSpec:
         objective: str,
         objective_value: float,
         folder: str | Path,
+        temperatures: Sequence[float] | None = None,
     ) -> EnsembleSpec:
         """A spec for the ensemble folder `folder`: member paths relative to it, weights in full
-        precision (the weights found are the weights applied), each member's own val scores."""
+        precision (the weights found are the weights applied), each member's own val scores (as
+        trained, before any temperature) and its temperature."""
         from .metrics import multilabel_metrics
 
         first = members[0]
@@ -278,12 +296,15 @@ class EnsembleSpec:
                 "path": os.path.relpath(Path(member.path).resolve(), Path(folder).resolve()),
                 "hub_id": None,
                 "weight": float(weight),
+                "temperature": float(temperature),
                 "val_f1_macro": multilabel_metrics(member.probs, member.references, first.label_names)[
                     "f1_macro"
                 ],
                 "val_f1_macro_tuned": tuned_macro_f1(member.probs, member.references),
             }
-            for member, weight in zip(members, weights, strict=True)
+            for member, weight, temperature in zip(
+                members, weights, temperatures or [1.0] * len(members), strict=True
+            )
         ]
         return cls(
             labels=list(first.label_names),

@@ -20,7 +20,7 @@ from transformers import AutoTokenizer
 from .char_ngram import CONFIG_FILE as CHAR_NGRAM_CONFIG
 from .char_ngram import WEIGHTS_FILE as CHAR_NGRAM_WEIGHTS
 from .char_ngram import CharNgramClassifier, is_char_ngram_folder
-from .ensemble import ENSEMBLE_FILE, EnsembleSpec, combine
+from .ensemble import ENSEMBLE_FILE, EnsembleSpec
 from .errors import InputNotFound, InvalidInput
 from .metrics import binarize, sigmoid
 from .modeling import load_pretrained_classifier, resolve_weights
@@ -128,15 +128,13 @@ class Ensemble:
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Ensemble probabilities (float64), shape (len(texts), num_labels).
 
-        Members are mixed in float64 by the same `combine` that tuned the weights and thresholds, so
-        the thresholds meet the scores they were tuned on.
+        Members are mixed in float64 by the same `EnsembleSpec.mix` (temperatures, then weights) that
+        the thresholds were tuned on, so the thresholds meet the scores they were tuned on.
         """
         texts = [_clean(t) for t in texts]
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float64)
-        return combine(
-            [self._member_probs(i, texts, batch_size) for i in range(len(self.models))], self.weights
-        )
+        return self.spec.mix([self._member_probs(i, texts, batch_size) for i in range(len(self.models))])
 
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[dict]:
         """Per comment: every label's score and the labels at or over their thresholds."""

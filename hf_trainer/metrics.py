@@ -36,6 +36,34 @@ def binarize(probs: np.ndarray, thresholds: float | Sequence[float] | np.ndarray
     return (probs >= np.asarray(thresholds, dtype=np.float64)).astype(np.int8)
 
 
+def f1_scores(
+    predictions: np.ndarray, references: np.ndarray, row_weights: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Macro F1, micro F1 and per-label F1 of 0/1 predictions, fast, for many weightings of the rows.
+
+    `row_weights` (B, rows) counts each row that many times in weighting b (a bootstrap resample, a
+    fold mask); None is one weighting of ones. Returns arrays of shape (B,), (B,) and (B, labels).
+    Equal to the module's figures (scikit-learn, zero_division=0) for weights of ones (tested); the
+    cross-validation and the bootstrap use it because they score thousands of weightings.
+    """
+    pred = np.asarray(predictions) >= 0.5
+    gold = np.asarray(references) >= 0.5
+    weights = (
+        np.ones((1, len(gold))) if row_weights is None else np.atleast_2d(row_weights).astype(np.float64)
+    )
+    tp = weights @ (pred & gold).astype(np.float64)
+    fp = weights @ (pred & ~gold).astype(np.float64)
+    fn = weights @ (~pred & gold).astype(np.float64)
+
+    def f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+        denominator = 2 * tp + fp + fn
+        return np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+
+    per_label = f1(tp, fp, fn)
+    micro = f1(tp.sum(axis=1), fp.sum(axis=1), fn.sum(axis=1))
+    return {"f1_macro": per_label.mean(axis=1), "f1_micro": micro, "per_label": per_label}
+
+
 def multilabel_metrics(
     probs: np.ndarray,
     labels: np.ndarray,

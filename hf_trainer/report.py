@@ -1,4 +1,4 @@
-"""The test report: a Markdown page and PNG plots a person would rather look at than read."""
+"""The test report: a Markdown page a person can read and act on (the plots are in plots.py)."""
 
 from __future__ import annotations
 
@@ -7,29 +7,12 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from . import io
 from .labels import UNSMILE_LABELS
-from .thresholds import f1_curve
 
 logger = logging.getLogger(__name__)
 
 UNSMILE_VALID_ROWS = 3737  # rows of UnSmile v1.0's `valid` split, where the baseline was measured
-
-# English glosses, used in plots when no font with Hangul glyphs is installed.
-ENGLISH_GLOSSES: dict[str, str] = {
-    "여성/가족": "women/family",
-    "남성": "men",
-    "성소수자": "LGBTQ+",
-    "인종/국적": "race/nationality",
-    "연령": "age",
-    "지역": "region",
-    "종교": "religion",
-    "기타 혐오": "other hate",
-    "악플/욕설": "abuse/profanity",
-    "clean": "clean",
-}
 
 # The published KcBERT baseline (smilegate-ai/kor_unsmile) on UnSmile's `valid` split, our test split.
 KCBERT_BASELINE: dict = {
@@ -40,8 +23,6 @@ KCBERT_BASELINE: dict = {
         zip(UNSMILE_LABELS, (0.76, 0.85, 0.83, 0.82, 0.83, 0.88, 0.87, 0.30, 0.67, 0.77), strict=True)
     ),
 }
-
-HANGUL_FONTS = ("NanumGothic", "Noto Sans CJK KR", "Noto Sans KR", "Malgun Gothic", "AppleGothic", "UnDotum")
 
 
 def classification_report_md(result: dict, title: str) -> str:
@@ -89,185 +70,242 @@ def comparison_md(
     return "\n".join(lines)
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib import font_manager
-
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    hangul = next((name for name in HANGUL_FONTS if name in installed), None)
-    if hangul:
-        plt.rcParams["font.family"] = hangul
-    return plt, hangul is not None
+def _interval(ci: Sequence[float] | None) -> str:
+    return f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
 
 
-def _display_labels(labels: Sequence[str], hangul: bool) -> list[str]:
-    if hangul:
-        return list(labels)
-    return [ENGLISH_GLOSSES.get(name, name) for name in labels]
-
-
-def plot_f1_bars(path: Path, systems: dict[str, dict], labels: Sequence[str]) -> Path:
-    """Grouped bars: per-label test F1 of each system."""
-    plt, hangul = _pyplot()
-    shown = _display_labels(labels, hangul)
-    fig, ax = plt.subplots(figsize=(14, 5))
-    width = 0.8 / len(systems)
-    x = np.arange(len(labels))
-    for i, (name, result) in enumerate(systems.items()):
-        values = [result["per_label"][label]["f1"] for label in labels]
-        ax.bar(
-            x + (i - (len(systems) - 1) / 2) * width,
-            values,
-            width,
-            label=f"{name} (macro {result['f1_macro']:.3f})",
-        )
-    ax.set_xticks(x, shown, rotation=30, ha="right")
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("test F1")
-    ax.set_title("Per-label test F1")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, never over them
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def plot_threshold_curves(
-    path: Path, probs: np.ndarray, labels: np.ndarray, thresholds: Sequence[float], names: Sequence[str]
-) -> Path:
-    """Per label: validation F1 against the threshold, the chosen threshold marked."""
-    plt, hangul = _pyplot()
-    shown = _display_labels(names, hangul)
-    cols = 5
-    rows = int(np.ceil(len(names) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
-    grid = np.linspace(0.0, 1.0, 201)
-    for j, ax in enumerate(axes.flat):
-        if j >= len(names):
-            ax.axis("off")
-            continue
-        scores, f1 = f1_curve(probs[:, j], labels[:, j])
-        # F1 at a grid threshold t equals F1 at the lowest distinct score >= t.
-        idx = np.searchsorted(-scores, -grid, side="right") - 1
-        curve = np.where(idx >= 0, f1[np.clip(idx, 0, None)], 0.0)
-        ax.plot(grid, curve, lw=1.5)
-        ax.axvline(thresholds[j], color="tab:red", ls="--", lw=1)
-        ax.axvline(0.5, color="grey", ls=":", lw=1)
-        ax.set_title(f"{shown[j]}  t={thresholds[j]:.2f}", fontsize=9)
-        ax.set_ylim(0, 1.05)
-        ax.set_xlabel("threshold", fontsize=8)
-    fig.suptitle("Validation F1 vs threshold (red: chosen, grey: 0.5)")
-    fig.tight_layout()
-    save_figure(fig, path, dpi=100)
-    plt.close(fig)
-    return path
-
-
-def plot_training_curves(path: Path, histories: dict[str, list[dict]]) -> Path:
-    """Per member: train/val loss and val macro F1 per epoch (from trainer_state.json)."""
-    plt, _ = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    for name, history in histories.items():
-        train = [(e["epoch"], e["loss"]) for e in history if "loss" in e and "epoch" in e]
-        evals = [(e["epoch"], e["eval_loss"], e.get("eval_f1_macro")) for e in history if "eval_loss" in e]
-        if train:
-            axes[0].plot(*zip(*train, strict=True), label=f"{name} train")
-        if evals:
-            epochs, losses, f1 = zip(*evals, strict=True)
-            axes[0].plot(epochs, losses, ls="--", label=f"{name} val")
-            axes[1].plot(epochs, f1, marker=".", label=name)
-    axes[0].set(title="Loss per epoch", xlabel="epoch", ylabel="BCE (pos_weight)")
-    axes[1].set(title="Validation macro F1 (threshold 0.5)", xlabel="epoch", ylabel="macro F1", ylim=(0, 1))
-    for ax in axes:
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def save_figure(fig, path: Path, dpi: int) -> None:
-    """Write a PNG atomically (a reader never sees half a file), then free the figure."""
-    with io.atomic_open(path, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=dpi)
-
-
-def write_report_md(
-    path: Path,
-    *,
-    systems: dict[str, dict],
-    primary: str,
-    labels: Sequence[str],
-    meta: dict,
-    plots: Sequence[str],
-) -> Path:
-    """report.md: summary, the classic per-label report of the final system, comparisons, plots."""
+def summary_md(result: dict) -> list[str]:
+    systems, intervals = result["systems"], result.get("bootstrap_ci", {}).get("systems", {})
     lines = [
-        "# UnSmile test report",
-        "",
-        f"Evaluated at {meta['evaluated_at']} on {meta['test_rows']} test rows "
-        f"(UnSmile's `valid` split when trained on UnSmile).",
-        "",
-        f"**Test evaluations of this output folder: {meta['test_evaluation']}.** "
-        + (
-            "This is the first and only score of the test split: weights and thresholds were chosen on "
-            "validation alone."
-            if meta["test_evaluation"] == 1
-            else "The test split was scored before (history below), so choices made since may have seen "
-            "test scores: treat these numbers as optimistic."
-        ),
-        "",
         "## Summary",
+        "",
+        "Brackets: 95% bootstrap interval over the test rows "
+        f'({result.get("bootstrap_ci", {}).get("resamples", 0)} resamples). "tuned": thresholds chosen on '
+        "validation (see below), never on test.",
         "",
         "| system | macro F1 | micro F1 | Hamming loss | exact match | LRAP | ROC AUC (macro) |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in systems.items():
+        ci = intervals.get(name, {})
         lines.append(
-            f"| {name} | {r['f1_macro']:.4f} | {r['f1_micro']:.4f} | {r['hamming_loss']:.4f} | "
+            f"| {name} | {r['f1_macro']:.4f}{_interval(ci.get('f1_macro'))} | "
+            f"{r['f1_micro']:.4f}{_interval(ci.get('f1_micro'))} | {r['hamming_loss']:.4f} | "
             f"{r['exact_match']:.4f} | {r.get('lrap', float('nan')):.4f} | {r.get('roc_auc_macro', float('nan')):.4f} |"
         )
     lines.append(
         f"| {KCBERT_BASELINE['name']} | {KCBERT_BASELINE['f1_macro']:.2f} | {KCBERT_BASELINE['f1_micro']:.2f} | | | | |"
     )
-    if meta["test_rows"] != UNSMILE_VALID_ROWS:
+    published = result.get("published_lrap")
+    if published:
+        lines.append(
+            f"| {published['models']} (published LRAP range, not ours) | | | | | "
+            f"{published['low']:.3f}-{published['high']:.3f} | |"
+        )
+    if result["test_rows"] != UNSMILE_VALID_ROWS:
         lines += [
             "",
-            f"Note: the KcBERT baseline was measured on UnSmile's `valid` split ({UNSMILE_VALID_ROWS} rows); this "
-            f"test set has {meta['test_rows']} rows, so that row is not a like-for-like comparison.",
+            f"Note: the published rows were measured on UnSmile's `valid` split ({UNSMILE_VALID_ROWS} rows); this "
+            f"test set has {result['test_rows']} rows, so they are not a like-for-like comparison.",
         ]
+    return lines
+
+
+def paired_md(result: dict) -> list[str]:
+    pairs = result.get("paired_bootstrap") or []
+    if not pairs:
+        return []
+    lines = [
+        "## Are the differences real? (paired bootstrap of macro F1)",
+        "",
+        'Both systems are scored on the same resampled rows. "share <= 0": the share of resamples in '
+        "which the first system is not better.",
+        "",
+        "| difference | on test | mean | 95% interval | share <= 0 | verdict |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for p in pairs:
+        if p["inside_noise"]:
+            verdict = "inside the noise: the test set cannot tell them apart"
+        else:
+            verdict = f"{p['a'] if p['ci'][0] > 0 else p['b']} is better beyond the noise"
+        lines.append(
+            f"| {p['a']} - {p['b']} | {p['observed_difference']:+.4f} | {p['mean_difference']:+.4f} | "
+            f"[{p['ci'][0]:+.4f}, {p['ci'][1]:+.4f}] | {p['share_at_or_below_zero']:.3f} | {verdict} |"
+        )
+    return lines
+
+
+CV_ROWS = {
+    "tuned": "thresholds: every label tuned",
+    "per_label": "thresholds: per-label choice (0.5 unless tuning wins out of fold)",
+    "weights_and_thresholds": "the whole selection: weights, then thresholds",
+}
+
+
+def cv_md(result: dict, labels: Sequence[str]) -> list[str]:
+    cv = result.get("val_cv")
+    if not cv:
+        return []
+    choice = cv["threshold_choice"]
+    lines = [
+        "## Validation estimates beside the test figure",
+        "",
+        f"Tuning on validation scores those rows optimistically. {cv['folds']}-fold cross-validation on "
+        "validation (multilabel-stratified, seeded) tunes on the other folds and scores each held-out fold: "
+        "an honest estimate made before the test split was scored. Thresholds shipped: "
+        f"**{choice['chosen']}** (asked: {choice['requested']}; `auto` takes the per-label choice when its CV "
+        "estimate is no worse). The test figure of the way not shipped is shown for comparison only.",
+        "",
+        "| macro F1 of | val, in sample | val, CV estimate | test | shipped |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for key, row in cv["estimates"].items():
+        lines.append(
+            f"| {CV_ROWS.get(key, key)} | {row['val_in_sample']:.4f} | {row['val_cv']:.4f} | {row['test']:.4f} | "
+            f"{'yes' if row['shipped'] else ''} |"
+        )
+    per_label = cv["per_label_choice"]
+    lines += ["", "| label | CV F1, tuned | F1 at 0.5 | per-label choice keeps |", "|---|---:|---:|---|"]
+    for j, name in enumerate(labels):
+        lines.append(
+            f"| {name} | {per_label['cv_f1_tuned'][j]:.4f} | {per_label['f1_at_0.5'][j]:.4f} | {per_label['keeps'][j]} |"
+        )
+    return lines
+
+
+def calibration_md(result: dict) -> list[str]:
+    calibration = result.get("calibration")
+    if not calibration:
+        return []
+    lines = [
+        "## Calibration",
+        "",
+        "Expected calibration error (10 equal-width bins; mean over labels, and all scores pooled); 0 means a "
+        "score of 0.8 is right 80% of the time. The members are trained with pos_weight, which pushes scores "
+        "of rare labels up on purpose, so raw scores are not probabilities; the thresholds absorb that.",
+        "",
+        "| system | temperature | val ECE (mean / pooled) | test ECE (mean / pooled) |",
+        "|---|---:|---:|---:|",
+    ]
+    temperatures = calibration["temperatures"]
+    for name, splits in calibration["systems"].items():
+        for variant in ("", " calibrated"):
+            if f"val{variant}" not in splits:
+                continue
+            val, test = splits[f"val{variant}"], splits[f"test{variant}"]
+            temperature = (
+                f"{temperatures[name]:.3f}"
+                if name in temperatures and variant
+                else ("" if name not in temperatures else "1 (as trained)")
+            )
+            lines.append(
+                f"| {name}{variant} | {temperature} | {val['ece_mean']:.4f} / {val['ece_pooled']:.4f} | "
+                f"{test['ece_mean']:.4f} / {test['ece_pooled']:.4f} |"
+            )
+    if any(t != 1.0 for t in temperatures.values()):
+        lines += [
+            "",
+            "Temperature scaling (`--calibrate temperature`) divides each member's logits by its temperature, "
+            "fitted on validation, before mixing: it changes the scores and the mixing, not any member's "
+            "ranking of comments. The ensemble above mixes the calibrated scores.",
+        ]
+    return lines
+
+
+def confusion_md(result: dict) -> list[str]:
+    confusion = result.get("label_confusion")
+    if not confusion:
+        return []
+    lines = [
+        "## Labels the ensemble mixes up (test, shipped thresholds)",
+        "",
+        "Of the comments with gold label A, the share also flagged B although B is not a gold label "
+        "(heat map: label_confusion.png; the diagonal there is each label's recall).",
+        "",
+        "| gold label A | also flagged B | share | comments |",
+        "|---|---|---:|---:|",
+    ]
     lines += [
+        f"| {c['gold']} | {c['also_predicted']} | {c['rate']:.3f} | {c['count']} |" for c in confusion["top"]
+    ]
+    return lines
+
+
+def write_report_md(
+    path: Path, result: dict, *, primary: str, labels: Sequence[str], plots: Sequence[str]
+) -> Path:
+    """report.md: summary with intervals, paired differences, validation estimates, the classic per-label
+    report of the final system, comparisons, calibration, confusions, errors, plots, provenance."""
+    systems = result["systems"]
+    per_label_ci = result.get("bootstrap_ci", {}).get("systems", {}).get(primary, {}).get("per_label_f1", {})
+    lines = [
+        "# UnSmile test report",
+        "",
+        f"Evaluated at {result['evaluated_at']} on {result['test_rows']} test rows "
+        f"(UnSmile's `valid` split when trained on UnSmile).",
+        "",
+        f"**Test evaluations of this output folder: {result['test_evaluation']}.** "
+        + (
+            "This is the first and only score of the test split: weights and thresholds were chosen on "
+            "validation alone."
+            if result["test_evaluation"] == 1
+            else "The test split was scored before (history below), so choices made since may have seen "
+            "test scores: treat these numbers as optimistic."
+        ),
+        "",
+        *summary_md(result),
+        "",
+        *paired_md(result),
+        "",
+        *cv_md(result, labels),
         "",
         "## Final system",
         "",
         classification_report_md(systems[primary], primary),
         "",
+    ]
+    if per_label_ci:
+        lines += ["95% bootstrap intervals of each label's F1:", ""]
+        lines += ["| label | F1 | 95% interval |", "|---|---:|---:|"]
+        lines += [
+            f"| {name} | {systems[primary]['per_label'][name]['f1']:.4f} | {_interval(ci).strip()} |"
+            for name, ci in per_label_ci.items()
+        ]
+        lines.append("")
+    lines += [
         "## Per-label F1, every system",
         "",
         comparison_md(systems, labels),
+        "",
+        *calibration_md(result),
+        "",
+        *confusion_md(result),
+        "",
+        "## Errors",
+        "",
+        f"`errors.tsv` lists, per label, the highest-scoring false positives and the lowest-scoring false "
+        f"negatives of the final system on test ({result.get('errors_listed', 0)} rows"
+        + ("" if result.get("errors_have_texts", True) else "; texts were not available, ids only")
+        + ").",
         "",
         "## Plots",
         "",
     ]
     lines += [f"![{p}]({p})" for p in plots]
     lines += ["", "## Inputs", "", "| file | sha256 |", "|---|---|"]
-    lines += [f"| {f} | `{h[:16]}…` |" for f, h in meta["inputs"].items()]
-    if meta.get("base_models"):
+    lines += [f"| {f} | `{h[:16]}…` |" for f, h in result["inputs"].items()]
+    if result.get("base_models"):
         lines += ["", "| member | base model | revision | commit | weights file |", "|---|---|---|---|---|"]
-        for name, base in meta["base_models"].items():
+        for name, base in result["base_models"].items():
             base = base or {}
             lines.append(
                 f"| {name} | {base.get('source', 'built from scratch')} | {base.get('revision') or ''} | "
                 f"{base.get('commit') or 'local'} | {base.get('file', '')} |"
             )
-    if meta.get("data_source"):
-        lines += ["", f"Data: `{json.dumps(meta['data_source'], ensure_ascii=False)}`"]
-    if meta.get("history"):
+    if result.get("data_source"):
+        lines += ["", f"Data: `{json.dumps(result['data_source'], ensure_ascii=False)}`"]
+    if result.get("history"):
         lines += [
             "",
             "## Earlier test evaluations of this output folder",
@@ -277,7 +315,7 @@ def write_report_md(
         lines += ["|---|---:|---|"]
         lines += [
             f"| {h['evaluated_at']} | {h.get('test_f1_macro_tuned', float('nan')):.4f} | `{h.get('inputs_digest', '')}` |"
-            for h in meta["history"]
+            for h in result["history"]
         ]
     io.write_text(path, "\n".join(lines) + "\n")
     return path

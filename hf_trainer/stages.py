@@ -53,6 +53,8 @@ class PipelineOptions:
     launcher: str = "accelerate"
     skip_preflight: bool = False
     rescore_test: bool = False
+    calibrate: str = "none"
+    threshold_choice: str = "auto"
     debug: bool = False
     extra: list[str] = field(default_factory=list)
 
@@ -89,6 +91,19 @@ def parse_options(argv: list[str]) -> PipelineOptions:
         "--rescore_test",
         action="store_true",
         help="Allow scoring the test split again after a configuration change (counted in the report)",
+    )
+    add(
+        "--calibrate",
+        choices=["none", "temperature"],
+        default="none",
+        help="temperature: rescale each member's scores by a temperature fitted on val before mixing",
+    )
+    add(
+        "--threshold_choice",
+        choices=["auto", "tuned", "per_label"],
+        default="auto",
+        help="How thresholds are chosen on val (recipes/thresholds.py; default auto: per-label 0.5-or-tuned "
+        "choice when its cross-validated estimate is no worse than tuning every label)",
     )
     add("--debug", action="store_true", help="Show the traceback of an error, not just its one line")
     args, extra = parser.parse_known_args(argv)
@@ -267,12 +282,20 @@ class StageGraph:
         ensemble_command = self.python(
             "ensemble.py", "--members", *member_dirs, "--output_dir", str(out / "ensemble")
         )
+        if self.options.calibrate != "none":
+            ensemble_command += ["--calibrate", self.options.calibrate]
         ensemble = Stage(
             "ensemble", ensemble_command, inputs=[t.fingerprint() for t in trains], output=out / "ensemble"
         )
         thresholds = Stage(
             "thresholds",
-            self.python("thresholds.py", "--ensemble_dir", str(out / "ensemble")),
+            self.python(
+                "thresholds.py",
+                "--ensemble_dir",
+                str(out / "ensemble"),
+                "--threshold_choice",
+                self.options.threshold_choice,
+            ),
             inputs=[ensemble.fingerprint()],
         )
         evaluate = Stage(

@@ -9,6 +9,9 @@
 3. ensemble weights + thresholds for three members on the validation split;
 4. inference comments/s of a three-member (tiny) ensemble; the char n-gram member's whole fit
    (its C grid) on the original train rows and its inference comments/s;
+   the thresholds stage (with its cross-validation) and the whole one-shot test evaluation
+   (recipes/evaluate_test.py as a user runs it: report, intervals, plots, errors.tsv) of a
+   three-member ensemble with synthetic member scores on the real val/test rows;
 5. (--gpu) seconds per epoch of base-size ELECTRA and RoBERTa (random init, real shapes) at batch 16,
    fixed-128 vs ours, fp16 and bf16, and the projected wall time of the three-model pipeline.
 Without --data_dir the shipped synthetic demo sample is used (small: the figures are then rough).
@@ -21,6 +24,7 @@ import logging
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +40,7 @@ from hf_trainer import io
 from hf_trainer.char_ngram import CharNgramClassifier
 from hf_trainer.configs import DataArguments, RecipeTrainingArguments
 from hf_trainer.data import save_prepared_splits, tokenize_splits
-from hf_trainer.ensemble import EnsembleSpec, combine, optimise_weights
+from hf_trainer.ensemble import EnsembleSpec, combine, optimise_weights, save_predictions
 from hf_trainer.errors import InvalidArgument, run_recipe
 from hf_trainer.inference import Ensemble
 from hf_trainer.labels import LabelSchema
@@ -223,6 +227,51 @@ def char_ngram_timing(splits, comments: int) -> dict:
     return {"train_rows": len(train), "train_s": train_s, "c": model.c, "inference_comments_per_s": per_s}
 
 
+def test_evaluation_timing(splits) -> dict:
+    """thresholds.py and evaluate_test.py, each run as a user runs it (a fresh Python process), on a
+    three-member ensemble whose member scores are synthetic but whose rows, ids and texts are real."""
+    schema = LabelSchema()
+    work = Path(tempfile.mkdtemp(prefix="bench_eval_"))
+    rng = np.random.default_rng(0)
+    try:
+        save_prepared_splits(
+            splits, {"rows": {k: len(v) for k, v in splits.items()}}, list(schema.names), work / "data"
+        )
+        members = []
+        for i in range(3):
+            member = work / f"member{i}"
+            strength = rng.uniform(0.3, 0.6)
+            for split, name in (("validation", "val"), ("test", "test")):
+                labels = np.asarray(splits[split]["labels"], dtype=np.float32)
+                probs = np.clip(labels * strength + rng.random(labels.shape) * 0.6, 0, 1)
+                save_predictions(member, name, splits[split]["id"], probs, labels, schema)
+            io.write_json(member / "run_config.json", {"data": {"prepared_data_dir": str(work / "data")}})
+            members.append(str(member))
+        recipes = Path(__file__).resolve().parent
+        ensemble = str(work / "ensemble")
+        seconds = {}
+        for name, args in (
+            ("ensemble", ["ensemble.py", "--members", *members, "--output_dir", ensemble]),
+            ("thresholds", ["thresholds.py", "--ensemble_dir", ensemble]),
+            ("test_evaluation", ["evaluate_test.py", "--ensemble_dir", ensemble]),
+        ):
+            start = time.perf_counter()
+            subprocess.run(
+                [sys.executable, str(recipes / args[0]), *args[1:]], check=True, capture_output=True
+            )
+            seconds[name] = time.perf_counter() - start
+        metrics = io.read_json(work / "ensemble" / "report" / "test_metrics.json")
+        return {
+            "thresholds_s": seconds["thresholds"],
+            "test_evaluation_s": seconds["test_evaluation"],
+            "inside": metrics["seconds"],  # as measured by the recipe: scoring, and everything
+            "val_rows": len(splits["validation"]),
+            "test_rows": metrics["test_rows"],
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def gpu_items(splits, steps: int) -> dict:
     """Base-size shapes (random init) at batch 16 on the GPU, fixed-128 vs ours, fp16 and bf16."""
     from transformers import AutoModelForSequenceClassification, ElectraConfig, RobertaConfig
@@ -296,6 +345,14 @@ def main(argv: list[str] | None = None) -> None:
     result["char_ngram"] = char_ngram_timing(splits, args.comments)
     result["char_ngram_train_s"] = result["char_ngram"]["train_s"]
     result["char_ngram_inference_per_s"] = result["char_ngram"]["inference_comments_per_s"]
+    result["evaluation"] = test_evaluation_timing(splits)
+    result["thresholds_s"] = result["evaluation"]["thresholds_s"]
+    result["test_evaluation_s"] = result["evaluation"]["test_evaluation_s"]
+    # The analysis this recipe added to the evaluation (intervals, CV table, calibration, errors,
+    # the new plots) is inside `total - scoring`, together with the plots that were there before.
+    result["test_evaluation_analysis_s"] = (
+        result["evaluation"]["inside"]["total"] - result["evaluation"]["inside"]["scoring"]
+    )
     if args.gpu:
         if not torch.cuda.is_available():
             raise InvalidArgument("--gpu: no CUDA device here; run the benchmark without --gpu")
@@ -331,6 +388,12 @@ def main(argv: list[str] | None = None) -> None:
             "char-ngram member: fit (5 values of C) / inference",
             f"{result['char_ngram_train_s']:.1f} s on {result['char_ngram']['train_rows']} rows / "
             f"{result['char_ngram_inference_per_s']:.0f} comments/s",
+        ),
+        ("thresholds stage, with 5-fold cross-validation (3 members)", f"{result['thresholds_s']:.1f} s"),
+        (
+            "one-shot test evaluation (3 members), analysis and plots in it",
+            f"{result['test_evaluation_s']:.1f} s, {result['test_evaluation_analysis_s']:.1f} s "
+            f"({result['evaluation']['test_rows']} test rows)",
         ),
     ]
     for key, value in result.get("gpu", {}).items():

@@ -1,9 +1,11 @@
 """Find ensemble weights on the validation split and write ensemble.json.
 
     python recipes/ensemble.py --members outputs/kcelectra outputs/soongsilbert outputs/roberta \
-        --output_dir outputs/ensemble [--objective f1_macro_tuned|logloss]
+        --output_dir outputs/ensemble [--objective f1_macro_tuned|logloss] [--calibrate temperature]
 
-Reads each member's predictions/val.npz. Thresholds are added by recipes/thresholds.py.
+Reads each member's predictions/val.npz. With --calibrate temperature, each member's scores are first
+rescaled by one temperature fitted on val (ensemble.json keeps it; every later stage and inference
+apply it). Thresholds are added by recipes/thresholds.py.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from hf_trainer.calibration import apply_temperature, calibration_errors, fit_temperature
 from hf_trainer.configs import EnsembleArguments, RecipeArgumentParser
-from hf_trainer.ensemble import EnsembleSpec, combine, load_aligned, optimise_weights
+from hf_trainer.ensemble import EnsembleSpec, load_aligned, optimise_weights
 from hf_trainer.errors import run_recipe
 from hf_trainer.log import setup_logging
 from hf_trainer.thresholds import tuned_macro_f1
@@ -30,9 +33,23 @@ def main(argv: list[str] | None = None) -> EnsembleSpec:
     start = time.perf_counter()
     members = load_aligned(args.members, "val")
     labels = members[0].references
-    weights, value = optimise_weights([m.probs for m in members], labels, args.objective)
-    mixed = combine([m.probs for m in members], weights)
-    spec = EnsembleSpec.from_members(members, weights, args.objective, value, args.output_dir)
+    temperatures = [1.0] * len(members)
+    if args.calibrate == "temperature":
+        temperatures = [fit_temperature(m.probs, labels) for m in members]
+        for member, temperature in zip(members, temperatures, strict=True):
+            logger.info(
+                "%-16s temperature %.3f: val ECE %.4f -> %.4f",
+                member.name,
+                temperature,
+                calibration_errors(member.probs, labels, member.label_names)["ece_mean"],
+                calibration_errors(apply_temperature(member.probs, temperature), labels, member.label_names)[
+                    "ece_mean"
+                ],
+            )
+    calibrated = [apply_temperature(m.probs, t) for m, t in zip(members, temperatures, strict=True)]
+    weights, value = optimise_weights(calibrated, labels, args.objective)
+    spec = EnsembleSpec.from_members(members, weights, args.objective, value, args.output_dir, temperatures)
+    mixed = spec.mix([m.probs for m in members])
     path = spec.save(args.output_dir)
     for entry in spec.members:
         logger.info(

@@ -2,7 +2,10 @@
 
     python recipes/evaluate_test.py --ensemble_dir outputs/ensemble [--force]
 
-Writes <ensemble_dir>/report/: test_metrics.json, report.md and PNG plots, and counts the evaluation
+Writes <ensemble_dir>/report/: test_metrics.json (point figures, 95% bootstrap intervals, paired
+differences, the validation estimates beside the test figure, calibration, label confusions),
+report.md, errors.tsv (the worst false positives and negatives per label) and PNG plots (per-label F1,
+thresholds, training curves, reliability diagrams, label confusion); and counts the evaluation
 in <ensemble_dir>/../test_evaluations.json. A second evaluation for the same output folder (even of
 a new ensemble) refuses unless --force: the test split is for the final number, not for choosing
 anything. With --force an earlier report is moved aside (report.old-<time>), never overwritten, and
@@ -15,29 +18,123 @@ import datetime as dt
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import numpy as np
+
 from hf_trainer import io
-from hf_trainer.configs import EnsembleDirArguments, RecipeArgumentParser
-from hf_trainer.ensemble import EnsembleSpec, combine, load_aligned, predictions_path
+from hf_trainer.analysis import (
+    PUBLISHED_LRAP,
+    bootstrap_section,
+    calibration_section,
+    classification_report,
+    confusion_section,
+    cv_section,
+)
+from hf_trainer.calibration import apply_temperature
+from hf_trainer.configs import EvaluationArguments, RecipeArgumentParser
+from hf_trainer.cross_validation import threshold_fitter
+from hf_trainer.ensemble import EnsembleSpec, load_aligned, predictions_path
+from hf_trainer.error_analysis import error_rows, split_texts, write_errors_tsv
 from hf_trainer.errors import UserError, run_recipe
 from hf_trainer.evaluation import RescoreRefused, check_may_score, record_evaluation, refusal
 from hf_trainer.log import setup_logging
-from hf_trainer.metrics import multilabel_metrics
-from hf_trainer.report import plot_f1_bars, plot_threshold_curves, plot_training_curves, write_report_md
-from hf_trainer.thresholds import tune_thresholds
+from hf_trainer.metrics import binarize, multilabel_metrics
+from hf_trainer.plots import (
+    plot_confusion,
+    plot_f1_bars,
+    plot_reliability,
+    plot_threshold_curves,
+    plot_training_curves,
+)
+from hf_trainer.report import write_report_md
 
 logger = logging.getLogger("hf_trainer.evaluate_test")
 
 REPORT_DIR = "report"
 METRICS_FILE = "test_metrics.json"
+ERRORS_FILE = "errors.tsv"
+
+
+def score_systems(spec: EnsembleSpec, val: list, test: list) -> tuple[dict, dict, np.ndarray, np.ndarray]:
+    """Test metrics and 0/1 decisions of every member and of the ensemble, at 0.5 and with thresholds
+    chosen on val (a member's chosen the same way as the ensemble's); and the mixed val/test scores."""
+    names, labels = spec.labels, test[0].references
+    evidence = (spec.threshold_report or {}).get("cv") or {}
+    fit = threshold_fitter(
+        evidence.get("chosen", "tuned"), evidence.get("folds", 5), evidence.get("seed", 42)
+    )
+    systems, decisions = {}, {}
+
+    def add(name: str, probs: np.ndarray, thresholds) -> None:
+        systems[name] = multilabel_metrics(probs, labels, names, thresholds)
+        decisions[name] = binarize(probs, thresholds)
+
+    for entry, member_val, member_test in zip(spec.members, val, test, strict=True):
+        add(f"{entry['name']} @0.5", member_test.probs, 0.5)
+        add(f"{entry['name']} tuned", member_test.probs, fit(member_val.probs, member_val.references))
+    val_mixed, test_mixed = spec.mix([m.probs for m in val]), spec.mix([m.probs for m in test])
+    add("ensemble @0.5", test_mixed, 0.5)
+    add("ensemble tuned", test_mixed, spec.thresholds)
+    return systems, decisions, val_mixed, test_mixed
+
+
+def comparisons(spec: EnsembleSpec) -> list[tuple[str, str]]:
+    """The paired comparisons: tuned against 0.5, and the ensemble against its best member by val."""
+    pairs = [("ensemble tuned", "ensemble @0.5")]
+    if len(spec.members) > 1:
+        best = max(spec.members, key=lambda m: m.get("val_f1_macro_tuned", m.get("val_f1_macro", 0.0)))
+        pairs.insert(0, ("ensemble tuned", f"{best['name']} tuned"))
+    return pairs
+
+
+def draw_plots(report_dir: Path, spec: EnsembleSpec, systems: dict, val, test, mixed, confusion) -> list[str]:
+    names, member_dirs = spec.labels, spec.member_dirs(report_dir.parent)
+    bars = {k: v for k, v in systems.items() if k.endswith("tuned")} | {
+        "ensemble @0.5": systems["ensemble @0.5"]
+    }
+    val_mixed, test_mixed = mixed
+    plots = [
+        plot_f1_bars(report_dir / "f1_per_label.png", bars, names),
+        plot_threshold_curves(
+            report_dir / "threshold_curves.png", val_mixed, val[0].references, spec.thresholds, names
+        ),
+    ]
+    histories = {
+        entry["name"]: io.read_json(d / "trainer_state.json")["log_history"]
+        for entry, d in zip(spec.members, member_dirs, strict=True)
+        if (d / "trainer_state.json").is_file()
+    }
+    if histories:
+        plots.append(plot_training_curves(report_dir / "training_curves.png", histories))
+    for entry, member_val, member_test in zip(spec.members, val, test, strict=True):
+        splits = {
+            "val": (member_val.probs, member_val.references),
+            "test": (member_test.probs, member_test.references),
+        }
+        if entry.get("temperature", 1.0) != 1.0:
+            splits["test calibrated"] = (
+                apply_temperature(member_test.probs, entry["temperature"]),
+                member_test.references,
+            )
+        plots.append(
+            plot_reliability(report_dir / f"reliability_{entry['name']}.png", entry["name"], splits, names)
+        )
+    ensemble_splits = {"val": (val_mixed, val[0].references), "test": (test_mixed, test[0].references)}
+    plots.append(
+        plot_reliability(report_dir / "reliability_ensemble.png", "ensemble", ensemble_splits, names)
+    )
+    plots.append(plot_confusion(report_dir / "label_confusion.png", np.asarray(confusion["rate"]), names))
+    return [p.name for p in plots]
 
 
 def main(argv: list[str] | None = None) -> dict:
-    (args,) = RecipeArgumentParser((EnsembleDirArguments,)).parse(argv)
+    (args,) = RecipeArgumentParser((EvaluationArguments,)).parse(argv)
     setup_logging()
+    start = time.perf_counter()
     folder = Path(args.ensemble_dir)
     report_dir = folder / REPORT_DIR
     spec = EnsembleSpec.load(folder)
@@ -50,41 +147,34 @@ def main(argv: list[str] | None = None) -> dict:
     val = load_aligned(member_dirs, "val")
     test = load_aligned(member_dirs, "test")
     names, labels = spec.labels, test[0].references
+    systems, decisions, val_mixed, test_mixed = score_systems(spec, val, test)
+    scored = time.perf_counter()
 
-    systems: dict[str, dict] = {}
-    for entry, member_val, member_test in zip(spec.members, val, test, strict=True):
-        own_thresholds, _ = tune_thresholds(member_val.probs, member_val.references)
-        systems[f"{entry['name']} @0.5"] = multilabel_metrics(member_test.probs, labels, names, 0.5)
-        systems[f"{entry['name']} tuned"] = multilabel_metrics(
-            member_test.probs, labels, names, own_thresholds
-        )
-    ensemble_test = combine([m.probs for m in test], spec.weights)
-    systems["ensemble @0.5"] = multilabel_metrics(ensemble_test, labels, names, 0.5)
-    systems["ensemble tuned"] = multilabel_metrics(ensemble_test, labels, names, spec.thresholds)
+    analysis = bootstrap_section(
+        decisions, labels, names, comparisons(spec), args.bootstrap_resamples, args.seed
+    )
+    analysis["val_cv"] = cv_section(spec.threshold_report, val_mixed, val[0].references, test_mixed, labels)
+    member_scores = {
+        entry["name"]: {"val": (mv.probs, mv.references), "test": (mt.probs, mt.references)}
+        for entry, mv, mt in zip(spec.members, val, test, strict=True)
+    }
+    ensemble_scores = {"val": (val_mixed, val[0].references), "test": (test_mixed, labels)}
+    analysis["calibration"] = calibration_section(
+        member_scores | {"ensemble": ensemble_scores},
+        names,
+        {entry["name"]: entry.get("temperature", 1.0) for entry in spec.members},
+    )
+    analysis["label_confusion"] = confusion_section(decisions["ensemble tuned"], labels, names)
 
     if report_dir.exists():
         logger.info("Moved the earlier report to %s", io.move_aside(report_dir))
     report_dir.mkdir(parents=True)
-    bars = {k: v for k, v in systems.items() if k.endswith("tuned")} | {
-        "ensemble @0.5": systems["ensemble @0.5"]
-    }
-    plots = [
-        plot_f1_bars(report_dir / "f1_per_label.png", bars, names).name,
-        plot_threshold_curves(
-            report_dir / "threshold_curves.png",
-            combine([m.probs for m in val], spec.weights),
-            val[0].references,
-            spec.thresholds,
-            names,
-        ).name,
-    ]
-    histories = {
-        entry["name"]: io.read_json(d / "trainer_state.json")["log_history"]
-        for entry, d in zip(spec.members, member_dirs, strict=True)
-        if (d / "trainer_state.json").is_file()
-    }
-    if histories:
-        plots.append(plot_training_curves(report_dir / "training_curves.png", histories).name)
+    texts = split_texts(member_dirs, "test")
+    errors = error_rows(test_mixed, labels, spec.thresholds, test[0].ids, names, texts, args.errors_per_label)
+    write_errors_tsv(report_dir / ERRORS_FILE, errors)
+    plots = draw_plots(
+        report_dir, spec, systems, val, test, (val_mixed, test_mixed), analysis["label_confusion"]
+    )
 
     inputs = [folder / "ensemble.json"] + [
         predictions_path(d, s) for d in member_dirs for s in ("val", "test")
@@ -104,20 +194,21 @@ def main(argv: list[str] | None = None) -> dict:
         },
         "data_source": next((io.read_json(f).get("data_source") for f in run_configs if f.is_file()), None),
     }
-    write_report_md(
-        report_dir / "report.md",
-        systems=systems,
-        primary="ensemble tuned",
-        labels=names,
-        meta=meta,
-        plots=plots,
-    )
     result = {
         **meta,
         "weights": dict(zip([m["name"] for m in spec.members], spec.weights.tolist(), strict=True)),
+        "temperatures": dict(zip([m["name"] for m in spec.members], spec.temperatures, strict=True)),
         "thresholds": dict(zip(names, spec.thresholds, strict=True)),
         "systems": systems,
+        "classification_report": classification_report(systems["ensemble tuned"]),
+        "published_lrap": PUBLISHED_LRAP,
+        **analysis,
+        "errors_file": ERRORS_FILE,
+        "errors_listed": len(errors),
+        "errors_have_texts": texts is not None,
+        "seconds": {"scoring": round(scored - start, 2), "total": round(time.perf_counter() - start, 2)},
     }
+    write_report_md(report_dir / "report.md", result, primary="ensemble tuned", labels=names, plots=plots)
     io.write_json(report_dir / METRICS_FILE, result)
     record_evaluation(
         folder,
@@ -130,10 +221,14 @@ def main(argv: list[str] | None = None) -> dict:
         },
     )
     logger.info(
-        "Test macro F1: ensemble %.4f at 0.5, %.4f tuned (micro %.4f); report in %s",
+        "Test macro F1: ensemble %.4f at 0.5, %.4f tuned (95%% CI %.4f-%.4f; micro %.4f); %.1fs (analysis and "
+        "plots %.1fs); report in %s",
         systems["ensemble @0.5"]["f1_macro"],
         systems["ensemble tuned"]["f1_macro"],
+        *analysis["bootstrap_ci"]["systems"]["ensemble tuned"]["f1_macro"],
         systems["ensemble tuned"]["f1_micro"],
+        time.perf_counter() - start,
+        time.perf_counter() - scored,
         report_dir,
     )
     return result

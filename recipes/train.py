@@ -69,7 +69,9 @@ def main(argv: list[str] | None = None) -> dict:
                 "Preflight char-ngram: passed (a CPU model: no weights to load, no training step to try)"
             )
             return {"model": "char-ngram", "problems": []}
-        return train_char_ngram(splits, schema, output_dir, data_report, training_args.seed)
+        return train_char_ngram(
+            splits, schema, output_dir, data_report, training_args.seed, dataclasses.asdict(data_args)
+        )
     model, tokenizer, weights = load_model_and_tokenizer(
         schema=schema,
         train_texts=splits["train"]["text"],

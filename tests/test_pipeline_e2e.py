@@ -29,7 +29,7 @@ def test_ensemble_json_holds_weights_thresholds_and_member_scores(pipeline_dir):
     assert len(spec.thresholds) == 10
     report = spec.threshold_report
     assert report["val_f1_macro_tuned"] >= report["val_f1_macro_at_0.5"]
-    assert spec.objective_value == pytest.approx(report["val_f1_macro_tuned"], abs=1e-9)
+    assert spec.objective_value == pytest.approx(report["val_f1_macro_all_tuned"], abs=1e-9)
 
 
 def test_report_files_and_once_only_guard(pipeline_dir):

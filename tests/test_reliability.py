@@ -161,7 +161,7 @@ def test_bin_weights_load_as_tensors_only_and_pickled_code_is_refused(tmp_path):
 
 
 def test_a_plot_that_fails_half_way_leaves_the_old_png_intact(tmp_path):
-    from hf_trainer.report import save_figure
+    from hf_trainer.plots import save_figure
 
     target = tmp_path / "f1_per_label.png"
     target.write_bytes(b"\x89PNG old plot")

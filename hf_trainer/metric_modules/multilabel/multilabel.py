@@ -20,6 +20,7 @@ Args:
     label_names: optional list of names for the per-label entries (default "0", "1", ...).
 Returns:
     dict with f1_macro, f1_micro, f1_weighted, f1_samples, precision_macro, recall_macro,
+    precision_micro, recall_micro,
     hamming_loss, exact_match, per_label {name: {precision, recall, f1, support}},
     and with scores: lrap, roc_auc_macro.
 """
@@ -60,6 +61,10 @@ class Multilabel(evaluate.Metric):
             "f1_samples": float(metrics.f1_score(y_true, y_pred, average="samples", zero_division=0)),
             "precision_macro": float(np.mean(precision)),
             "recall_macro": float(np.mean(recall)),
+            "precision_micro": float(
+                metrics.precision_score(y_true, y_pred, average="micro", zero_division=0)
+            ),
+            "recall_micro": float(metrics.recall_score(y_true, y_pred, average="micro", zero_division=0)),
             "hamming_loss": float(metrics.hamming_loss(y_true, y_pred)),
             "exact_match": float(metrics.accuracy_score(y_true, y_pred)),
             "per_label": {

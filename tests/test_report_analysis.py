@@ -1,0 +1,344 @@
+"""The report's analysis on synthetic cases with known answers, and in the shared pipeline's report."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+
+import numpy as np
+import pytest
+
+from hf_trainer import Ensemble
+from hf_trainer.calibration import apply_temperature, expected_calibration_error, fit_temperature
+from hf_trainer.cross_validation import (
+    choose_thresholds,
+    cross_validate_selection,
+    cross_validate_thresholds,
+    fold_index,
+    per_label_choice,
+)
+from hf_trainer.ensemble import EnsembleSpec, load_aligned
+from hf_trainer.error_analysis import error_rows, label_confusion, write_errors_tsv
+from hf_trainer.errors import InvalidInput
+from hf_trainer.labels import UNSMILE_LABELS
+from hf_trainer.metrics import f1_scores, multilabel_metrics
+from hf_trainer.thresholds import tuned_macro_f1
+from hf_trainer.uncertainty import f1_intervals, paired_difference, resample_counts
+from tests.helpers import PIPELINE_MEMBERS, load_recipe
+
+
+def noisy_predictions(gold: np.ndarray, flip: float, seed: int) -> np.ndarray:
+    """`gold` with each (row, label) decision flipped with probability `flip`."""
+    flips = np.random.default_rng(seed).random(gold.shape) < flip
+    return np.where(flips, 1 - gold, gold).astype(np.int8)
+
+
+# --- the fast F1 against the metric module -----------------------------------------------------
+
+
+def test_fast_f1_equals_the_metric_module_and_counts_repeated_rows():
+    rng = np.random.default_rng(1)
+    gold = (rng.random((300, 4)) < 0.2).astype(np.int8)
+    gold[:, 3] = 0  # a label without positives: zero_division=0 as in scikit-learn
+    pred = noisy_predictions(gold, 0.15, seed=1)
+    module = multilabel_metrics(pred, gold, list("abcd"))
+    fast = f1_scores(pred, gold)
+    assert fast["f1_macro"][0] == pytest.approx(module["f1_macro"], abs=1e-12)
+    assert fast["f1_micro"][0] == pytest.approx(module["f1_micro"], abs=1e-12)
+    assert fast["per_label"][0] == pytest.approx([module["per_label"][n]["f1"] for n in "abcd"], abs=1e-12)
+    # A weight of k counts a row k times: the same figures as the rows actually repeated.
+    weights = rng.integers(0, 4, size=300)
+    repeated = np.repeat(np.arange(300), weights)
+    module = multilabel_metrics(pred[repeated], gold[repeated], list("abcd"))
+    assert f1_scores(pred, gold, weights)["f1_macro"][0] == pytest.approx(module["f1_macro"], abs=1e-12)
+
+
+# --- bootstrap --------------------------------------------------------------------------------------
+
+
+def test_a_perfect_classifier_has_zero_width_intervals():
+    rng = np.random.default_rng(2)
+    gold = (rng.random((500, 5)) < 0.3).astype(np.int8)
+    intervals = f1_intervals(gold, gold, resample_counts(500, 1000, seed=0), list("abcde"))
+    assert intervals["f1_macro"] == [1.0, 1.0] and intervals["f1_micro"] == [1.0, 1.0]
+    assert all(ci == [1.0, 1.0] for ci in intervals["per_label_f1"].values())
+
+
+def test_intervals_hold_the_point_figure_and_narrow_with_more_rows():
+    def width(rows: int) -> float:
+        gold = (np.random.default_rng(rows).random((rows, 3)) < 0.3).astype(np.int8)
+        pred = noisy_predictions(gold, 0.2, seed=rows)
+        point = f1_scores(pred, gold)["f1_macro"][0]
+        low, high = f1_intervals(pred, gold, resample_counts(rows, 1000, seed=1), list("abc"))["f1_macro"]
+        assert low < point < high
+        return high - low
+
+    assert width(4000) < width(400) / 2  # ~1/sqrt(n): 10x the rows, about a third of the width
+
+
+def test_identical_systems_differ_by_zero_and_equal_ones_by_noise_around_zero():
+    rng = np.random.default_rng(3)
+    gold = (rng.random((1500, 6)) < 0.2).astype(np.int8)
+    counts = resample_counts(1500, 1000, seed=3)
+    a = noisy_predictions(gold, 0.1, seed=11)
+    same = paired_difference("a", a, "a again", a.copy(), gold, counts)
+    assert same.ci == [0.0, 0.0] and same.mean == 0.0 and same.inside_noise
+    # Two different systems with the same error rate: an interval around 0, inside the noise.
+    b = noisy_predictions(gold, 0.1, seed=12)
+    twins = paired_difference("a", a, "b", b, gold, counts)
+    assert twins.ci[0] < 0 < twins.ci[1] and twins.inside_noise
+    assert abs(twins.mean - twins.observed) < 0.01
+    # A clearly better system: the interval excludes 0 and almost no resample favours the worse one.
+    worse = noisy_predictions(gold, 0.25, seed=13)
+    better = paired_difference("a", a, "worse", worse, gold, counts)
+    assert better.ci[0] > 0 and not better.inside_noise and better.share_at_or_below_zero < 0.01
+
+
+def test_pairing_cancels_the_noise_two_similar_systems_share():
+    rng = np.random.default_rng(4)
+    gold = (rng.random((1000, 4)) < 0.25).astype(np.int8)
+    counts = resample_counts(1000, 1000, seed=5)
+    a = noisy_predictions(gold, 0.1, seed=21)
+    b = noisy_predictions(a, 0.02, seed=22)  # b makes most of a's mistakes, and a few of its own
+    diff = paired_difference("a", a, "b", b, gold, counts)
+    ci_a = f1_intervals(a, gold, counts, list("abcd"))["f1_macro"]
+    # Unpaired (b on other resamples), the difference would be wider than a's own interval.
+    unpaired = (
+        f1_scores(a, gold, counts)["f1_macro"]
+        - f1_scores(b, gold, resample_counts(1000, 1000, 6))["f1_macro"]
+    )
+    assert diff.ci[1] - diff.ci[0] < (ci_a[1] - ci_a[0]) / 2
+    assert diff.ci[1] - diff.ci[0] < np.ptp(np.percentile(unpaired, [2.5, 97.5])) / 2
+
+
+# --- cross-validation of the threshold search ------------------------------------------------------
+
+
+def test_cv_on_pure_noise_estimates_no_skill_while_in_sample_tuning_looks_better():
+    rng = np.random.default_rng(5)
+    rows, prevalence = 500, 0.1
+    labels = (rng.random((rows, 10)) < prevalence).astype(np.int8)
+    scores = rng.random((rows, 10))  # no information about the labels at all
+    no_skill = 2 * prevalence / (1 + prevalence)  # F1 of flagging every row
+    in_sample = tuned_macro_f1(scores, labels)
+    cv = cross_validate_thresholds(scores, labels, "tuned", folds=5, seed=0)["cv_f1_macro"]
+    assert abs(cv - no_skill) < 0.02
+    assert in_sample > cv + 0.01
+
+
+def test_per_label_choice_keeps_half_where_tuning_cannot_beat_it():
+    rng = np.random.default_rng(6)
+    rows = 1000
+    labels = (rng.random((rows, 2)) < 0.3).astype(np.int8)
+    scores = np.empty((rows, 2))
+    # Label 0: perfectly separated around 0.5, nothing to gain from tuning.
+    scores[:, 0] = np.where(labels[:, 0] == 1, rng.uniform(0.6, 1.0, rows), rng.uniform(0.0, 0.4, rows))
+    # Label 1: informative but every score below 0.5: at 0.5 nothing is flagged (F1 0).
+    scores[:, 1] = np.where(labels[:, 1] == 1, rng.uniform(0.2, 0.45, rows), rng.uniform(0.0, 0.25, rows))
+    thresholds, choice = per_label_choice(scores, labels, folds=5, seed=0)
+    assert choice["keeps"] == ["0.5", "tuned"]
+    assert thresholds[0] == 0.5 and thresholds[1] < 0.45
+    assert choice["f1_at_0.5"][1] == 0.0 and choice["cv_f1_tuned"][1] > 0.7
+
+
+def test_auto_takes_the_choice_with_the_better_cv_estimate():
+    rng = np.random.default_rng(7)
+    labels = (rng.random((600, 4)) < 0.2).astype(np.int8)
+    scores = np.clip(labels * 0.3 + rng.random((600, 4)) * 0.6, 0, 1)
+    thresholds, evidence = choose_thresholds(scores, labels, "auto", folds=5, seed=1)
+    cv = evidence["cv"]
+    expected = "per_label" if cv["per_label"]["cv_f1_macro"] >= cv["tuned"]["cv_f1_macro"] else "tuned"
+    assert evidence["chosen"] == expected
+    assert thresholds.tolist() == evidence["thresholds"][expected]
+    _, forced = choose_thresholds(scores, labels, "tuned", folds=5, seed=1)
+    assert forced["chosen"] == "tuned"
+    with pytest.raises(InvalidInput, match="threshold_choice"):
+        choose_thresholds(scores, labels, "always")
+
+
+def test_folds_are_stratified_seeded_and_cover_every_row():
+    rng = np.random.default_rng(8)
+    labels = np.zeros((500, 3), dtype=np.int8)
+    labels[rng.choice(500, 25, replace=False), 2] = 1  # a rare label: 5 positives per fold expected
+    labels[:, 0] = rng.random(500) < 0.5
+    fold = fold_index(labels, folds=5, seed=4)
+    assert sorted(np.bincount(fold).tolist()) == [100] * 5
+    assert all(labels[fold == k, 2].sum() == 5 for k in range(5))
+    assert np.array_equal(fold, fold_index(labels, folds=5, seed=4))
+    with pytest.raises(InvalidInput, match="at least 10 rows"):
+        fold_index(labels[:6], folds=5)
+
+
+def test_cv_of_the_whole_selection_searches_weights_per_fold():
+    rng = np.random.default_rng(9)
+    labels = (rng.random((400, 3)) < 0.3).astype(np.int8)
+    good = np.clip(labels * 0.5 + rng.random((400, 3)) * 0.5, 0, 1)
+    noise = rng.random((400, 3))
+    result = cross_validate_selection([good, noise], labels, "tuned", folds=4, seed=0)
+    assert len(result["fold_weights"]) == 4
+    assert all(w[0] > w[1] for w in result["fold_weights"])  # the informative member wins in every fold
+    assert 0.5 < result["cv_f1_macro"] <= tuned_macro_f1(good, labels) + 1e-9
+
+
+# --- calibration --------------------------------------------------------------------------------------
+
+
+def test_ece_is_small_for_calibrated_scores_and_large_for_overconfident_ones():
+    rng = np.random.default_rng(10)
+    scores = rng.random(20_000)
+    labels = (rng.random(20_000) < scores).astype(np.int8)  # a score of s is right s of the time
+    assert expected_calibration_error(scores, labels) < 0.02
+    overconfident = np.where(scores > 0.5, 1 - (1 - scores) / 4, scores / 4)
+    assert expected_calibration_error(overconfident, labels) > 0.1
+
+
+def test_temperature_is_recovered_and_one_leaves_scores_untouched():
+    rng = np.random.default_rng(11)
+    logits = rng.normal(0, 2, (5000, 4))
+    labels = (rng.random((5000, 4)) < 1 / (1 + np.exp(-logits))).astype(np.int8)
+    sharpened = 1 / (1 + np.exp(-3 * logits))  # logits three times too large
+    temperature = fit_temperature(sharpened, labels)
+    assert temperature == pytest.approx(3.0, rel=0.1)
+    calibrated = apply_temperature(sharpened, temperature)
+    assert expected_calibration_error(calibrated, labels) < expected_calibration_error(sharpened, labels) / 2
+    assert np.array_equal(apply_temperature(sharpened, 1.0), sharpened)
+    # A temperature keeps each label's ranking of the rows.
+    order = np.argsort(sharpened[:, 0], kind="stable")
+    assert np.all(np.diff(calibrated[order, 0]) >= 0)
+
+
+def test_ensemble_json_refuses_a_temperature_that_is_not_positive():
+    spec = {
+        "labels": ["a"],
+        "members": [{"name": "m", "path": "m", "weight": 1.0, "temperature": 0.0}],
+        "objective": "f1_macro_tuned",
+        "objective_value": 0.5,
+    }
+    with pytest.raises(InvalidInput, match="temperatures must be > 0"):
+        EnsembleSpec.from_dict(spec)
+
+
+# --- errors a person can read ------------------------------------------------------------------------
+
+
+def test_error_rows_list_the_most_confident_mistakes_first(tmp_path):
+    probs = np.array([[0.9, 0.1], [0.7, 0.2], [0.2, 0.8], [0.4, 0.3], [0.05, 0.6], [0.6, 0.9]])
+    gold = np.array([[0, 0], [0, 1], [1, 1], [1, 0], [1, 1], [1, 1]])
+    ids = np.array([10, 11, 12, 13, 14, 15])
+    texts = {10: "첫째\t탭", 11: 'a "quoted" one', 12: "c", 13: "줄\n바꿈", 14: "e", 15: "f"}
+    rows = error_rows(probs, gold, [0.5, 0.5], ids, ["x", "y"], texts, per_label=5)
+    x = [(r["error"], r["id"]) for r in rows if r["label"] == "x"]
+    # Label x: false positives 10 (0.9) then 11 (0.7); false negatives lowest score first: 14, 12, 13.
+    assert x == [("false positive", 10), ("false positive", 11)] + [
+        ("false negative", i) for i in (14, 12, 13)
+    ]
+    assert [r["id"] for r in rows if r["label"] == "y"] == [11]
+    assert rows[0]["gold"] == "" and rows[0]["predicted"] == "x"
+    assert len(error_rows(probs, gold, [0.5, 0.5], ids, ["x", "y"], texts, per_label=1)) == 3
+    path = write_errors_tsv(tmp_path / "errors.tsv", rows)
+    with path.open(encoding="utf-8", newline="") as handle:
+        read = list(csv.DictReader(handle, delimiter="\t"))
+    assert len(read) == len(rows) and {r["text"] for r in read} >= {"첫째 탭", 'a "quoted" one', "줄 바꿈"}
+
+
+def test_label_confusion_counts_wrong_flags_per_gold_label():
+    gold = np.array([[1, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0]])
+    pred = np.array([[1, 1, 0], [0, 1, 1], [0, 1, 0], [1, 1, 1]])
+    confusion = label_confusion(pred, gold)
+    # Gold label 0 (3 comments): recall 2/3; label 1 wrongly flagged on 2 of them; label 2 on 2.
+    assert confusion["rate"][0].tolist() == pytest.approx([2 / 3, 2 / 3, 2 / 3])
+    # Gold label 1 (2 comments): recall 1; label 0 is gold on one of them, never wrongly flagged.
+    assert confusion["rate"][1].tolist() == pytest.approx([0.0, 1.0, 0.5])
+    assert confusion["rate"][2].tolist() == [0.0, 0.0, 0.0]  # no gold comments: no rates
+    assert confusion["gold_cooccurrence"][0, 1] == 1
+
+
+# --- the pipeline's report ------------------------------------------------------------------------
+
+
+def test_the_report_shows_intervals_cv_calibration_errors_and_korean_plots(pipeline_dir):
+    report = pipeline_dir / "ensemble" / "report"
+    metrics = json.loads((report / "test_metrics.json").read_text(encoding="utf-8"))
+    ci_keys = [k for k in metrics if "ci" in k]
+    cv_keys = [k for k in metrics if "cv" in k]
+    assert "bootstrap_ci" in ci_keys and "val_cv" in cv_keys
+    systems = metrics["bootstrap_ci"]["systems"]
+    assert set(systems) == set(metrics["systems"])
+    for name, result in metrics["systems"].items():
+        low, high = systems[name]["f1_macro"]
+        assert low <= result["f1_macro"] <= high
+    pairs = {(p["a"], p["b"]) for p in metrics["paired_bootstrap"]}
+    assert ("ensemble tuned", "ensemble @0.5") in pairs and len(pairs) == 2
+    estimates = metrics["val_cv"]["estimates"]
+    assert set(estimates) == {"tuned", "per_label", "weights_and_thresholds"}
+    spec = EnsembleSpec.load(pipeline_dir / "ensemble")
+    shipped = estimates["weights_and_thresholds"]
+    assert shipped["val_in_sample"] == pytest.approx(spec.threshold_report["val_f1_macro_tuned"], abs=1e-12)
+    assert shipped["test"] == pytest.approx(metrics["systems"]["ensemble tuned"]["f1_macro"], abs=1e-12)
+    assert metrics["published_lrap"]["low"] == 0.875 and "lrap" in metrics["systems"]["ensemble tuned"]
+    assert metrics["classification_report"]["기타 혐오"]["support"] > 0
+    assert set(metrics["calibration"]["systems"]) == {*PIPELINE_MEMBERS, "ensemble"}
+    text = (report / "report.md").read_text(encoding="utf-8")
+    for heading in (
+        "Are the differences real?",
+        "Validation estimates beside the test figure",
+        "Calibration",
+    ):
+        assert f"## {heading}" in text
+    assert "inside the noise" in text or "beyond the noise" in text
+    assert "0.875-0.892" in text and "not ours" in text
+    reliability = sorted(p.name for p in report.glob("*reliability*.png"))
+    assert reliability == sorted(f"reliability_{n}.png" for n in [*PIPELINE_MEMBERS, "ensemble"])
+    assert (report / "label_confusion.png").read_bytes()[:4] == b"\x89PNG"
+    with (report / "errors.tsv").open(encoding="utf-8", newline="") as handle:
+        errors = list(csv.DictReader(handle, delimiter="\t"))
+    assert errors and metrics["errors_have_texts"] and all(r["text"] for r in errors)
+    assert {r["label"] for r in errors} <= set(UNSMILE_LABELS)
+    assert all(int(r["rank"]) <= 20 for r in errors)
+
+
+def test_plots_use_a_hangul_font_and_say_so_when_there_is_none(monkeypatch, caplog):
+    from hf_trainer import plots
+
+    plots.hangul_font.cache_clear()
+    assert plots.hangul_font() is not None  # the koreanize-matplotlib wheel's NanumGothic at least
+    plots.hangul_font.cache_clear()
+    monkeypatch.setattr(plots, "HANGUL_FONTS", ())
+    monkeypatch.setattr(plots.importlib.util, "find_spec", lambda name: None)
+    with caplog.at_level(logging.WARNING, logger="hf_trainer.plots"):
+        assert plots.hangul_font() is None
+    assert [r.message for r in caplog.records if "Hangul" in r.message][0].count("\n") == 0
+    assert plots._display_labels(["기타 혐오"], hangul=False) == ["other hate"]
+    plots.hangul_font.cache_clear()
+
+
+def test_temperature_scaling_runs_through_thresholds_report_and_inference(pipeline_dir, tmp_path):
+    members = [str(pipeline_dir / m) for m in PIPELINE_MEMBERS]
+    folder = tmp_path / "calibrated"
+    spec = load_recipe("ensemble").main(
+        ["--members", *members, "--output_dir", str(folder), "--calibrate", "temperature"]
+    )
+    assert all(t != 1.0 for t in spec.temperatures)
+    spec = load_recipe("thresholds").main(["--ensemble_dir", str(folder)])
+    result = load_recipe("evaluate_test").main(["--ensemble_dir", str(folder)])
+    assert result["temperatures"] == dict(zip(PIPELINE_MEMBERS, spec.temperatures, strict=True))
+    first = next(iter(PIPELINE_MEMBERS))
+    assert {"val calibrated", "test calibrated"} <= set(result["calibration"]["systems"][first])
+    assert "divides each member's logits by its temperature" in (folder / "report" / "report.md").read_text(
+        encoding="utf-8"
+    )
+    # Inference applies the temperatures before mixing, exactly as the test evaluation did.
+    test = load_aligned(spec.member_dirs(folder), "test")
+    ensemble = Ensemble.from_pretrained(str(folder), device="cpu")
+    from hf_trainer.data import read_labelled_tsv
+    from hf_trainer.labels import LabelSchema
+    from tests.helpers import DEMO_TEST
+
+    texts = read_labelled_tsv(DEMO_TEST, LabelSchema()).texts
+    rows = [int(i) for i in test[0].ids[:4]]
+    expected = spec.mix([m.probs for m in test])[:4]
+    assert np.allclose(ensemble.predict_proba([texts[i] for i in rows]), expected, atol=1e-5)
+    members_at_one = [{**m, "temperature": 1.0} for m in spec.members]
+    plain = EnsembleSpec.from_dict({**spec.to_dict(), "members": members_at_one})
+    assert not np.allclose(expected, plain.mix([m.probs for m in test])[:4], atol=1e-3)
