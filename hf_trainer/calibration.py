@@ -4,8 +4,10 @@ temperature scaling.
 Expected calibration error (ECE) per label: scores cut into equal-width bins; the row-weighted mean
 gap between each bin's mean score and its share of positives. The BCE loss with pos_weight trains
 the members to over-score positives on purpose (rare labels weigh up to 10x), so raw member scores
-tend to run high; temperature scaling, one scalar per member fitted on the validation split, can pull them
-back without changing any member's ranking of comments.
+tend to run high. Temperature scaling, one scalar per member fitted on the validation split, rescales
+a member's logits without changing its ranking of comments; it can reduce over-confidence, but one
+scale shared by all labels cannot undo a different upward shift per label. The report's ECE table
+shows what it did.
 """
 
 from __future__ import annotations

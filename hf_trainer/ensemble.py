@@ -212,15 +212,18 @@ class EnsembleSpec:
     @property
     def temperatures(self) -> list[float]:
         """Each member's temperature (`--calibrate temperature`; 1.0 = its scores as they are)."""
-        return [float(m.get("temperature", 1.0)) for m in self.members]
+        return [m.get("temperature", 1.0) for m in self.members]
+
+    def calibrated(self, member_probs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Each member's scores at its temperature (float64), in member order."""
+        if len(member_probs) != len(self.members):
+            raise InvalidInput(f"{len(member_probs)} members' scores for {len(self.members)} members")
+        return [apply_temperature(p, t) for p, t in zip(member_probs, self.temperatures, strict=True)]
 
     def mix(self, member_probs: Sequence[np.ndarray]) -> np.ndarray:
         """The ensemble's scores: each member's scores at its temperature, then the weighted mean.
         Every stage after the weight search (thresholds, test, inference) mixes through here."""
-        if len(member_probs) != len(self.members):
-            raise InvalidInput(f"{len(member_probs)} members' scores for {len(self.members)} members")
-        calibrated = [apply_temperature(p, t) for p, t in zip(member_probs, self.temperatures, strict=True)]
-        return combine(calibrated, self.weights)
+        return combine(self.calibrated(member_probs), self.weights)
 
     def validate(self, source: str = ENSEMBLE_FILE) -> None:
         if self.format_version != FORMAT_VERSION:
@@ -236,8 +239,11 @@ class EnsembleSpec:
                 or not (member.get("path") or member.get("hub_id"))
             ):
                 raise InvalidInput(f"{source}: member {i} needs a 'weight' and a 'path' or 'hub_id'")
-        if any(not t > 0 for t in self.temperatures):
-            raise InvalidInput(f"{source}: member temperatures must be > 0, got {self.temperatures}")
+        temperatures = self.temperatures
+        if not all(isinstance(t, int | float) and math.isfinite(t) and t > 0 for t in temperatures):
+            raise InvalidInput(
+                f"{source}: member temperatures must be finite numbers > 0, got {temperatures}"
+            )
         weights = self.weights
         if np.any(weights < 0) or abs(weights.sum() - 1.0) > 1e-6:
             raise InvalidInput(f"{source}: member weights must be >= 0 and sum to 1, got {weights.tolist()}")

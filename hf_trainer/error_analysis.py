@@ -44,7 +44,7 @@ def split_texts(member_dirs: Sequence[Path], split: str) -> dict[int, str] | Non
         if data_args.prepared_data_dir:
             rows = DatasetDict.load_from_disk(str(Path(data_args.prepared_data_dir) / "splits"))[split]
         else:
-            rows = prepare_splits(data_args, seed=42)[0][split]  # val/test rows do not depend on the seed
+            rows = prepare_splits(data_args, seed=42, augment=False)[0][split]  # val/test: no seed, no AEDA
     except (UserError, OSError, KeyError, ValueError) as err:
         logger.warning("The %s texts could not be read (%s): errors.tsv lists row ids, no texts", split, err)
         return None

@@ -150,7 +150,7 @@ def stage_bundle(
     ensemble_dir: str | Path, staging_dir: str | Path, member_repo_ids: list[str], repo_id: str
 ) -> Path:
     """Assemble exactly what the ensemble repository gets: ensemble.json (members as Hub ids), the
-    report and a model card. Returns the staging folder."""
+    report (without errors.tsv, which quotes test comments) and a model card. Returns the staging folder."""
     ensemble_dir, staging = Path(ensemble_dir), Path(staging_dir)
     spec = EnsembleSpec.load(ensemble_dir)
     if len(member_repo_ids) != len(spec.members):
@@ -166,9 +166,13 @@ def stage_bundle(
         io.read_json(report / "test_metrics.json") if (report / "test_metrics.json").is_file() else None
     )
     if report.is_dir():
-        shutil.copytree(report, staging / "report")
+        # errors.tsv quotes test comments verbatim: UnSmile is CC BY-NC-ND, so they stay local.
+        shutil.copytree(report, staging / "report", ignore=shutil.ignore_patterns(*LOCAL_ONLY_REPORT_FILES))
     io.write_text(staging / "README.md", model_card(spec, test_metrics, repo_id))
     return staging
+
+
+LOCAL_ONLY_REPORT_FILES = ("errors.tsv",)
 
 
 def publish_bundle(staging_dir: str | Path, repo_id: str, *, private: bool = False, api=None) -> None:

@@ -57,7 +57,6 @@ class Ensemble:
     ) -> None:
         self.spec = spec
         self.labels = list(spec.labels)
-        self.weights = spec.weights
         self.thresholds = np.asarray(
             spec.thresholds if spec.thresholds is not None else [0.5] * len(self.labels), dtype=np.float64
         )
@@ -73,6 +72,11 @@ class Ensemble:
                 names = [model.config.id2label[j] for j in range(model.config.num_labels)]
             if names != self.labels:
                 raise InvalidInput(f"member {i} predicts labels {names}, the ensemble expects {self.labels}")
+
+    @property
+    def weights(self) -> np.ndarray:
+        """The member weights of ensemble.json (read-only: `spec.mix` applies them)."""
+        return self.spec.weights
 
     @classmethod
     def from_pretrained(

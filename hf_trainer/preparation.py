@@ -40,8 +40,9 @@ def data_source(data_args: DataArguments) -> dict:
     return {"files": {str(f): io.sha256_file(f) for f in files if f and Path(f).is_file()}}
 
 
-def prepare_splits(data_args: DataArguments, seed: int) -> tuple[DatasetDict, dict]:
-    """Load, validate and split the data, then AEDA on train. Returns the splits and a data report.
+def prepare_splits(data_args: DataArguments, seed: int, augment: bool = True) -> tuple[DatasetDict, dict]:
+    """Load, validate and split the data, then AEDA on train (unless `augment` is off: a caller that
+    needs only the val or test rows). Returns the splits and a data report.
 
     With `prepared_data_dir`, read the splits written earlier by `save_prepared_splits` instead.
     """
@@ -72,14 +73,16 @@ def prepare_splits(data_args: DataArguments, seed: int) -> tuple[DatasetDict, di
     )
     overlap = report_overlap(splits)
     original_train_rows = len(splits["train"])
-    splits["train"], added = augment_minority_classes(
-        splits["train"],
-        schema.names,
-        max_ratio=data_args.aeda_max_ratio,
-        factor=data_args.aeda_factor,
-        punc_ratio=data_args.aeda_punc_ratio,
-        seed=seed,
-    )
+    added = {}
+    if augment:
+        splits["train"], added = augment_minority_classes(
+            splits["train"],
+            schema.names,
+            max_ratio=data_args.aeda_max_ratio,
+            factor=data_args.aeda_factor,
+            punc_ratio=data_args.aeda_punc_ratio,
+            seed=seed,
+        )
     report = {
         "source": source,
         "rows": {name: len(split) for name, split in splits.items()},

@@ -36,6 +36,11 @@ def build_summary(options: PipelineOptions, stage_seconds: dict[str, float], sec
         "test_f1_macro_at_0.5": test["systems"]["ensemble @0.5"]["f1_macro"],
         "test_f1_macro_tuned": test["systems"]["ensemble tuned"]["f1_macro"],
         "test_f1_micro_tuned": test["systems"]["ensemble tuned"]["f1_micro"],
+        "test_f1_macro_tuned_ci": test.get("bootstrap_ci", {})
+        .get("systems", {})
+        .get("ensemble tuned", {})
+        .get("f1_macro"),
+        "threshold_choice": ((test.get("val_cv") or {}).get("threshold_choice") or {}).get("chosen", "tuned"),
         "test_evaluations": read_history(out / "ensemble")["count"],
         "report": str(out / "ensemble" / "report" / "report.md"),
         "stage_seconds": stage_seconds,
@@ -59,10 +64,12 @@ def log_summary(summary: dict) -> None:
             f"({m['epochs_trained']:g} epochs{', early stop' if m['early_stopped'] else ''})"
         )
     lines.append("ensemble weights: " + ", ".join(f"{k} {v:.3f}" for k, v in summary["weights"].items()))
+    ci = summary.get("test_f1_macro_tuned_ci")
     lines.append(
         f"test macro F1: {summary['test_f1_macro_at_0.5']:.4f} at 0.5, {summary['test_f1_macro_tuned']:.4f} with "
-        f"tuned thresholds (micro {summary['test_f1_micro_tuned']:.4f}); test evaluations of this folder: "
-        f"{summary['test_evaluations']}"
+        f"the thresholds chosen on val ({summary['threshold_choice']}"
+        + (f"; 95% interval {ci[0]:.4f}-{ci[1]:.4f}" if ci else "")
+        + f"), micro {summary['test_f1_micro_tuned']:.4f}; test evaluations of this folder: {summary['test_evaluations']}"
     )
     lines.append(f"report and plots: {summary['report']} (and the PNGs beside it)")
     lines.append(

@@ -55,7 +55,7 @@ class PairedDifference:
     observed: float  # on the test set itself
     mean: float  # over the resamples
     ci: list[float]
-    share_at_or_below_zero: float  # a one-sided bootstrap p-value for "a is better than b"
+    share_at_or_below_zero: float  # the share of resamples in which a is not better than b
 
     @property
     def inside_noise(self) -> bool:

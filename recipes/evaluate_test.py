@@ -37,7 +37,7 @@ from hf_trainer.analysis import (
 from hf_trainer.calibration import apply_temperature
 from hf_trainer.configs import EvaluationArguments, RecipeArgumentParser
 from hf_trainer.cross_validation import threshold_fitter
-from hf_trainer.ensemble import EnsembleSpec, load_aligned, predictions_path
+from hf_trainer.ensemble import EnsembleSpec, combine, load_aligned, predictions_path
 from hf_trainer.error_analysis import error_rows, split_texts, write_errors_tsv
 from hf_trainer.errors import UserError, run_recipe
 from hf_trainer.evaluation import RescoreRefused, check_may_score, record_evaluation, refusal
@@ -116,6 +116,10 @@ def draw_plots(report_dir: Path, spec: EnsembleSpec, systems: dict, val, test, m
             "test": (member_test.probs, member_test.references),
         }
         if entry.get("temperature", 1.0) != 1.0:
+            splits["val calibrated"] = (
+                apply_temperature(member_val.probs, entry["temperature"]),
+                member_val.references,
+            )
             splits["test calibrated"] = (
                 apply_temperature(member_test.probs, entry["temperature"]),
                 member_test.references,
@@ -149,6 +153,23 @@ def main(argv: list[str] | None = None) -> dict:
     names, labels = spec.labels, test[0].references
     systems, decisions, val_mixed, test_mixed = score_systems(spec, val, test)
     scored = time.perf_counter()
+    # Counted as soon as the test split is scored: a failure in the analysis below must not leave a
+    # score that nobody counted.
+    inputs = [folder / "ensemble.json"] + [
+        predictions_path(d, s) for d in member_dirs for s in ("val", "test")
+    ]
+    inputs = {os.path.relpath(p, folder): io.sha256_file(p) for p in inputs}
+    evaluated_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    record_evaluation(
+        folder,
+        {
+            "evaluated_at": evaluated_at,
+            "ensemble_dir": str(folder.resolve()),
+            "inputs_digest": io.digest(inputs),
+            "test_f1_macro_tuned": systems["ensemble tuned"]["f1_macro"],
+            "report": str((report_dir / "report.md").resolve()),
+        },
+    )
 
     analysis = bootstrap_section(
         decisions, labels, names, comparisons(spec), args.bootstrap_resamples, args.seed
@@ -158,9 +179,14 @@ def main(argv: list[str] | None = None) -> dict:
         entry["name"]: {"val": (mv.probs, mv.references), "test": (mt.probs, mt.references)}
         for entry, mv, mt in zip(spec.members, val, test, strict=True)
     }
-    ensemble_scores = {"val": (val_mixed, val[0].references), "test": (test_mixed, labels)}
+    ensemble_scores = {"ensemble": {"val": (val_mixed, val[0].references), "test": (test_mixed, labels)}}
+    if any(t != 1.0 for t in spec.temperatures):  # what the temperatures changed, for the ensemble too
+        ensemble_scores["ensemble without temperatures"] = {
+            "val": (combine([m.probs for m in val], spec.weights), val[0].references),
+            "test": (combine([m.probs for m in test], spec.weights), labels),
+        }
     analysis["calibration"] = calibration_section(
-        member_scores | {"ensemble": ensemble_scores},
+        member_scores | ensemble_scores,
         names,
         {entry["name"]: entry.get("temperature", 1.0) for entry in spec.members},
     )
@@ -176,13 +202,9 @@ def main(argv: list[str] | None = None) -> dict:
         report_dir, spec, systems, val, test, (val_mixed, test_mixed), analysis["label_confusion"]
     )
 
-    inputs = [folder / "ensemble.json"] + [
-        predictions_path(d, s) for d in member_dirs for s in ("val", "test")
-    ]
-    inputs = {os.path.relpath(p, folder): io.sha256_file(p) for p in inputs}
     run_configs = [d / "run_config.json" for d in member_dirs]
     meta = {
-        "evaluated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "evaluated_at": evaluated_at,
         "test_rows": len(labels),
         "test_evaluation": history["count"] + 1,
         "history": history["history"],
@@ -210,16 +232,6 @@ def main(argv: list[str] | None = None) -> dict:
     }
     write_report_md(report_dir / "report.md", result, primary="ensemble tuned", labels=names, plots=plots)
     io.write_json(report_dir / METRICS_FILE, result)
-    record_evaluation(
-        folder,
-        {
-            "evaluated_at": meta["evaluated_at"],
-            "ensemble_dir": str(folder.resolve()),
-            "inputs_digest": io.digest(inputs),
-            "test_f1_macro_tuned": systems["ensemble tuned"]["f1_macro"],
-            "report": str((report_dir / "report.md").resolve()),
-        },
-    )
     logger.info(
         "Test macro F1: ensemble %.4f at 0.5, %.4f tuned (95%% CI %.4f-%.4f; micro %.4f); %.1fs (analysis and "
         "plots %.1fs); report in %s",

@@ -17,7 +17,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hf_trainer.calibration import apply_temperature
 from hf_trainer.configs import RecipeArgumentParser, ThresholdArguments
 from hf_trainer.cross_validation import choose_thresholds, cross_validate_selection
 from hf_trainer.ensemble import EnsembleSpec, load_aligned
@@ -41,9 +40,13 @@ def main(argv: list[str] | None = None) -> EnsembleSpec:
     thresholds, evidence = choose_thresholds(probs, labels, args.threshold_choice, args.cv_folds, args.seed)
     # The whole selection out of fold: weights searched (on the members' calibrated scores; the
     # temperatures themselves were fitted on all of val), then thresholds chosen the same way.
-    calibrated = [apply_temperature(m.probs, t) for m, t in zip(members, spec.temperatures, strict=True)]
     evidence["cv"]["weights_and_thresholds"] = cross_validate_selection(
-        calibrated, labels, evidence["chosen"], spec.objective, args.cv_folds, args.seed
+        spec.calibrated([m.probs for m in members]),
+        labels,
+        evidence["chosen"],
+        spec.objective,
+        args.cv_folds,
+        args.seed,
     )
     # Full precision: the thresholds applied later are exactly the ones chosen here (JSON keeps float64).
     spec.thresholds = [float(t) for t in thresholds]
@@ -54,7 +57,7 @@ def main(argv: list[str] | None = None) -> EnsembleSpec:
     path = spec.save(args.ensemble_dir)
     choice = evidence["per_label_choice"]
     logger.info(
-        "%-10s %9s %9s %9s %11s %6s", "label", "threshold", "F1@0.5", "F1 tuned", "CV F1 tuned", "keeps"
+        "%-10s %9s %9s %9s %11s %6s", "label", "threshold", "F1@0.5", "F1 chosen", "CV F1 tuned", "keeps"
     )
     for j, (name, row) in enumerate(report["per_label"].items()):
         logger.info(

@@ -11,7 +11,15 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from hf_trainer import Ensemble
-from hf_trainer.char_ngram import CONFIG_FILE, WEIGHTS_FILE, CharNgramClassifier, CharNgramSettings
+from hf_trainer.char_ngram import (
+    C_GRID,
+    CONFIG_FILE,
+    JAMO_PREFIX,
+    WEIGHTS_FILE,
+    CharNgramClassifier,
+    CharNgramSettings,
+    ngram_analyzer,
+)
 from hf_trainer.ensemble import EnsembleSpec, combine
 from hf_trainer.errors import InvalidInput, run_recipe
 from tests.helpers import DEMO_TEST, DEMO_TRAIN, load_recipe
@@ -42,9 +50,14 @@ def test_member_writes_the_same_output_contract(mixed, pipeline_dir):
     assert list(config["id2label"].values())[:2] == ["여성/가족", "남성"] and config["num_labels"] == 10
     metrics = json.loads((member / "metrics.json").read_text(encoding="utf-8"))
     search = metrics["char_ngram"]
-    assert set(search["c_grid"]) == {"0.5", "1.0", "2.0", "4.0", "8.0"}
-    assert search["c_grid"][str(search["c"])] == max(search["c_grid"].values())
-    assert metrics["val"]["f1_macro"] == pytest.approx(search["c_grid"][str(search["c"])])
+    assert (
+        set(search["c_grid"]) == {str(c) for c in C_GRID} and search["criterion"] == "val_cv_f1_macro_tuned"
+    )
+    scores = {c: row["val_cv_f1_macro_tuned"] for c, row in search["c_grid"].items()}
+    assert scores[str(search["c"])] == max(scores.values())
+    assert metrics["val"]["f1_macro"] == pytest.approx(
+        search["c_grid"][str(search["c"])]["val_f1_macro_at_0.5"]
+    )
     for split in ("val", "test"):
         ours = np.load(member / "predictions" / f"{split}.npz")
         theirs = np.load(pipeline_dir / "tiny-bert" / "predictions" / f"{split}.npz")
@@ -58,12 +71,37 @@ def test_reloaded_member_gives_the_saved_probabilities_with_sklearn_features(mix
     texts = [line.split("\t")[0] for line in DEMO_TEST.read_text(encoding="utf-8").split("\n")[1:151]]
     saved = np.load(root / "char-ngram" / "predictions" / "test.npz")["probs"]
     assert np.allclose(model.predict_proba(texts), saved, atol=1e-6)
-    s = model.settings
-    reference = TfidfVectorizer(analyzer=s.analyzer, ngram_range=(s.ngram_min, s.ngram_max), sublinear_tf=True,
-                                vocabulary=model.vocabulary)  # fmt: skip
+    assert model.settings.jamo_ngram_max == 6 and any(g.startswith(JAMO_PREFIX) for g in model.vocabulary)
+    reference = TfidfVectorizer(
+        analyzer=ngram_analyzer(model.settings), sublinear_tf=True, vocabulary=model.vocabulary
+    )
     reference.fit(texts)
     reference.idf_ = model.idf
     assert np.allclose(model.features(texts).toarray(), reference.transform(texts).toarray(), atol=1e-12)
+
+
+def test_jamo_ngrams_let_spelling_games_share_features():
+    with_jamo, syllables_only = (
+        ngram_analyzer(CharNgramSettings()),
+        ngram_analyzer(CharNgramSettings(jamo_ngram_max=0)),
+    )
+    # 시발 and its typed-jamo spelling ㅅㅂ share no syllable n-gram, but their initial letters ᄉ and ᄇ.
+    assert set(syllables_only("시발")) & set(syllables_only("ㅅㅂ")) <= {" "}
+    shared = set(with_jamo("시발")) & set(with_jamo("ㅅㅂ"))
+    assert {JAMO_PREFIX + "\u1109", JAMO_PREFIX + "\u1107"} <= shared
+    assert set(syllables_only("시발")) < set(with_jamo("시발"))
+
+
+def test_a_member_saved_before_jamo_ngrams_loads_as_it_was(mixed, tmp_path):
+    import shutil
+
+    root, _ = mixed
+    folder = tmp_path / "old-format"
+    shutil.copytree(root / "char-ngram", folder)
+    config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+    settings = {k: v for k, v in config["settings"].items() if k != "jamo_ngram_max"}
+    (folder / CONFIG_FILE).write_text(json.dumps(dict(config, format="char-ngram/1", settings=settings)))
+    assert CharNgramClassifier.load(folder).settings.jamo_ngram_max == 0
 
 
 def test_fit_is_deterministic():

@@ -142,17 +142,33 @@ def test_per_label_choice_keeps_half_where_tuning_cannot_beat_it():
     assert choice["f1_at_0.5"][1] == 0.0 and choice["cv_f1_tuned"][1] > 0.7
 
 
-def test_auto_takes_the_choice_with_the_better_cv_estimate():
-    rng = np.random.default_rng(7)
-    labels = (rng.random((600, 4)) < 0.2).astype(np.int8)
-    scores = np.clip(labels * 0.3 + rng.random((600, 4)) * 0.6, 0, 1)
+@pytest.mark.parametrize("better", ["tuned", "per_label"])
+def test_auto_ships_the_way_with_the_better_cv_estimate(better, monkeypatch):
+    from hf_trainer import cross_validation
+
+    rng = np.random.default_rng(6)
+    rows = 400
+    labels = (rng.random((rows, 2)) < 0.3).astype(np.int8)
+    scores = np.empty((rows, 2))
+    # Label 0 keeps 0.5 under the per-label choice (separated around 0.5); label 1 needs tuning.
+    scores[:, 0] = np.where(labels[:, 0] == 1, rng.uniform(0.6, 1.0, rows), rng.uniform(0.0, 0.4, rows))
+    scores[:, 1] = np.where(labels[:, 1] == 1, rng.uniform(0.2, 0.45, rows), rng.uniform(0.0, 0.25, rows))
+    estimates = (
+        {"tuned": 0.70, "per_label": 0.69} if better == "tuned" else {"tuned": 0.69, "per_label": 0.70}
+    )
+    monkeypatch.setattr(
+        cross_validation,
+        "cross_validate_thresholds",
+        lambda probs, labels, choice, folds, seed: {"cv_f1_macro": estimates[choice]},
+    )
     thresholds, evidence = choose_thresholds(scores, labels, "auto", folds=5, seed=1)
-    cv = evidence["cv"]
-    expected = "per_label" if cv["per_label"]["cv_f1_macro"] >= cv["tuned"]["cv_f1_macro"] else "tuned"
-    assert evidence["chosen"] == expected
-    assert thresholds.tolist() == evidence["thresholds"][expected]
-    _, forced = choose_thresholds(scores, labels, "tuned", folds=5, seed=1)
-    assert forced["chosen"] == "tuned"
+    assert evidence["chosen"] == better
+    tuned, per_label = evidence["thresholds"]["tuned"], evidence["thresholds"]["per_label"]
+    assert per_label[0] == 0.5 and tuned[0] != 0.5 and per_label[1] == tuned[1]
+    assert thresholds.tolist() == (tuned if better == "tuned" else per_label)
+    # Asked for explicitly, a way is shipped whatever the estimates say.
+    other = "per_label" if better == "tuned" else "tuned"
+    assert choose_thresholds(scores, labels, other, folds=5, seed=1)[1]["chosen"] == other
     with pytest.raises(InvalidInput, match="threshold_choice"):
         choose_thresholds(scores, labels, "always")
 
@@ -215,8 +231,10 @@ def test_ensemble_json_refuses_a_temperature_that_is_not_positive():
         "objective": "f1_macro_tuned",
         "objective_value": 0.5,
     }
-    with pytest.raises(InvalidInput, match="temperatures must be > 0"):
-        EnsembleSpec.from_dict(spec)
+    for bad in (0.0, -1.0, float("inf"), None, "2"):
+        spec["members"][0]["temperature"] = bad
+        with pytest.raises(InvalidInput, match="temperatures must be finite numbers > 0"):
+            EnsembleSpec.from_dict(spec)
 
 
 # --- errors a person can read ------------------------------------------------------------------------
@@ -286,7 +304,9 @@ def test_the_report_shows_intervals_cv_calibration_errors_and_korean_plots(pipel
         "Calibration",
     ):
         assert f"## {heading}" in text
-    assert "inside the noise" in text or "beyond the noise" in text
+    for pair in metrics["paired_bootstrap"]:
+        row = next(line for line in text.splitlines() if line.startswith(f"| {pair['a']} - {pair['b']} |"))
+        assert ("inside the noise" in row) == pair["inside_noise"] == (pair["ci"][0] <= 0 <= pair["ci"][1])
     assert "0.875-0.892" in text and "not ours" in text
     reliability = sorted(p.name for p in report.glob("*reliability*.png"))
     assert reliability == sorted(f"reliability_{n}.png" for n in [*PIPELINE_MEMBERS, "ensemble"])
@@ -322,6 +342,12 @@ def test_temperature_scaling_runs_through_thresholds_report_and_inference(pipeli
     assert all(t != 1.0 for t in spec.temperatures)
     spec = load_recipe("thresholds").main(["--ensemble_dir", str(folder)])
     result = load_recipe("evaluate_test").main(["--ensemble_dir", str(folder)])
+    # Thresholds were chosen, and the test split scored, on the calibrated mixture.
+    val = load_aligned(spec.member_dirs(folder), "val")
+    tuned_on = multilabel_metrics(
+        spec.mix([m.probs for m in val]), val[0].references, spec.labels, spec.thresholds
+    )
+    assert tuned_on["f1_macro"] == spec.threshold_report["val_f1_macro_tuned"]
     assert result["temperatures"] == dict(zip(PIPELINE_MEMBERS, spec.temperatures, strict=True))
     first = next(iter(PIPELINE_MEMBERS))
     assert {"val calibrated", "test calibrated"} <= set(result["calibration"]["systems"][first])
@@ -337,6 +363,10 @@ def test_temperature_scaling_runs_through_thresholds_report_and_inference(pipeli
 
     texts = read_labelled_tsv(DEMO_TEST, LabelSchema()).texts
     rows = [int(i) for i in test[0].ids[:4]]
+    scored = multilabel_metrics(
+        spec.mix([m.probs for m in test]), test[0].references, spec.labels, spec.thresholds
+    )
+    assert scored == result["systems"]["ensemble tuned"]
     expected = spec.mix([m.probs for m in test])[:4]
     assert np.allclose(ensemble.predict_proba([texts[i] for i in rows]), expected, atol=1e-5)
     members_at_one = [{**m, "temperature": 1.0} for m in spec.members]

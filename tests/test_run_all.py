@@ -215,6 +215,8 @@ def test_bundle_and_model_card_contents(demo, tmp_path):
     } <= set(api.uploaded)
     spec = json.loads(api.uploaded["ensemble.json"])
     assert [m["hub_id"] for m in spec["members"]] == repos and len(spec["thresholds"]) == 10
+    # The report's errors.tsv quotes test comments (a CC BY-NC-ND data set): it stays local.
+    assert (out / "ensemble" / "report" / "errors.tsv").is_file() and "report/errors.tsv" not in api.uploaded
     card = api.uploaded["README.md"].decode("utf-8")
     assert "license: cc-by-nc-nd-4.0" in card and "CC BY-NC-ND 4.0" in card
     assert 'Ensemble.from_pretrained("org/unsmile-ensemble")' in card and "| ensemble tuned |" in card
