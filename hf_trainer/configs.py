@@ -385,3 +385,29 @@ class EvaluationArguments(EnsembleDirArguments):
             )
         if self.errors_per_label < 0:
             raise InvalidArgument(f"--errors_per_label must be >= 0, got {self.errors_per_label}")
+
+
+@dataclass
+class ExportArguments:
+    ensemble_dir: str = field(default="outputs/ensemble", metadata={"help": "Folder holding ensemble.json."})
+    quantize: str = field(
+        default="none", metadata={"help": "none, or int8: also write a dynamically quantised int8 copy."}
+    )
+    min_agreement: float = field(
+        default=0.995,
+        metadata={"help": "Share of validation decisions a copy must share with PyTorch fp32 to be valid."},
+    )
+    check_rows: int = field(
+        default=3000,
+        metadata={
+            "help": "Comments of the agreement check: validation first, then original train rows (never test)."
+        },
+    )
+
+    def __post_init__(self) -> None:
+        if self.quantize not in ("none", "int8"):
+            raise InvalidArgument(f"--quantize must be none or int8, got {self.quantize!r}")
+        if not 0.0 < self.min_agreement <= 1.0:
+            raise InvalidArgument(f"--min_agreement must be in (0, 1], got {self.min_agreement}")
+        if self.check_rows < 1:
+            raise InvalidArgument(f"--check_rows must be at least 1, got {self.check_rows}")

@@ -182,10 +182,25 @@ def optimise_weights(
     if math.comb(steps * 5 + n - 1, n - 1) > 1_000_000:
         return weights, best  # many members: the coarse grid is as far as a grid goes
     # Refine: a grid 5x finer within one coarse step of the best point.
-    fine = simplex_grid(n, steps * 5)
-    near = fine[np.all(np.abs(fine - weights) <= 1.0 / steps + 1e-9, axis=1)]
-    weights, best = evaluate(np.vstack([near, weights]))
+    weights, best = evaluate(np.vstack([simplex_neighbourhood(weights, steps * 5, 5), weights]))
     return weights, best
+
+
+def simplex_neighbourhood(center: np.ndarray, steps: int, reach: int) -> np.ndarray:
+    """The points of `simplex_grid(len(center), steps)` within reach/steps of `center` in every
+    coordinate, in the grid's order, without building the whole grid."""
+    target = np.asarray(center, dtype=np.float64) * steps
+    tolerance = reach + 1e-9 * steps
+    ranges = [
+        range(max(0, math.ceil(t - tolerance)), min(steps, math.floor(t + tolerance)) + 1)
+        for t in target[:-1]
+    ]
+    points = []
+    for head in itertools.product(*ranges):
+        last = steps - sum(head)
+        if last >= 0 and abs(last - target[-1]) <= tolerance:
+            points.append((*head, last))
+    return np.array(points, dtype=np.float64).reshape(-1, len(target)) / steps
 
 
 ENSEMBLE_FILE = "ensemble.json"

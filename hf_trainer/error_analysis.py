@@ -24,6 +24,13 @@ ERRORS_COLUMNS = ("label", "error", "rank", "id", "score", "threshold", "gold", 
 def split_texts(member_dirs: Sequence[Path], split: str) -> dict[int, str] | None:
     """Row id -> comment of one split ("validation" or "test"), found through a member's run_config.json:
     the prepared splits it read, else its data flags run again. None (and a log line) when neither works."""
+    rows = split_rows(member_dirs, split)
+    return None if rows is None else dict(zip(rows["id"], rows["text"], strict=True))
+
+
+def split_rows(member_dirs: Sequence[Path], split: str):
+    """The rows (id, text, labels; train without AEDA copies) of one split, as `split_texts` finds
+    them; None when they cannot be found."""
     from datasets import DatasetDict
 
     from .configs import DataArguments
@@ -34,9 +41,7 @@ def split_texts(member_dirs: Sequence[Path], split: str) -> dict[int, str] | Non
         (io.read_json(f).get("data") for f in configs if f.is_file() and io.read_json(f).get("data")), None
     )
     if not data:
-        logger.warning(
-            "No member records its data flags (run_config.json): errors.tsv lists row ids, no texts"
-        )
+        logger.warning("No member records its data flags (run_config.json): no texts for the %s rows", split)
         return None
     known = {f.name for f in dataclasses.fields(DataArguments)}
     try:
@@ -44,11 +49,13 @@ def split_texts(member_dirs: Sequence[Path], split: str) -> dict[int, str] | Non
         if data_args.prepared_data_dir:
             rows = DatasetDict.load_from_disk(str(Path(data_args.prepared_data_dir) / "splits"))[split]
         else:
-            rows = prepare_splits(data_args, seed=42, augment=False)[0][split]  # val/test: no seed, no AEDA
+            rows = prepare_splits(data_args, seed=42, augment=False)[0][split]  # no AEDA: no seed needed
     except (UserError, OSError, KeyError, ValueError) as err:
-        logger.warning("The %s texts could not be read (%s): errors.tsv lists row ids, no texts", split, err)
+        logger.warning("The %s rows could not be read (%s): no texts for them", split, err)
         return None
-    return dict(zip(rows["id"], rows["text"], strict=True))
+    if "augmented" in rows.column_names:
+        rows = rows.filter(lambda row: not row["augmented"])
+    return rows
 
 
 def error_rows(

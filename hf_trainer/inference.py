@@ -17,13 +17,17 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer
 
+from . import io
 from .char_ngram import CONFIG_FILE as CHAR_NGRAM_CONFIG
 from .char_ngram import WEIGHTS_FILE as CHAR_NGRAM_WEIGHTS
 from .char_ngram import CharNgramClassifier, is_char_ngram_folder
 from .ensemble import ENSEMBLE_FILE, EnsembleSpec
-from .errors import InputNotFound, InvalidInput
+from .errors import InputNotFound, InvalidArgument, InvalidInput
 from .metrics import binarize, sigmoid
 from .modeling import load_pretrained_classifier, resolve_weights
+from .onnx_backend import FILES, ONNX_DIR, OnnxClassifier, read_export, served_variant
+
+BACKENDS = ("torch", "onnx")
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +58,7 @@ class Ensemble:
         spec: EnsembleSpec,
         max_length: int = 128,
         device: str | torch.device | None = None,
+        half_precision: bool | None = None,
     ) -> None:
         self.spec = spec
         self.labels = list(spec.labels)
@@ -62,11 +67,16 @@ class Ensemble:
         )
         self.max_length = max_length
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        # A transformer member runs on the device; a char-ngram member (tokenizer None) on the CPU.
-        self.models = [m if isinstance(m, CharNgramClassifier) else m.to(self.device).eval() for m in models]
+        # fp16 autocast for the torch members on CUDA unless turned off; never on the CPU.
+        self.half_precision = self.device.type == "cuda" and half_precision is not False
+        # A torch member runs on the device; an ONNX or char-ngram member (tokenizer None) on the CPU.
+        self.models = [
+            m if isinstance(m, CharNgramClassifier | OnnxClassifier) else m.to(self.device).eval()
+            for m in models
+        ]
         self.tokenizers = list(tokenizers)
         for i, model in enumerate(self.models):
-            if isinstance(model, CharNgramClassifier):
+            if isinstance(model, CharNgramClassifier | OnnxClassifier):
                 names = model.labels
             else:
                 names = [model.config.id2label[j] for j in range(model.config.num_labels)]
@@ -87,30 +97,43 @@ class Ensemble:
         max_length: int = 128,
         trust_remote_code: bool = False,
         revision: str | None = None,
+        backend: str = "torch",
+        half_precision: bool | None = None,
     ) -> Ensemble:
         """Load `ensemble.json` and its members (local folders beside it, else their Hub ids).
 
         Member weights load as in training (`modeling.resolve_weights`): safetensors when the folder or
         repository has them, else a .bin file through torch's weights_only loader, never pickled code.
         Remote code runs only with `trust_remote_code=True`.
+
+        `backend="onnx"` serves the transformer members from the ONNX copies that recipes/export.py
+        wrote and checked (`onnx/` in a local ensemble folder; int8 when exported and valid, else fp32)
+        on ONNX Runtime's CPU provider; a char n-gram member keeps its own path. With the torch
+        backend on CUDA, members run in fp16 autocast unless `half_precision=False`.
         """
+        if backend not in BACKENDS:
+            raise InvalidArgument(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         folder = _resolve_folder(str(path_or_hub_id), revision)
         if not (folder / ENSEMBLE_FILE).is_file() and (folder / "config.json").is_file():
             spec = EnsembleSpec.single_member(folder)  # one trained model folder: thresholds 0.5
         else:
             spec = EnsembleSpec.load(folder)
+        onnx_files = _onnx_files(folder, spec) if backend == "onnx" else {}
         loaded = [
-            _load_member(member, local, trust_remote_code)
+            _load_member(member, local, trust_remote_code, onnx_files.get(member.get("name")), spec.labels)
             for member, local in zip(spec.members, spec.member_dirs(folder), strict=True)
         ]
         models, tokenizers = [m for m, _ in loaded], [t for _, t in loaded]
-        return cls(models, tokenizers, spec, max_length=max_length, device=device)
+        return cls(
+            models, tokenizers, spec, max_length=max_length, device=device, half_precision=half_precision
+        )
 
     @torch.inference_mode()
     def _member_probs(self, index: int, texts: Sequence[str], batch_size: int) -> np.ndarray:
         model, tokenizer = self.models[index], self.tokenizers[index]
         if isinstance(model, CharNgramClassifier):
             return model.predict_proba(texts)
+        onnx = isinstance(model, OnnxClassifier)
         # Sort by length so that each batch pads little; the result is put back in input order.
         order = np.argsort([len(t) for t in texts], kind="stable")
         out = np.empty((len(texts), len(self.labels)), dtype=np.float32)
@@ -121,12 +144,17 @@ class Ensemble:
                 truncation=True,
                 max_length=self.max_length,
                 padding=True,
-                return_tensors="pt",
-            ).to(self.device)
+                return_tensors="np" if onnx else "pt",
+            )
             if "token_type_ids" not in tokenizer.model_input_names:
                 batch.pop("token_type_ids", None)
+            if onnx:
+                logits = model.logits(batch)
+            else:
+                with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.half_precision):
+                    logits = model(**batch.to(self.device)).logits.float().cpu().numpy()
             # The same sigmoid as the saved training predictions, so that tuned thresholds meet equal scores.
-            out[rows] = sigmoid(model(**batch).logits.float().cpu().numpy())
+            out[rows] = sigmoid(logits)
         return out
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
@@ -165,15 +193,44 @@ class Ensemble:
             yield from self.predict(chunk, batch_size)
 
 
-def _load_member(member: dict, local: Path, trust_remote_code: bool) -> tuple:
+def _onnx_files(folder: Path, spec: EnsembleSpec) -> dict[str, Path]:
+    """Member name -> the ONNX file the backend serves (see onnx_backend.served_variant)."""
+    export = read_export(folder)
+    source = str(folder / ONNX_DIR / "export.json")
+    if export.get("ensemble_json_sha256") != io.sha256_file(folder / ENSEMBLE_FILE):
+        raise InvalidInput(
+            f"{source}: ensemble.json changed after the export; export again (recipes/export.py)"
+        )
+    missing = [
+        m["name"]
+        for m in spec.members
+        if m.get("kind") != "char-ngram" and m["name"] not in export["members"]
+    ]
+    if missing:
+        raise InvalidInput(
+            f"{source}: no ONNX copy of {', '.join(missing)}; export again (recipes/export.py)"
+        )
+    variant = served_variant(export, source)
+    logger.info("ONNX backend: serving the %s copies from %s", variant, folder / ONNX_DIR)
+    return {name: folder / ONNX_DIR / name / FILES[variant] for name in export["members"]}
+
+
+def _load_member(
+    member: dict, local: Path, trust_remote_code: bool, onnx_file: Path | None = None, labels=None
+) -> tuple:
     """(model, tokenizer) of one ensemble member: its local folder, else its Hub id; a char-ngram
-    member has no tokenizer (None)."""
+    member has no tokenizer (None). With `onnx_file`, the model is that ONNX copy."""
     source = str(local) if member.get("path") and local.is_dir() else member.get("hub_id")
     if not source:
         raise InputNotFound(f"member '{member.get('name')}': {local} does not exist and it has no hub_id")
     if member.get("kind") == "char-ngram" or is_char_ngram_folder(source):
         logger.info("Member %s: char-ngram from %s", member.get("name"), source)
         return CharNgramClassifier.load(_char_ngram_folder(source)), None
+    if onnx_file is not None:
+        if not onnx_file.is_file():
+            raise InputNotFound(f"{onnx_file} not found: export the ensemble again (recipes/export.py)")
+        logger.info("Member %s: ONNX Runtime, %s", member.get("name"), onnx_file)
+        return OnnxClassifier(onnx_file, labels), AutoTokenizer.from_pretrained(source)
     weights = resolve_weights(source)
     kwargs = dict(trust_remote_code=trust_remote_code, revision=weights.commit)
     logger.info("Member %s: %s", member.get("name"), weights.describe())

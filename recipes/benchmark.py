@@ -12,6 +12,10 @@
    the thresholds stage (with its cross-validation) and the whole one-shot test evaluation
    (recipes/evaluate_test.py as a user runs it: report, intervals, plots, errors.tsv) of a
    three-member ensemble with synthetic member scores on the real val/test rows;
+6. serving one base-size member (random init with KcELECTRA-base's shapes: 12 layers, hidden 768,
+   vocab 54,000; built from its config, no download) at batch 64 on real comments: comments/s with
+   torch fp32, ONNX Runtime fp32 and int8 on the CPU (needs `pip install -e ".[onnx]"`), torch fp16
+   autocast on CUDA when present, and the size of each copy's weights;
 5. (--gpu) seconds per epoch of base-size ELECTRA and RoBERTa (random init, real shapes) at batch 16,
    fixed-128 vs ours, fp16 and bf16, and the projected wall time of the three-model pipeline.
 Without --data_dir the shipped synthetic demo sample is used (small: the figures are then rough).
@@ -272,6 +276,53 @@ def test_evaluation_timing(splits) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def base_inference(splits, comments: int) -> dict:
+    """Item 6: one base-size member served by each backend on the same real comments (batch 64)."""
+    from transformers import ElectraConfig, ElectraForSequenceClassification
+
+    from hf_trainer.onnx_backend import OnnxClassifier, export_member
+
+    schema = LabelSchema()
+    texts = list(splits["test"]["text"])
+    texts = (texts * (comments // len(texts) + 1))[:comments]
+    config = ElectraConfig(vocab_size=54_000, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                           intermediate_size=3072, max_position_embeddings=512)  # fmt: skip
+    set_label_config(config, schema)
+    torch.manual_seed(0)
+    model = ElectraForSequenceClassification(config).eval()
+    tokenizer = build_wordpiece_tokenizer(splits["train"]["text"], vocab_size=30_000)
+    spec = EnsembleSpec(labels=list(schema.names), members=[{"name": "base", "path": ".", "weight": 1.0}],
+                        objective="none", objective_value=0.0, thresholds=[0.5] * schema.num_labels)  # fmt: skip
+
+    def rate(member, device: str = "cpu") -> tuple[float, np.ndarray]:
+        ensemble = Ensemble([member], [tokenizer], spec, device=device)
+        ensemble.predict_proba(texts[:64], batch_size=64)  # warm-up
+        start = time.perf_counter()
+        probs = ensemble.predict_proba(texts, batch_size=64)
+        return comments / (time.perf_counter() - start), probs
+
+    work = Path(tempfile.mkdtemp(prefix="bench_onnx_"))
+    try:
+        result = {
+            "comments": comments,
+            "batch_size": 64,
+            "parameters": sum(p.numel() for p in model.parameters()),
+        }
+        result["torch_fp32_per_s"], reference = rate(model)
+        files = export_member(model, tokenizer, work, "int8")
+        for variant, name in files.items():
+            per_s, probs = rate(OnnxClassifier(work / name, schema.names))
+            result[f"onnx_{variant}_per_s"] = per_s
+            result[f"onnx_{variant}_max_abs_prob_diff"] = float(np.abs(probs - reference).max())
+            result[f"onnx_{variant}_bytes"] = (work / name).stat().st_size
+        result["torch_fp32_bytes"] = sum(p.numel() * p.element_size() for p in model.parameters())
+        if torch.cuda.is_available():
+            result["torch_fp16_cuda_per_s"], _ = rate(model, device="cuda")
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def gpu_items(splits, steps: int) -> dict:
     """Base-size shapes (random init) at batch 16 on the GPU, fixed-128 vs ours, fp16 and bf16."""
     from transformers import AutoModelForSequenceClassification, ElectraConfig, RobertaConfig
@@ -320,10 +371,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=120, help="Timed training steps per configuration")
     parser.add_argument("--comments", type=int, default=4000, help="Comments for the inference item")
     parser.add_argument("--gpu", action="store_true", help="Also run item 5 (needs CUDA)")
+    parser.add_argument(
+        "--base_comments", type=int, default=1024, help="Comments for item 6 (a base-size member per backend)"
+    )
     parser.add_argument("--gpu_steps", type=int, default=200)
     args = parser.parse_args(argv)
-    if min(args.steps, args.comments, args.gpu_steps) < 1:
-        raise InvalidArgument("--steps, --comments and --gpu_steps must be at least 1")
+    if min(args.steps, args.comments, args.gpu_steps, args.base_comments) < 1:
+        raise InvalidArgument("--steps, --comments, --gpu_steps and --base_comments must be at least 1")
     setup_logging(logging.WARNING)
     data_args = DataArguments(data_dir=args.data_dir) if args.data_dir else demo_data_args()
     splits, _ = prepare_splits(data_args, seed=42)
@@ -348,6 +402,19 @@ def main(argv: list[str] | None = None) -> None:
     result["evaluation"] = test_evaluation_timing(splits)
     result["thresholds_s"] = result["evaluation"]["thresholds_s"]
     result["test_evaluation_s"] = result["evaluation"]["test_evaluation_s"]
+    try:
+        import onnxruntime  # noqa: F401
+
+        base = result["inference_base"] = base_inference(splits, args.base_comments)
+        result["inference_base_torch_fp32_per_s"] = base["torch_fp32_per_s"]
+        result["inference_base_onnx_fp32_per_s"] = base["onnx_fp32_per_s"]
+        result["inference_base_onnx_int8_per_s"] = base["onnx_int8_per_s"]
+        result["onnx_int8_speedup"] = base["onnx_int8_per_s"] / base["torch_fp32_per_s"]
+        result["onnx_int8_memory_ratio"] = base["onnx_int8_bytes"] / base["torch_fp32_bytes"]
+        if "torch_fp16_cuda_per_s" in base:
+            result["inference_base_torch_fp16_cuda_per_s"] = base["torch_fp16_cuda_per_s"]
+    except ImportError:
+        logger.warning('Item 6 skipped: ONNX Runtime is not installed (pip install -e ".[onnx]")')
     # The analysis this recipe added to the evaluation (intervals, CV table, calibration, errors,
     # the new plots) is inside `total - scoring`, together with the plots that were there before.
     result["test_evaluation_analysis_s"] = (
@@ -396,6 +463,16 @@ def main(argv: list[str] | None = None) -> None:
             f"({result['evaluation']['test_rows']} test rows)",
         ),
     ]
+    if "inference_base" in result:
+        base = result["inference_base"]
+        rows.append(
+            (
+                "base-size member, comments/s: torch fp32 / ONNX fp32 / ONNX int8",
+                f"{base['torch_fp32_per_s']:.0f} / {base['onnx_fp32_per_s']:.0f} / {base['onnx_int8_per_s']:.0f} "
+                f"(int8 {result['onnx_int8_speedup']:.2f}x; weights {base['onnx_int8_bytes'] / 2**20:.0f} MB vs "
+                f"{base['torch_fp32_bytes'] / 2**20:.0f} MB)",
+            )
+        )
     for key, value in result.get("gpu", {}).items():
         rows.append(
             (

@@ -50,6 +50,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     parser.add_argument("--no_text", action="store_true", help="Leave the comment out of each output line")
     parser.add_argument("--trust_remote_code", action="store_true")
+    parser.add_argument(
+        "--backend",
+        choices=["torch", "onnx"],
+        default="torch",
+        help="onnx: the ONNX Runtime copies written and checked by recipes/export.py (CPU)",
+    )
+    parser.add_argument(
+        "--no_half_precision",
+        action="store_true",
+        help="On CUDA, run the torch members in fp32, not fp16 autocast",
+    )
     # Under a C locale argv arrives surrogate-escaped: recover UTF-8 (a Korean --tsv_column name).
     args = parser.parse_args(recover_utf8_argv(list(sys.argv[1:] if argv is None else argv)))
     if min(args.batch_size, args.chunk_size, args.max_length) < 1:
@@ -79,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         device=args.device,
         max_length=args.max_length,
         trust_remote_code=args.trust_remote_code,
+        backend=args.backend,
+        half_precision=False if args.no_half_precision else None,
     )
     written = 0
     with contextlib.ExitStack() as stack:

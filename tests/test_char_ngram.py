@@ -179,3 +179,20 @@ def test_mixed_ensemble_runs_through_every_recipe_and_inference(mixed, tmp_path,
     alone = Ensemble.from_pretrained(str(root / "char-ngram"), device="cpu")  # a member folder alone
     assert np.allclose(alone.predict_proba(texts[:4]), np.load(root / "char-ngram" / "predictions" / "test.npz")[
         "probs"][:4], atol=1e-6)  # fmt: skip
+
+
+def test_onnx_transformers_and_the_char_ngram_member_mix_in_one_ensemble(mixed):
+    pytest.importorskip("onnxruntime")
+    root, _ = mixed
+    record = load_recipe("export").main(["--ensemble_dir", str(root / "ensemble")])
+    assert set(record["members"]) == {"tiny-bert", "tiny-roberta"}  # nothing to export for char-ngram
+    assert record["valid"] == {"fp32": True}
+    served = Ensemble.from_pretrained(str(root / "ensemble"), device="cpu", backend="onnx")
+    assert [type(m).__name__ for m in served.models] == [
+        "OnnxClassifier",
+        "OnnxClassifier",
+        "CharNgramClassifier",
+    ]
+    texts = [line.split("\t")[0] for line in DEMO_TEST.read_text(encoding="utf-8").split("\n")[1:41]]
+    expected = Ensemble.from_pretrained(str(root / "ensemble"), device="cpu").predict_proba(texts)
+    assert np.abs(served.predict_proba(texts) - expected).max() < 1e-5  # fp32 copies: the same scores

@@ -372,3 +372,23 @@ def test_temperature_scaling_runs_through_thresholds_report_and_inference(pipeli
     members_at_one = [{**m, "temperature": 1.0} for m in spec.members]
     plain = EnsembleSpec.from_dict({**spec.to_dict(), "members": members_at_one})
     assert not np.allclose(expected, plain.mix([m.probs for m in test])[:4], atol=1e-3)
+
+
+def test_a_crash_after_scoring_still_counts_the_evaluation(pipeline_dir, tmp_path, monkeypatch):
+    from hf_trainer.evaluation import RescoreRefused, read_history
+
+    folder = tmp_path / "ensemble"
+    members = [str(pipeline_dir / m) for m in PIPELINE_MEMBERS]
+    load_recipe("ensemble").main(["--members", *members, "--output_dir", str(folder)])
+    load_recipe("thresholds").main(["--ensemble_dir", str(folder)])
+    evaluate = load_recipe("evaluate_test")
+
+    def broken_plot(*args, **kwargs):
+        raise OSError("the disk filled up while drawing")
+
+    monkeypatch.setattr(evaluate, "plot_confusion", broken_plot)
+    with pytest.raises(OSError, match="disk filled up"):
+        evaluate.main(["--ensemble_dir", str(folder)])
+    assert read_history(folder)["count"] == 1  # the test split was scored: that counts
+    with pytest.raises(RescoreRefused):
+        evaluate.main(["--ensemble_dir", str(folder)])

@@ -167,3 +167,14 @@ def test_ensemble_json_is_validated(change, message):
         EnsembleSpec.from_dict(data)
     with pytest.raises(ValueError, match="missing keys"):
         EnsembleSpec.from_dict({"labels": ["a"]})
+
+
+def test_the_refinement_neighbourhood_is_the_filtered_fine_grid_in_its_order():
+    from hf_trainer.ensemble import simplex_grid, simplex_neighbourhood
+
+    rng = np.random.default_rng(0)
+    for members in (2, 3, 4):
+        coarse, fine = simplex_grid(members, 10), simplex_grid(members, 50)
+        for center in coarse[rng.choice(len(coarse), 10, replace=False)]:
+            near = fine[np.all(np.abs(fine - center) <= 1.0 / 10 + 1e-9, axis=1)]
+            assert np.array_equal(simplex_neighbourhood(center, 50, 5), near)

@@ -1,0 +1,140 @@
+"""The ONNX backend: export of tiny members (fp32 and int8), the agreement check on val, serving
+through Ensemble and predict.py, and the refusals (missing onnxruntime, a copy below the bar)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+from hf_trainer import Ensemble  # noqa: E402
+from hf_trainer.data import read_labelled_tsv  # noqa: E402
+from hf_trainer.errors import InvalidArgument, InvalidInput, run_recipe  # noqa: E402
+from hf_trainer.labels import LabelSchema  # noqa: E402
+from hf_trainer.onnx_backend import EXPORT_FILE, ONNX_DIR, MissingDependency  # noqa: E402
+from tests.helpers import DEMO_TEST, PIPELINE_MEMBERS, load_recipe  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def exported(pipeline_dir, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("onnx") / "ensemble"
+    members = [str(pipeline_dir / m) for m in PIPELINE_MEMBERS]
+    load_recipe("ensemble").main(["--members", *members, "--output_dir", str(folder)])
+    load_recipe("thresholds").main(["--ensemble_dir", str(folder)])
+    record = load_recipe("export").main(["--ensemble_dir", str(folder), "--quantize", "int8"])
+    return folder, record
+
+
+def test_export_writes_both_copies_of_every_member_and_checks_them_on_val(exported):
+    folder, record = exported
+    assert json.loads((folder / ONNX_DIR / EXPORT_FILE).read_text(encoding="utf-8")) == record
+    for name in PIPELINE_MEMBERS:
+        assert record["members"][name] == {"fp32": "model.onnx", "int8": "model.int8.onnx"}
+        fp32, int8 = (folder / ONNX_DIR / name / f for f in ("model.onnx", "model.int8.onnx"))
+        assert fp32.stat().st_size > 0 and 0 < int8.stat().st_size < fp32.stat().st_size
+    assert record["checked_on"] == "150 validation and 600 train comments"  # never the test split
+    assert record["checks"]["fp32"]["rows"] == 750
+    fp32, int8 = record["checks"]["fp32"], record["checks"]["int8"]
+    assert fp32["max_abs_prob_diff"] < 1e-4 and fp32["decisions_agree"] >= 0.999  # the same model
+    assert int8["decisions_agree"] >= 0.995 and record["valid"] == {"fp32": True, "int8": True}
+
+
+def test_onnx_backend_serves_through_ensemble_and_predict_py(exported, tmp_path):
+    folder, record = exported
+    texts = read_labelled_tsv(DEMO_TEST, LabelSchema()).texts[:40]
+    torch_backend = Ensemble.from_pretrained(str(folder), device="cpu")
+    onnx_backend = Ensemble.from_pretrained(str(folder), device="cpu", backend="onnx")
+    assert all(type(m).__name__ == "OnnxClassifier" for m in onnx_backend.models)
+    assert all(str(m.path).endswith("model.int8.onnx") for m in onnx_backend.models)  # int8 valid: served
+    expected, served = torch_backend.predict_proba(texts), onnx_backend.predict_proba(texts, batch_size=7)
+    assert np.abs(expected - served).max() < 0.05 and not np.array_equal(expected, served)
+    # Length-sorted batches, input order kept: row i is text i whatever the batch size. (int8 scales
+    # activations per batch, so other batches give slightly other scores.)
+    reordered = onnx_backend.predict_proba(texts[::-1], batch_size=3)[::-1]
+    assert np.abs(reordered - served).max() < 5e-3 < np.abs(reordered[::-1] - served).max()
+    source, out = tmp_path / "in.txt", tmp_path / "out.jsonl"
+    source.write_text("\n".join(texts[:5]) + "\n", encoding="utf-8")
+    argv = ["--ensemble", str(folder), "--input", str(source), "--output", str(out), "--backend", "onnx"]
+    assert run_recipe(load_recipe("predict").main, argv) == 0
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [line["labels"] for line in lines] == [r["labels"] for r in onnx_backend.predict(texts[:5])]
+    with pytest.raises(InvalidArgument, match="backend must be one of torch, onnx"):
+        Ensemble.from_pretrained(str(folder), backend="tensorrt")
+
+
+def test_missing_onnxruntime_is_one_line_saying_how_to_install(exported, monkeypatch, tmp_path, capsys):
+    folder, _ = exported
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` now fails
+    with pytest.raises(MissingDependency, match=r'pip install -e "\.\[onnx\]"'):
+        Ensemble.from_pretrained(str(folder), device="cpu", backend="onnx")
+    source = tmp_path / "in.txt"
+    source.write_text("댓글\n", encoding="utf-8")
+    argv = ["--ensemble", str(folder), "--input", str(source), "--backend", "onnx"]
+    assert run_recipe(load_recipe("predict").main, argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and '".[onnx]"' in err[0]
+
+
+def _copy_ensemble(folder, dest, with_onnx: bool):
+    """A copy of the ensemble folder elsewhere, its members named by absolute path."""
+    shutil.copytree(folder, dest, ignore=None if with_onnx else shutil.ignore_patterns(ONNX_DIR))
+    spec = json.loads((dest / "ensemble.json").read_text(encoding="utf-8"))
+    for member in spec["members"]:
+        member["path"] = str((folder / member["path"]).resolve())
+    (dest / "ensemble.json").write_text(json.dumps(spec), encoding="utf-8")
+    return spec
+
+
+def _shift_bias(path) -> None:
+    """Add 4 to every logit of an exported copy (its classifier bias): a broken export."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    bias = [t for t in model.graph.initializer if list(t.dims) == [10]][-1]
+    bias.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(bias) + 4.0, bias.name))
+    onnx.save(model, str(path))
+
+
+def test_a_copy_below_the_bar_is_recorded_invalid_and_never_served(exported, tmp_path, monkeypatch):
+    from hf_trainer import export
+    from hf_trainer.export import ExportRefused
+
+    folder, _ = exported
+    copy = tmp_path / "ensemble"
+    _copy_ensemble(folder, copy, with_onnx=False)
+    real_export = export.export_member
+
+    def broken_export(model, tokenizer, out, quantize):
+        files = real_export(model, tokenizer, out, quantize)
+        _shift_bias(out / files["fp32"])
+        return files
+
+    monkeypatch.setattr(export, "export_member", broken_export)
+    with pytest.raises(ExportRefused, match="below the 99.5% bar"):
+        load_recipe("export").main(["--ensemble_dir", str(copy)])
+    record = json.loads((copy / ONNX_DIR / EXPORT_FILE).read_text(encoding="utf-8"))
+    assert record["valid"] == {"fp32": False} and record["checks"]["fp32"]["decisions_agree"] < 0.995
+    with pytest.raises(InvalidInput, match="no exported copy passed the agreement check"):
+        Ensemble.from_pretrained(str(copy), device="cpu", backend="onnx")
+
+
+def test_an_export_older_than_its_ensemble_json_is_refused(exported, tmp_path):
+    folder, _ = exported
+    from hf_trainer import io
+
+    copy = tmp_path / "ensemble"
+    spec = _copy_ensemble(folder, copy, with_onnx=True)
+    record = json.loads((copy / ONNX_DIR / EXPORT_FILE).read_text(encoding="utf-8"))
+    record["ensemble_json_sha256"] = io.sha256_file(copy / "ensemble.json")  # as if exported here
+    (copy / ONNX_DIR / EXPORT_FILE).write_text(json.dumps(record), encoding="utf-8")
+    assert len(Ensemble.from_pretrained(str(copy), device="cpu", backend="onnx").models) == 3
+    spec["thresholds"] = [0.4] * 10
+    (copy / "ensemble.json").write_text(json.dumps(spec), encoding="utf-8")
+    with pytest.raises(InvalidInput, match="ensemble.json changed after the export"):
+        Ensemble.from_pretrained(str(copy), device="cpu", backend="onnx")
