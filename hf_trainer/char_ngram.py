@@ -3,8 +3,9 @@
 Korean abuse plays with spelling (jamo splits, spacing tricks, look-alike syllables); character
 n-grams catch much of it and make errors unlike a subword encoder's, a classic diversity member.
 Beside the n-grams of the syllables it uses n-grams of the jamo: NFKD decomposes each syllable
-into its letters and maps typed compatibility jamo (ㅅㅂ) onto the same letters, so 시발 and ㅅㅂ
-share features that no syllable n-gram sees. It trains in under a minute on two cores, so a user
+into its letters and maps typed compatibility jamo (ㅅㅂ) onto the initial consonants and vowels
+of those letters, so 시발 and ㅅㅂ share features that no syllable n-gram sees (a final consonant
+has code points of its own: the typed ㄱ meets the ㄱ of 가, not that of 각). It trains in under a minute on two cores, so a user
 without a GPU gets real quality.
 
 Saved without pickle: the vocabulary, idf and settings as JSON (`char_ngram.json`), the weights as
@@ -17,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +49,7 @@ class CharNgramSettings:
     seed: int = 42
 
 
-def ngram_analyzer(settings: CharNgramSettings):
+def ngram_analyzer(settings: CharNgramSettings) -> Callable[[str], list[str]]:
     """text -> its n-grams: scikit-learn's `char_wb` n-grams of the lowercased text, plus (with
     jamo_ngram_max > 0) those of its NFKD jamo, prefixed with JAMO_PREFIX."""
     from sklearn.feature_extraction.text import CountVectorizer
@@ -69,6 +70,7 @@ def ngram_analyzer(settings: CharNgramSettings):
 
 
 def is_char_ngram_folder(folder: str | Path) -> bool:
+    """Whether `folder` holds a saved char n-gram member."""
     return (Path(folder) / CONFIG_FILE).is_file()
 
 

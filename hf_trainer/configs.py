@@ -17,6 +17,7 @@ from .data import read_prepared_labels
 from .errors import InputNotFound, InvalidArgument, recover_utf8_argv
 from .labels import UNSMILE_HUB_DATASET, UNSMILE_LABELS, UNSMILE_TEXT_COLUMN, LabelSchema
 from .modeling import PRESETS, member_name
+from .onnx_backend import CHECK_ROWS, MIN_AGREEMENT
 
 logger = logging.getLogger(__name__)
 
@@ -394,11 +395,14 @@ class ExportArguments:
         default="none", metadata={"help": "none, or int8: also write a dynamically quantised int8 copy."}
     )
     min_agreement: float = field(
-        default=0.995,
-        metadata={"help": "Share of validation decisions a copy must share with PyTorch fp32 to be valid."},
+        default=MIN_AGREEMENT,
+        metadata={
+            "help": "Share of the checked (comment, label) decisions a copy must share with PyTorch fp32 "
+            "at the ensemble's thresholds to be valid."
+        },
     )
     check_rows: int = field(
-        default=3000,
+        default=CHECK_ROWS,
         metadata={
             "help": "Comments of the agreement check: validation first, then original train rows (never test)."
         },

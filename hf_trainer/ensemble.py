@@ -19,6 +19,7 @@ import numpy as np
 
 from . import io
 from .calibration import apply_temperature
+from .char_ngram import is_char_ngram_folder
 from .errors import InputNotFound, InvalidInput
 from .labels import LabelSchema
 from .thresholds import tuned_macro_f1
@@ -88,10 +89,14 @@ class MemberPredictions:
 
 
 def _member_kind(member_dir: str | Path) -> str:
-    """ "char-ngram" or "transformer", from the member's config.json (`model_type`)."""
-    config = Path(member_dir) / "config.json"
-    model_type = io.read_json(config).get("model_type") if config.is_file() else None
-    return "char-ngram" if model_type == "char-ngram" else "transformer"
+    """ "char-ngram" or "transformer", recorded in ensemble.json for `is_char_ngram_member`."""
+    return "char-ngram" if is_char_ngram_folder(member_dir) else "transformer"
+
+
+def is_char_ngram_member(member: dict, local: str | Path | None = None) -> bool:
+    """Whether an ensemble.json member is a char n-gram model (its own fast path, no ONNX copy): its
+    recorded kind, else (an ensemble.json older than the kind) what its local folder holds."""
+    return member.get("kind") == "char-ngram" or (local is not None and is_char_ngram_folder(local))
 
 
 def check_aligned(members: Sequence[MemberPredictions]) -> None:
@@ -99,6 +104,14 @@ def check_aligned(members: Sequence[MemberPredictions]) -> None:
     if not members:
         raise InvalidInput("an ensemble needs at least one member")
     first = members[0]
+    by_name: dict[str, str] = {}
+    for member in members:
+        if member.name in by_name:
+            raise InvalidInput(
+                f"two members share the folder name '{member.name}' ({by_name[member.name]} and {member.path}): "
+                "the name keys the member in ensemble.json, the report and the ONNX copies; rename one folder"
+            )
+        by_name[member.name] = member.path
     for other in members[1:]:
         where = f"{other.path} vs {first.path}"
         if other.label_names != first.label_names:
@@ -254,6 +267,9 @@ class EnsembleSpec:
                 or not (member.get("path") or member.get("hub_id"))
             ):
                 raise InvalidInput(f"{source}: member {i} needs a 'weight' and a 'path' or 'hub_id'")
+        names = [member.get("name") for member in self.members]
+        if not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
+            raise InvalidInput(f"{source}: every member needs a 'name' of its own, got {names}")
         temperatures = self.temperatures
         if not all(isinstance(t, int | float) and math.isfinite(t) and t > 0 for t in temperatures):
             raise InvalidInput(

@@ -19,19 +19,20 @@ from pathlib import Path
 import numpy as np
 
 from . import io
-from .char_ngram import CharNgramClassifier
-from .ensemble import ENSEMBLE_FILE, EnsembleSpec, load_aligned
+from .ensemble import ENSEMBLE_FILE, EnsembleSpec, is_char_ngram_member, load_aligned
 from .error_analysis import split_rows, split_texts
 from .errors import InvalidInput, UserError
 from .inference import Ensemble
 from .onnx_backend import (
+    CHECK_BATCH_SIZE,
+    CHECK_ROWS,
     EXPORT_FILE,
     MIN_AGREEMENT,
     ONNX_DIR,
     OnnxClassifier,
     agreement,
     export_member,
-    require_onnxruntime,
+    require_export_packages,
 )
 
 logger = logging.getLogger(__name__)
@@ -39,9 +40,6 @@ logger = logging.getLogger(__name__)
 
 class ExportRefused(UserError):
     """An exported copy makes too many decisions the PyTorch backend does not make."""
-
-
-CHECK_ROWS = 3000
 
 
 def check_rows(
@@ -55,10 +53,16 @@ def check_rows(
     if texts is None:
         raise InvalidInput("the agreement check needs the validation comments; see the warning above")
     ids = val.ids[:limit]
+    missing = [int(i) for i in ids if int(i) not in texts]
+    if missing:
+        raise InvalidInput(
+            f"{len(missing)} validation rows of the members' predictions (ids {missing[:5]}...) are not in "
+            "the validation split the members' run_config.json describes; was the data changed after training?"
+        )
     comments, labels = [texts[int(i)] for i in ids], [val.references[: len(ids)]]
     train = split_rows(member_dirs, "train") if len(comments) < limit else None
     taken = 0
-    if train is not None:
+    if train is not None and len(train):
         taken = min(limit - len(comments), len(train))
         comments += train["text"][:taken]
         labels.append(np.asarray(train["labels"][:taken], dtype=np.float32))
@@ -70,7 +74,7 @@ def check_agreement(
 ) -> dict[str, dict]:
     """Per exported variant: `onnx_backend.agreement` of its ensemble scores with the reference's."""
     start = time.perf_counter()
-    expected = reference.predict_proba(texts)
+    expected = reference.predict_proba(texts, batch_size=CHECK_BATCH_SIZE)
     torch_s = time.perf_counter() - start
     checks = {}
     variants = sorted({v for member_files in files.values() for v in member_files})
@@ -85,7 +89,7 @@ def check_agreement(
         ]
         copy = Ensemble(models, reference.tokenizers, reference.spec, reference.max_length, device="cpu")
         start = time.perf_counter()
-        probs = copy.predict_proba(texts)
+        probs = copy.predict_proba(texts, batch_size=CHECK_BATCH_SIZE)
         checks[variant] = agreement(expected, probs, reference.thresholds, labels) | {
             "seconds": time.perf_counter() - start,
             "torch_fp32_seconds": torch_s,
@@ -101,16 +105,27 @@ def export_ensemble(
 ) -> dict:
     """Export every transformer member, check the copies, write onnx/export.json; returns its content.
     Raises `ExportRefused` (after writing the record) when the copy to be served fails the check."""
-    import onnxruntime
-    import torch
-
-    require_onnxruntime()
     folder = Path(ensemble_dir)
     spec = EnsembleSpec.load(folder)
+    ort = require_export_packages()
+    import torch
+
+    if all(is_char_ngram_member(m, d) for m, d in zip(spec.members, spec.member_dirs(folder), strict=True)):
+        raise InvalidInput(
+            f"{folder / ENSEMBLE_FILE}: nothing to export; every member is a char n-gram model, which keeps "
+            "its own fast path with either backend"
+        )
+    # The check's comments first: a missing validation split should stop the export before it starts.
+    texts, labels, checked_on = check_rows(folder, spec, rows)
+    # The old record goes first: until the new one is written, no copy counts as checked.
+    record_file = folder / ONNX_DIR / EXPORT_FILE
+    record_file.unlink(missing_ok=True)
     reference = Ensemble.from_pretrained(folder, device="cpu", backend="torch")
     files = {}
-    for entry, model, tokenizer in zip(spec.members, reference.models, reference.tokenizers, strict=True):
-        if isinstance(model, CharNgramClassifier):
+    for entry, model, tokenizer, local in zip(
+        spec.members, reference.models, reference.tokenizers, spec.member_dirs(folder), strict=True
+    ):
+        if is_char_ngram_member(entry, local):
             continue  # its own fast path, nothing to export
         start = time.perf_counter()
         files[entry["name"]] = export_member(model, tokenizer, folder / ONNX_DIR / entry["name"], quantize)
@@ -120,7 +135,6 @@ def export_ensemble(
             ", ".join(files[entry["name"]]),
             time.perf_counter() - start,
         )
-    texts, labels, checked_on = check_rows(folder, spec, rows)
     checks = check_agreement(folder, reference, files, texts, labels)
     valid = {variant: check["decisions_agree"] >= min_agreement for variant, check in checks.items()}
     record = {
@@ -130,12 +144,14 @@ def export_ensemble(
         "quantize": quantize,
         "min_agreement": min_agreement,
         "checked_on": checked_on,
+        # int8 kernels quantise activations per batch, so the figures hold for this batch size.
+        "batch_size": CHECK_BATCH_SIZE,
         "checks": checks,
         "valid": valid,
-        "versions": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__},
+        "versions": {"torch": torch.__version__, "onnxruntime": ort.__version__},
         "max_length": reference.max_length,
     }
-    io.write_json(folder / ONNX_DIR / EXPORT_FILE, record)
+    io.write_json(record_file, record)
     for variant, check in checks.items():
         logger.info(
             "%s copy: %.4f%% of %d x %d decisions agree with PyTorch fp32, max |p diff| %.2e, macro F1 %+.4f: %s",
@@ -148,11 +164,11 @@ def export_ensemble(
             "valid" if valid[variant] else f"NOT valid (below {min_agreement})",
         )
     served = "int8" if quantize == "int8" else "fp32"
-    if files and not valid[served]:
+    if not valid[served]:
         raise ExportRefused(
             f"the {served} ONNX copy agrees with PyTorch on {100 * checks[served]['decisions_agree']:.3f}% of the "
-            f"validation decisions, below the {100 * min_agreement:.1f}% bar: it is recorded as not valid in "
-            f"{folder / ONNX_DIR / EXPORT_FILE} and will not be served"
+            f"checked decisions ({checked_on}), below the {100 * min_agreement:.1f}% bar: it is recorded as "
+            f"not valid in {record_file} and will not be served"
             + (" (the fp32 copy is valid and will be served)" if valid.get("fp32") else "")
         )
     return record

@@ -78,11 +78,14 @@ def model_card(spec: EnsembleSpec, test_metrics: dict | None, repo_id: str) -> s
             "",
             "## Test results (evaluated once)",
             "",
-            "| system | macro F1 | micro F1 |",
+            "| system | macro F1 [95% bootstrap interval] | micro F1 |",
             "|---|---:|---:|",
         ]
+        intervals = test_metrics.get("bootstrap_ci", {}).get("systems", {})
         for name, result in systems.items():
-            lines.append(f"| {name} | {result['f1_macro']:.4f} | {result['f1_micro']:.4f} |")
+            ci = intervals.get(name, {}).get("f1_macro")
+            shown = f"{result['f1_macro']:.4f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+            lines.append(f"| {name} | {shown} | {result['f1_micro']:.4f} |")
         lines.append(
             f"| {KCBERT_BASELINE['name']} | {KCBERT_BASELINE['f1_macro']:.2f} | {KCBERT_BASELINE['f1_micro']:.2f} |"
         )

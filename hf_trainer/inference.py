@@ -20,12 +20,12 @@ from transformers import AutoTokenizer
 from . import io
 from .char_ngram import CONFIG_FILE as CHAR_NGRAM_CONFIG
 from .char_ngram import WEIGHTS_FILE as CHAR_NGRAM_WEIGHTS
-from .char_ngram import CharNgramClassifier, is_char_ngram_folder
-from .ensemble import ENSEMBLE_FILE, EnsembleSpec
+from .char_ngram import CharNgramClassifier
+from .ensemble import ENSEMBLE_FILE, EnsembleSpec, is_char_ngram_member
 from .errors import InputNotFound, InvalidArgument, InvalidInput
 from .metrics import binarize, sigmoid
 from .modeling import load_pretrained_classifier, resolve_weights
-from .onnx_backend import FILES, ONNX_DIR, OnnxClassifier, read_export, served_variant
+from .onnx_backend import EXPORT_FILE, FILES, ONNX_DIR, OnnxClassifier, read_export, served_variant
 
 BACKENDS = ("torch", "onnx")
 
@@ -153,7 +153,9 @@ class Ensemble:
             else:
                 with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.half_precision):
                     logits = model(**batch.to(self.device)).logits.float().cpu().numpy()
-            # The same sigmoid as the saved training predictions, so that tuned thresholds meet equal scores.
+            # The same sigmoid as the saved training predictions: in fp32 on the torch backend the
+            # thresholds meet the scores they were tuned on. fp16 autocast and the ONNX copies move
+            # the scores slightly (onnx/export.json measures how much; fp16's effect is unmeasured).
             out[rows] = sigmoid(logits)
         return out
 
@@ -161,7 +163,8 @@ class Ensemble:
         """Ensemble probabilities (float64), shape (len(texts), num_labels).
 
         Members are mixed in float64 by the same `EnsembleSpec.mix` (temperatures, then weights) that
-        the thresholds were tuned on, so the thresholds meet the scores they were tuned on.
+        the thresholds were tuned on. With the torch backend in fp32 the thresholds meet the scores
+        they were tuned on; with fp16 or an ONNX copy, the scores differ by a small amount.
         """
         texts = [_clean(t) for t in texts]
         if not texts:
@@ -194,43 +197,55 @@ class Ensemble:
 
 
 def _onnx_files(folder: Path, spec: EnsembleSpec) -> dict[str, Path]:
-    """Member name -> the ONNX file the backend serves (see onnx_backend.served_variant)."""
+    """Member name -> the ONNX file the backend serves (see onnx_backend.served_variant); empty when
+    every member is a char n-gram model."""
+    exported = [
+        m["name"]
+        for m, local in zip(spec.members, spec.member_dirs(folder), strict=True)
+        if not is_char_ngram_member(m, local)
+    ]
+    if not exported:
+        logger.info("ONNX backend: no transformer member; the char n-gram members keep their own path")
+        return {}
     export = read_export(folder)
-    source = str(folder / ONNX_DIR / "export.json")
+    source = str(folder / ONNX_DIR / EXPORT_FILE)
     if export.get("ensemble_json_sha256") != io.sha256_file(folder / ENSEMBLE_FILE):
         raise InvalidInput(
             f"{source}: ensemble.json changed after the export; export again (recipes/export.py)"
         )
-    missing = [
-        m["name"]
-        for m in spec.members
-        if m.get("kind") != "char-ngram" and m["name"] not in export["members"]
-    ]
+    missing = [name for name in exported if name not in export.get("members", {})]
     if missing:
         raise InvalidInput(
             f"{source}: no ONNX copy of {', '.join(missing)}; export again (recipes/export.py)"
         )
     variant = served_variant(export, source)
     logger.info("ONNX backend: serving the %s copies from %s", variant, folder / ONNX_DIR)
-    return {name: folder / ONNX_DIR / name / FILES[variant] for name in export["members"]}
+    return {name: folder / ONNX_DIR / name / FILES[variant] for name in exported}
 
 
 def _load_member(
-    member: dict, local: Path, trust_remote_code: bool, onnx_file: Path | None = None, labels=None
+    member: dict,
+    local: Path,
+    trust_remote_code: bool,
+    onnx_file: Path | None = None,
+    labels: Sequence[str] | None = None,
 ) -> tuple:
     """(model, tokenizer) of one ensemble member: its local folder, else its Hub id; a char-ngram
     member has no tokenizer (None). With `onnx_file`, the model is that ONNX copy."""
     source = str(local) if member.get("path") and local.is_dir() else member.get("hub_id")
     if not source:
         raise InputNotFound(f"member '{member.get('name')}': {local} does not exist and it has no hub_id")
-    if member.get("kind") == "char-ngram" or is_char_ngram_folder(source):
+    if is_char_ngram_member(member, source):
         logger.info("Member %s: char-ngram from %s", member.get("name"), source)
         return CharNgramClassifier.load(_char_ngram_folder(source)), None
     if onnx_file is not None:
         if not onnx_file.is_file():
             raise InputNotFound(f"{onnx_file} not found: export the ensemble again (recipes/export.py)")
         logger.info("Member %s: ONNX Runtime, %s", member.get("name"), onnx_file)
-        return OnnxClassifier(onnx_file, labels), AutoTokenizer.from_pretrained(source)
+        # The member's own tokenizer, loaded as the torch path loads it (remote code only when asked).
+        return OnnxClassifier(onnx_file, labels), AutoTokenizer.from_pretrained(
+            source, trust_remote_code=trust_remote_code
+        )
     weights = resolve_weights(source)
     kwargs = dict(trust_remote_code=trust_remote_code, revision=weights.commit)
     logger.info("Member %s: %s", member.get("name"), weights.describe())

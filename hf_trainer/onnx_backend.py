@@ -12,10 +12,12 @@ fast path.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -28,6 +30,8 @@ ONNX_DIR = "onnx"
 EXPORT_FILE = "export.json"
 FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx"}
 MIN_AGREEMENT = 0.995
+CHECK_ROWS = 3000  # comments of the agreement check: validation first, then original train rows
+CHECK_BATCH_SIZE = 64
 OPSET = 17
 INSTALL_HINT = 'pip install -e ".[onnx]" (onnxruntime, onnx and onnxscript)'
 
@@ -36,7 +40,8 @@ class MissingDependency(UserError, ImportError):
     """An optional package that the asked-for feature needs is not installed."""
 
 
-def require_onnxruntime():
+def require_onnxruntime() -> ModuleType:
+    """The onnxruntime module, or one line saying how to install it."""
     try:
         import onnxruntime
     except ImportError:
@@ -44,6 +49,16 @@ def require_onnxruntime():
             f"The ONNX backend needs ONNX Runtime, which is not installed: {INSTALL_HINT}"
         ) from None
     return onnxruntime
+
+
+def require_export_packages() -> ModuleType:
+    """The onnxruntime module, after checking that everything the export needs is installed."""
+    missing = [
+        name for name in ("onnxruntime", "onnx", "onnxscript") if importlib.util.find_spec(name) is None
+    ]
+    if missing:
+        raise MissingDependency(f"The ONNX export needs {', '.join(missing)}, not installed: {INSTALL_HINT}")
+    return require_onnxruntime()
 
 
 class OnnxClassifier:
@@ -57,9 +72,15 @@ class OnnxClassifier:
         self.path = Path(path)
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]
+        # The file carries no label names; its logits width is what can be checked against them.
+        width = self.session.get_outputs()[0].shape[-1]
+        if isinstance(width, int) and width != len(labels):
+            raise InvalidInput(
+                f"{path}: the copy gives {width} logits, the ensemble has {len(labels)} labels"
+            )
         self.labels = list(labels)
 
-    def logits(self, encoded) -> np.ndarray:
+    def logits(self, encoded: Mapping[str, np.ndarray]) -> np.ndarray:
         feed = {name: np.asarray(encoded[name], dtype=np.int64) for name in self.input_names}
         return self.session.run(["logits"], feed)[0]
 
@@ -86,31 +107,35 @@ def export_member(model, tokenizer, folder: Path, quantize: str | None) -> dict[
             return self.inner(**dict(zip(names, inputs, strict=True))).logits
 
     folder.mkdir(parents=True, exist_ok=True)
-    fp32 = folder / FILES["fp32"]
-    partial = folder / (FILES["fp32"] + ".partial")
+    fp32, int8 = folder / FILES["fp32"], folder / FILES["int8"]
+    partials = [folder / (FILES["fp32"] + ".partial"), folder / (FILES["int8"] + ".partial.onnx")]
     axes = {name: {0: "batch", 1: "sequence"} for name in names} | {"logits": {0: "batch"}}
-    with torch.no_grad():
-        torch.onnx.export(
-            LogitsOnly(copy.deepcopy(model).float().eval().cpu()),
-            tuple(sample[n] for n in names),
-            str(partial),
-            input_names=names,
-            output_names=["logits"],
-            dynamic_axes=axes,
-            opset_version=OPSET,
-            dynamo=False,
-        )
-    os.replace(partial, fp32)
-    files = {"fp32": fp32.name}
-    if quantize == "int8":
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+    try:
+        with torch.no_grad():
+            torch.onnx.export(
+                LogitsOnly(copy.deepcopy(model).float().eval().cpu()),
+                tuple(sample[n] for n in names),
+                str(partials[0]),
+                input_names=names,
+                output_names=["logits"],
+                dynamic_axes=axes,
+                opset_version=OPSET,
+                dynamo=False,
+            )
+        os.replace(partials[0], fp32)
+        files = {"fp32": fp32.name}
+        if quantize == "int8":
+            from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        int8 = folder / FILES["int8"]
-        partial = folder / (FILES["int8"] + ".partial.onnx")
-        # Per-channel scales keep more of each weight matrix's range than one scale per tensor.
-        quantize_dynamic(str(fp32), str(partial), weight_type=QuantType.QInt8, per_channel=True)
-        os.replace(partial, int8)
-        files["int8"] = int8.name
+            # Per-channel scales keep more of each weight matrix's range than one scale per tensor.
+            quantize_dynamic(str(fp32), str(partials[1]), weight_type=QuantType.QInt8, per_channel=True)
+            os.replace(partials[1], int8)
+            files["int8"] = int8.name
+        elif int8.exists():
+            int8.unlink()  # an int8 copy of an earlier export would not match this one
+    finally:
+        for partial in partials:
+            partial.unlink(missing_ok=True)
     return files
 
 

@@ -196,3 +196,16 @@ def test_onnx_transformers_and_the_char_ngram_member_mix_in_one_ensemble(mixed):
     texts = [line.split("\t")[0] for line in DEMO_TEST.read_text(encoding="utf-8").split("\n")[1:41]]
     expected = Ensemble.from_pretrained(str(root / "ensemble"), device="cpu").predict_proba(texts)
     assert np.abs(served.predict_proba(texts) - expected).max() < 1e-5  # fp32 copies: the same scores
+
+
+def test_an_ensemble_of_char_ngram_members_only_has_nothing_to_export(mixed, tmp_path):
+    pytest.importorskip("onnxruntime")
+    root, _ = mixed
+    load_recipe("ensemble").main(
+        ["--members", str(root / "char-ngram"), "--output_dir", str(tmp_path / "ens")]
+    )
+    with pytest.raises(InvalidInput, match="nothing to export"):
+        load_recipe("export").main(["--ensemble_dir", str(tmp_path / "ens")])
+    # The ONNX backend needs no export for it: the member keeps its own path.
+    served = Ensemble.from_pretrained(str(tmp_path / "ens"), device="cpu", backend="onnx")
+    assert [type(m).__name__ for m in served.models] == ["CharNgramClassifier"]

@@ -14,7 +14,7 @@ pytest.importorskip("onnxruntime")
 
 from hf_trainer import Ensemble  # noqa: E402
 from hf_trainer.data import read_labelled_tsv  # noqa: E402
-from hf_trainer.errors import InvalidArgument, InvalidInput, run_recipe  # noqa: E402
+from hf_trainer.errors import InputNotFound, InvalidArgument, InvalidInput, run_recipe  # noqa: E402
 from hf_trainer.labels import LabelSchema  # noqa: E402
 from hf_trainer.onnx_backend import EXPORT_FILE, ONNX_DIR, MissingDependency  # noqa: E402
 from tests.helpers import DEMO_TEST, PIPELINE_MEMBERS, load_recipe  # noqa: E402
@@ -78,6 +78,10 @@ def test_missing_onnxruntime_is_one_line_saying_how_to_install(exported, monkeyp
     assert run_recipe(load_recipe("predict").main, argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and '".[onnx]"' in err[0]
+    assert run_recipe(load_recipe("export").main, ["--ensemble_dir", str(folder)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "onnxruntime" in err[0] and '".[onnx]"' in err[0]
+    assert (folder / ONNX_DIR / EXPORT_FILE).is_file()  # refused before touching the old export
 
 
 def _copy_ensemble(folder, dest, with_onnx: bool):
@@ -138,3 +142,44 @@ def test_an_export_older_than_its_ensemble_json_is_refused(exported, tmp_path):
     (copy / "ensemble.json").write_text(json.dumps(spec), encoding="utf-8")
     with pytest.raises(InvalidInput, match="ensemble.json changed after the export"):
         Ensemble.from_pretrained(str(copy), device="cpu", backend="onnx")
+
+
+def test_a_failed_export_leaves_no_record_and_no_partial_file(exported, tmp_path, monkeypatch):
+    import torch
+
+    from hf_trainer.export import export_ensemble
+
+    folder, _ = exported
+    copy = tmp_path / "ensemble"
+    _copy_ensemble(folder, copy, with_onnx=True)
+    assert (copy / ONNX_DIR / EXPORT_FILE).is_file()
+
+    def crash_half_way(module, args, path, **kwargs):
+        with open(path, "wb") as handle:
+            handle.write(b"half an ONNX file")
+        raise RuntimeError("the exporter crashed")
+
+    monkeypatch.setattr(torch.onnx, "export", crash_half_way)
+    with pytest.raises(RuntimeError, match="the exporter crashed"):
+        export_ensemble(copy)
+    # The old record no longer vouches for copies that may be half replaced, and no partial file stays.
+    assert not (copy / ONNX_DIR / EXPORT_FILE).exists()
+    assert not [p.name for p in (copy / ONNX_DIR).rglob("*.partial*")]
+    with pytest.raises(InputNotFound, match="export the ensemble first"):
+        Ensemble.from_pretrained(str(copy), device="cpu", backend="onnx")
+
+
+def test_half_precision_is_for_cuda_only(exported):
+    folder, _ = exported
+    assert Ensemble.from_pretrained(str(folder), device="cpu", half_precision=True).half_precision is False
+
+
+def test_a_copy_whose_logits_do_not_fit_the_labels_is_refused(exported):
+    from hf_trainer.onnx_backend import OnnxClassifier
+
+    folder, record = exported
+    name = next(iter(record["members"]))
+    labels = json.loads((folder / "ensemble.json").read_text(encoding="utf-8"))["labels"]
+    assert OnnxClassifier(folder / ONNX_DIR / name / "model.onnx", labels).labels == labels
+    with pytest.raises(InvalidInput, match="gives 10 logits, the ensemble has 9 labels"):
+        OnnxClassifier(folder / ONNX_DIR / name / "model.onnx", labels[:9])

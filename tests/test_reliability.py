@@ -106,7 +106,7 @@ def test_tampered_ensemble_json_is_refused(tmp_path):
     tiny[1].save_pretrained(member)
     good = {
         "labels": list(tiny[0].config.id2label.values()),
-        "members": [{"path": "../member", "weight": 1.0}],
+        "members": [{"name": "member", "path": "../member", "weight": 1.0}],
         "objective": "x",
         "objective_value": 0.0,
         "thresholds": [0.5] * 10,
@@ -123,7 +123,7 @@ def test_tampered_ensemble_json_is_refused(tmp_path):
     with pytest.raises(ValueError, match="member 0 predicts labels"):
         Ensemble.from_pretrained(str(folder), device="cpu")
     (folder / "ensemble.json").write_text(
-        json.dumps(dict(good, members=[{"path": "../member", "weight": 0.5}]))
+        json.dumps(dict(good, members=[{"name": "member", "path": "../member", "weight": 0.5}]))
     )
     with pytest.raises(ValueError, match="sum to 1"):
         Ensemble.from_pretrained(str(folder), device="cpu")

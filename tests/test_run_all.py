@@ -220,6 +220,9 @@ def test_bundle_and_model_card_contents(demo, tmp_path):
     card = api.uploaded["README.md"].decode("utf-8")
     assert "license: cc-by-nc-nd-4.0" in card and "CC BY-NC-ND 4.0" in card
     assert 'Ensemble.from_pretrained("org/unsmile-ensemble")' in card and "| ensemble tuned |" in card
+    test_metrics = json.loads((out / "ensemble" / "report" / "test_metrics.json").read_text(encoding="utf-8"))
+    low, high = test_metrics["bootstrap_ci"]["systems"]["ensemble tuned"]["f1_macro"]
+    assert f"[{low:.3f}, {high:.3f}] |" in card  # the interval beside the test figure
     assert "subjective" in card and "| 기타 혐오 |" in card
 
 

@@ -150,16 +150,34 @@ def test_misaligned_members_are_refused(tmp_path):
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"members": [{"path": "a", "weight": 0.7}, {"path": "b", "weight": 0.7}]}, "sum to 1"),
+        (
+            {
+                "members": [
+                    {"name": "a", "path": "a", "weight": 0.7},
+                    {"name": "b", "path": "b", "weight": 0.7},
+                ]
+            },
+            "sum to 1",
+        ),
         ({"thresholds": [0.5]}, "1 thresholds for 2 labels"),
-        ({"members": [{"weight": 1.0}]}, "'path' or 'hub_id'"),
+        ({"members": [{"name": "a", "weight": 1.0}]}, "'path' or 'hub_id'"),
+        (
+            {
+                "members": [
+                    {"name": "a", "path": "a", "weight": 0.5},
+                    {"name": "a", "path": "b", "weight": 0.5},
+                ]
+            },
+            "a 'name' of its own",
+        ),
+        ({"members": [{"path": "a", "weight": 1.0}]}, "a 'name' of its own"),
         ({"format_version": 9}, "format_version"),
     ],
 )
 def test_ensemble_json_is_validated(change, message):
     data = {
         "labels": ["a", "b"],
-        "members": [{"path": "a", "weight": 1.0}],
+        "members": [{"name": "a", "path": "a", "weight": 1.0}],
         "objective": "x",
         "objective_value": 0.5,
     } | change

@@ -75,6 +75,10 @@ CASES = {
         ),
         (["--hub_org", "me", "--members", "a", "--member_repos", "me/a", "me/b"], ["1 --members for 2"]),
     ),
+    "export": (
+        (["--ensemble_dir", "no_ensemble"], ["ensemble.json not found"]),
+        (["--ensemble_dir", "x", "--quantize", "fp4"], ["--quantize", "fp4"]),
+    ),
     "benchmark": (
         (["--data_dir", "no_such_dir"], ["no_such_dir", "not found"]),
         (["--steps", "0"], ["--steps"]),
@@ -170,3 +174,21 @@ def test_predict_streams_a_large_file_in_flat_memory(tmp_path, monkeypatch):
     small, large = peak_bytes(10_000), peak_bytes(200_000)
     # 20 times the lines: a reader holding them all would need ~20 times the memory (over 20 MB here).
     assert large < 2 * small + 1_000_000, (small, large)
+
+
+def test_two_members_with_one_folder_name_are_refused(pipeline_dir, tmp_path, capsys):
+    from hf_trainer.ensemble import EnsembleSpec
+    from hf_trainer.errors import InvalidInput
+
+    for parent in ("a", "b"):
+        shutil.copytree(
+            pipeline_dir / "tiny-bert" / "predictions", tmp_path / parent / "tiny-bert" / "predictions"
+        )
+    members = [str(tmp_path / parent / "tiny-bert") for parent in ("a", "b")]
+    code, err = run("ensemble", ["--members", *members, "--output_dir", str(tmp_path / "ens")], capsys)
+    assert_one_line(code, err, "share the folder name 'tiny-bert'")
+    assert not (tmp_path / "ens" / "ensemble.json").exists()
+    spec = json.loads((pipeline_dir / "ensemble" / "ensemble.json").read_text(encoding="utf-8"))
+    spec["members"][1]["name"] = spec["members"][0]["name"]
+    with pytest.raises(InvalidInput, match="every member needs a 'name' of its own"):
+        EnsembleSpec.from_dict(spec)
