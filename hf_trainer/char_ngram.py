@@ -79,11 +79,17 @@ class CharNgramClassifier:
 
     def __init__(self, labels: Sequence[str], vocabulary: dict[str, int], idf: np.ndarray,
                  coef: np.ndarray, intercept: np.ndarray, settings: CharNgramSettings, c: float) -> None:  # fmt: skip
-        if coef.shape != (len(labels), len(vocabulary)) or idf.shape != (len(vocabulary),):
+        if (
+            coef.shape != (len(labels), len(vocabulary))
+            or idf.shape != (len(vocabulary),)
+            or intercept.shape != (len(labels),)
+        ):
             raise InvalidInput(
-                f"char-ngram member: {coef.shape} weights and {idf.shape} idf for {len(labels)} labels and "
-                f"{len(vocabulary)} n-grams"
+                f"char-ngram member: {coef.shape} weights, {intercept.shape} intercepts and {idf.shape} idf for "
+                f"{len(labels)} labels and {len(vocabulary)} n-grams"
             )
+        if not all(np.isfinite(a).all() for a in (coef, intercept, idf)):
+            raise InvalidInput("char-ngram member: its weights hold NaN or infinite values")
         self.labels, self.vocabulary, self.idf = list(labels), vocabulary, idf
         self.coef, self.intercept, self.settings, self.c = coef, intercept, settings, c
         self._counter = None

@@ -42,6 +42,22 @@ class ExportRefused(UserError):
     """An exported copy makes too many decisions the PyTorch backend does not make."""
 
 
+def package_versions(ort) -> dict[str, str]:
+    """The versions the export and its check ran with (README names the tested ones)."""
+    import onnx
+    import onnxscript
+    import torch
+    import transformers
+
+    return {
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "onnxruntime": ort.__version__,
+        "onnx": onnx.__version__,
+        "onnxscript": onnxscript.__version__,
+    }
+
+
 def check_rows(
     folder: Path, spec: EnsembleSpec, limit: int = CHECK_ROWS
 ) -> tuple[list[str], np.ndarray, str]:
@@ -108,7 +124,6 @@ def export_ensemble(
     folder = Path(ensemble_dir)
     spec = EnsembleSpec.load(folder)
     ort = require_export_packages()
-    import torch
 
     if all(is_char_ngram_member(m, d) for m, d in zip(spec.members, spec.member_dirs(folder), strict=True)):
         raise InvalidInput(
@@ -141,6 +156,13 @@ def export_ensemble(
         "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "ensemble_json_sha256": io.sha256_file(folder / ENSEMBLE_FILE),
         "members": files,
+        # The backend serves a copy only while its bytes are the ones checked here.
+        "sha256": {
+            name: {
+                variant: io.sha256_file(folder / ONNX_DIR / name / file) for variant, file in variants.items()
+            }
+            for name, variants in files.items()
+        },
         "quantize": quantize,
         "min_agreement": min_agreement,
         "checked_on": checked_on,
@@ -148,7 +170,7 @@ def export_ensemble(
         "batch_size": CHECK_BATCH_SIZE,
         "checks": checks,
         "valid": valid,
-        "versions": {"torch": torch.__version__, "onnxruntime": ort.__version__},
+        "versions": package_versions(ort),
         "max_length": reference.max_length,
     }
     io.write_json(record_file, record)

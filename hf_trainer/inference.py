@@ -116,6 +116,12 @@ class Ensemble:
         folder = _resolve_folder(str(path_or_hub_id), revision)
         if not (folder / ENSEMBLE_FILE).is_file() and (folder / "config.json").is_file():
             spec = EnsembleSpec.single_member(folder)  # one trained model folder: thresholds 0.5
+            if backend == "onnx" and not is_char_ngram_member(spec.members[0], folder):
+                raise InvalidArgument(
+                    f"{folder}: the ONNX backend serves an exported ensemble folder, and this is one model's "
+                    f"folder; make it a one-member ensemble first (python recipes/ensemble.py --members {folder} "
+                    "--output_dir DIR, then recipes/thresholds.py and recipes/export.py --ensemble_dir DIR)"
+                )
         else:
             spec = EnsembleSpec.load(folder)
         onnx_files = _onnx_files(folder, spec) if backend == "onnx" else {}
@@ -219,8 +225,16 @@ def _onnx_files(folder: Path, spec: EnsembleSpec) -> dict[str, Path]:
             f"{source}: no ONNX copy of {', '.join(missing)}; export again (recipes/export.py)"
         )
     variant = served_variant(export, source)
+    served = {name: folder / ONNX_DIR / name / FILES[variant] for name in exported}
+    for name, path in served.items():
+        recorded = export.get("sha256", {}).get(name, {}).get(variant)
+        if not path.is_file() or recorded != io.sha256_file(path):
+            raise InvalidInput(
+                f"{path}: missing, or not the copy whose decisions were checked (its SHA-256 differs from "
+                f"{source}); export again (recipes/export.py)"
+            )
     logger.info("ONNX backend: serving the %s copies from %s", variant, folder / ONNX_DIR)
-    return {name: folder / ONNX_DIR / name / FILES[variant] for name in exported}
+    return served
 
 
 def _load_member(

@@ -15,7 +15,8 @@
 6. serving one base-size member (random init with KcELECTRA-base's shapes: 12 layers, hidden 768,
    vocab 54,000; built from its config, no download) at batch 64 on real comments: comments/s with
    torch fp32, ONNX Runtime fp32 and int8 on the CPU (needs `pip install -e ".[onnx]"`), torch fp16
-   autocast on CUDA when present, and the size of each copy's weights;
+   autocast on CUDA when present, the size of each copy's weights, and the peak resident memory that
+   loading each copy and scoring 256 comments adds to a fresh process (Linux);
 5. (--gpu) seconds per epoch of base-size ELECTRA and RoBERTa (random init, real shapes) at batch 16,
    fixed-128 vs ours, fp16 and bf16, and the projected wall time of the three-model pipeline.
 Without --data_dir the shipped synthetic demo sample is used (small: the figures are then rough).
@@ -56,6 +57,7 @@ from hf_trainer.trainer import MultiLabelTrainer, compute_pos_weight
 
 logger = logging.getLogger("hf_trainer.benchmark")
 DEMO = Path(__file__).resolve().parent / "demo_data"
+MEMORY_PROBE_COMMENTS = 256  # comments each memory probe scores (item 6)
 
 
 def demo_data_args() -> DataArguments:
@@ -276,6 +278,51 @@ def test_evaluation_timing(splits) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _status_kib(field: str) -> int:
+    """A `VmRSS` / `VmHWM` figure of /proc/self/status (Linux), in KiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def _member_memory_probe(kind: str, folder: str, texts: list[str], queue) -> None:
+    """Runs in a fresh process: the peak resident memory that loading one member and scoring `texts`
+    at batch 64 adds to a process that has already imported torch, transformers and ONNX Runtime."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from hf_trainer.onnx_backend import FILES, OnnxClassifier
+
+    schema = LabelSchema()
+    spec = EnsembleSpec(labels=list(schema.names), members=[{"name": "base", "path": ".", "weight": 1.0}],
+                        objective="none", objective_value=0.0, thresholds=[0.5] * schema.num_labels)  # fmt: skip
+    before = _status_kib("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # restart the peak (VmHWM) from the current RSS
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    if kind == "torch_fp32":
+        member = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    else:
+        member = OnnxClassifier(Path(folder) / FILES[kind.removeprefix("onnx_")], schema.names)
+    Ensemble([member], [tokenizer], spec, device="cpu").predict_proba(texts, batch_size=64)
+    queue.put((_status_kib("VmHWM") - before) * 1024)
+
+
+def member_memory(kind: str, folder: Path, texts: list[str]) -> int | None:
+    """Bytes of peak resident memory one member adds (see _member_memory_probe); None off Linux."""
+    if not Path("/proc/self/clear_refs").exists():
+        return None
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    probe = context.Process(target=_member_memory_probe, args=(kind, str(folder), texts, queue))
+    probe.start()
+    probe.join()
+    if probe.exitcode != 0:
+        raise RuntimeError(f"the memory probe for {kind} exited with {probe.exitcode}")
+    return queue.get(timeout=10)
+
+
 def base_inference(splits, comments: int) -> dict:
     """Item 6: one base-size member served by each backend on the same real comments (batch 64)."""
     from transformers import ElectraConfig, ElectraForSequenceClassification
@@ -316,6 +363,10 @@ def base_inference(splits, comments: int) -> dict:
             result[f"onnx_{variant}_max_abs_prob_diff"] = float(np.abs(probs - reference).max())
             result[f"onnx_{variant}_bytes"] = (work / name).stat().st_size
         result["torch_fp32_bytes"] = sum(p.numel() * p.element_size() for p in model.parameters())
+        model.save_pretrained(work)  # safetensors, for the probe of the torch copy
+        tokenizer.save_pretrained(work)
+        for kind in ("torch_fp32", "onnx_fp32", "onnx_int8"):
+            result[f"{kind}_peak_rss_bytes"] = member_memory(kind, work, texts[:MEMORY_PROBE_COMMENTS])
         if torch.cuda.is_available():
             result["torch_fp16_cuda_per_s"], _ = rate(model, device="cuda")
         return result
@@ -414,6 +465,10 @@ def main(argv: list[str] | None = None) -> None:
         result["onnx_int8_speedup"] = base["onnx_int8_per_s"] / base["torch_fp32_per_s"]
         # Weight sizes (the ONNX files against the torch parameters), not process memory.
         result["onnx_int8_weights_ratio"] = base["onnx_int8_bytes"] / base["torch_fp32_bytes"]
+        if base["torch_fp32_peak_rss_bytes"]:  # process memory: what a member adds at its peak
+            result["onnx_int8_memory_ratio"] = (
+                base["onnx_int8_peak_rss_bytes"] / base["torch_fp32_peak_rss_bytes"]
+            )
         if "torch_fp16_cuda_per_s" in base:
             result["inference_base_torch_fp16_cuda_per_s"] = base["torch_fp16_cuda_per_s"]
     # The analysis this recipe added to the evaluation (intervals, CV table, calibration, errors,
@@ -474,6 +529,17 @@ def main(argv: list[str] | None = None) -> None:
                 f"{base['torch_fp32_bytes'] / 2**20:.0f} MB)",
             )
         )
+        if "onnx_int8_memory_ratio" in result:
+            peaks = " / ".join(
+                f"{base[f'{kind}_peak_rss_bytes'] / 2**20:.0f}"
+                for kind in ("torch_fp32", "onnx_fp32", "onnx_int8")
+            )
+            rows.append(
+                (
+                    "base-size member, peak memory it adds: torch fp32 / ONNX fp32 / ONNX int8",
+                    f"{peaks} MB (int8 / torch fp32 {result['onnx_int8_memory_ratio']:.2f})",
+                )
+            )
     for key, value in result.get("gpu", {}).items():
         rows.append(
             (

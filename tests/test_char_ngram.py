@@ -48,11 +48,15 @@ def test_member_writes_the_same_output_contract(mixed, pipeline_dir):
     assert not list(member.glob("*.bin")) and not list(member.glob("*.pkl"))
     config = json.loads((member / "config.json").read_text(encoding="utf-8"))
     assert list(config["id2label"].values())[:2] == ["여성/가족", "남성"] and config["num_labels"] == 10
+    run_config = json.loads((member / "run_config.json").read_text(encoding="utf-8"))
+    assert run_config["labels"] == list(config["id2label"].values())
     metrics = json.loads((member / "metrics.json").read_text(encoding="utf-8"))
     search = metrics["char_ngram"]
     assert (
         set(search["c_grid"]) == {str(c) for c in C_GRID} and search["criterion"] == "val_cv_f1_macro_tuned"
     )
+    data = metrics["data"]  # it trains on the original rows only, not on the AEDA copies
+    assert metrics["train_rows"] == data["train_rows_before_aeda"] < data["rows"]["train"]
     scores = {c: row["val_cv_f1_macro_tuned"] for c, row in search["c_grid"].items()}
     assert scores[str(search["c"])] == max(scores.values())
     assert metrics["val"]["f1_macro"] == pytest.approx(
@@ -120,7 +124,9 @@ def test_fit_is_deterministic():
         )[0]  # fmt: skip
         for _ in range(2)
     ]
-    assert np.array_equal(fits[0].coef, fits[1].coef) and fits[0].vocabulary == fits[1].vocabulary
+    assert np.array_equal(fits[0].coef, fits[1].coef) and np.array_equal(fits[0].intercept, fits[1].intercept)
+    assert fits[0].vocabulary == fits[1].vocabulary and fits[0].c == fits[1].c
+    assert np.array_equal(fits[0].predict_proba(texts[300:]), fits[1].predict_proba(texts[300:]))
 
 
 class _Payload:
@@ -156,6 +162,21 @@ def test_damaged_or_foreign_files_are_refused_and_never_unpickled(mixed, tmp_pat
     (folder / CONFIG_FILE).write_text(json.dumps(dict(config, format="sklearn-pickle")), encoding="utf-8")
     with pytest.raises(InvalidInput, match="not a char-ngram member file"):
         CharNgramClassifier.load(folder)
+    (folder / CONFIG_FILE).write_text(json.dumps(config), encoding="utf-8")
+    from safetensors.numpy import load_file, save_file
+
+    good = load_file(str(folder / WEIGHTS_FILE))
+    for name, damaged in (
+        ("intercept", good["intercept"][:1]),  # would broadcast one label's intercept over all ten
+        (
+            "coef",
+            np.where(np.arange(good["coef"].size).reshape(good["coef"].shape) == 3, np.nan, good["coef"]),
+        ),
+        ("idf", np.full_like(good["idf"], np.inf)),
+    ):
+        save_file({**good, name: damaged.astype(good[name].dtype)}, str(folder / WEIGHTS_FILE))
+        with pytest.raises(InvalidInput, match="char-ngram member"):
+            CharNgramClassifier.load(folder)
 
 
 def test_mixed_ensemble_runs_through_every_recipe_and_inference(mixed, tmp_path, capsys):
@@ -175,7 +196,15 @@ def test_mixed_ensemble_runs_through_every_recipe_and_inference(mixed, tmp_path,
     out = tmp_path / "out.jsonl"
     code = run_recipe(load_recipe("predict").main, ["--ensemble", str(root / "ensemble"), "--input", str(source),
                                                      "--output", str(out)])  # fmt: skip
-    assert code == 0 and len(out.read_text(encoding="utf-8").splitlines()) == 2
+    written = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    expected = ensemble.predict(["여자들은 다 똑같다", "오늘 날씨 좋네요"])
+    assert code == 0 and [(r["scores"], r["labels"]) for r in written] == [
+        (e["scores"], e["labels"]) for e in expected
+    ]
+    for row in expected:  # the labels are the scores at or over the ensemble's own thresholds
+        assert row["labels"] == [
+            n for n, t in zip(spec.labels, spec.thresholds, strict=True) if row["scores"][n] >= t
+        ]
     alone = Ensemble.from_pretrained(str(root / "char-ngram"), device="cpu")  # a member folder alone
     assert np.allclose(alone.predict_proba(texts[:4]), np.load(root / "char-ngram" / "predictions" / "test.npz")[
         "probs"][:4], atol=1e-6)  # fmt: skip

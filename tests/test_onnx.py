@@ -62,7 +62,11 @@ def test_onnx_backend_serves_through_ensemble_and_predict_py(exported, tmp_path)
     argv = ["--ensemble", str(folder), "--input", str(source), "--output", str(out), "--backend", "onnx"]
     assert run_recipe(load_recipe("predict").main, argv) == 0
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert [line["labels"] for line in lines] == [r["labels"] for r in onnx_backend.predict(texts[:5])]
+    served_rows, torch_rows = onnx_backend.predict(texts[:5]), torch_backend.predict(texts[:5])
+    assert [(line["scores"], line["labels"]) for line in lines] == [
+        (r["scores"], r["labels"]) for r in served_rows
+    ]
+    assert [r["scores"] for r in served_rows] != [r["scores"] for r in torch_rows]  # the int8 copies served
     with pytest.raises(InvalidArgument, match="backend must be one of torch, onnx"):
         Ensemble.from_pretrained(str(folder), backend="tensorrt")
 
@@ -183,3 +187,28 @@ def test_a_copy_whose_logits_do_not_fit_the_labels_is_refused(exported):
     assert OnnxClassifier(folder / ONNX_DIR / name / "model.onnx", labels).labels == labels
     with pytest.raises(InvalidInput, match="gives 10 logits, the ensemble has 9 labels"):
         OnnxClassifier(folder / ONNX_DIR / name / "model.onnx", labels[:9])
+
+
+def test_a_copy_changed_after_the_export_is_not_served(exported, tmp_path):
+    from hf_trainer import io
+
+    folder, record = exported
+    copy = tmp_path / "ensemble"
+    _copy_ensemble(folder, copy, with_onnx=True)
+    saved = json.loads((copy / ONNX_DIR / EXPORT_FILE).read_text(encoding="utf-8"))
+    saved["ensemble_json_sha256"] = io.sha256_file(copy / "ensemble.json")  # as if exported here
+    (copy / ONNX_DIR / EXPORT_FILE).write_text(json.dumps(saved), encoding="utf-8")
+    assert record["versions"].keys() == {"torch", "transformers", "onnxruntime", "onnx", "onnxscript"}
+    assert len(Ensemble.from_pretrained(str(copy), device="cpu", backend="onnx").models) == 3
+    name = next(iter(record["members"]))
+    # The fp32 file put where the checked int8 copy was: a valid model, but not the one checked.
+    shutil.copyfile(copy / ONNX_DIR / name / "model.onnx", copy / ONNX_DIR / name / "model.int8.onnx")
+    with pytest.raises(InvalidInput, match="not the copy whose decisions were checked"):
+        Ensemble.from_pretrained(str(copy), device="cpu", backend="onnx")
+
+
+def test_one_models_folder_on_the_onnx_backend_says_how_to_make_it_an_ensemble(pipeline_dir):
+    member = pipeline_dir / next(iter(PIPELINE_MEMBERS))
+    with pytest.raises(InvalidArgument, match="one-member ensemble first.*recipes/ensemble.py --members"):
+        Ensemble.from_pretrained(str(member), device="cpu", backend="onnx")
+    assert Ensemble.from_pretrained(str(member), device="cpu").predict(["댓글"])[0]["scores"]

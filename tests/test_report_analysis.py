@@ -295,7 +295,25 @@ def test_the_report_shows_intervals_cv_calibration_errors_and_korean_plots(pipel
     assert shipped["val_in_sample"] == pytest.approx(spec.threshold_report["val_f1_macro_tuned"], abs=1e-12)
     assert shipped["test"] == pytest.approx(metrics["systems"]["ensemble tuned"]["f1_macro"], abs=1e-12)
     assert metrics["published_lrap"]["low"] == 0.875 and "lrap" in metrics["systems"]["ensemble tuned"]
-    assert metrics["classification_report"]["기타 혐오"]["support"] > 0
+    # The per-label table and LRAP against scikit-learn, from the members' saved test scores.
+    from sklearn.metrics import classification_report, label_ranking_average_precision_score
+
+    saved = [np.load(d / "predictions" / "test.npz") for d in spec.member_dirs(pipeline_dir / "ensemble")]
+    mixed, gold = spec.mix([s["probs"] for s in saved]), saved[0]["labels"]
+    flagged = (mixed >= np.asarray(spec.thresholds)).astype(int)
+    expected = classification_report(
+        gold, flagged, target_names=spec.labels, output_dict=True, zero_division=0
+    )
+    for name in [*spec.labels, "micro avg", "macro avg"]:
+        for key in ("precision", "recall", "f1-score", "support"):
+            assert metrics["classification_report"][name][key] == pytest.approx(expected[name][key]), (
+                name,
+                key,
+            )
+    lrap = label_ranking_average_precision_score(gold, mixed)
+    assert metrics["systems"]["ensemble tuned"]["lrap"] == pytest.approx(lrap)
+    best = max(spec.members, key=lambda m: m["val_f1_macro_tuned"])["name"]
+    assert ("ensemble tuned", f"{best} tuned") in pairs  # against its best member by val
     assert set(metrics["calibration"]["systems"]) == {*PIPELINE_MEMBERS, "ensemble"}
     text = (report / "report.md").read_text(encoding="utf-8")
     for heading in (
@@ -308,6 +326,7 @@ def test_the_report_shows_intervals_cv_calibration_errors_and_korean_plots(pipel
         row = next(line for line in text.splitlines() if line.startswith(f"| {pair['a']} - {pair['b']} |"))
         assert ("inside the noise" in row) == pair["inside_noise"] == (pair["ci"][0] <= 0 <= pair["ci"][1])
     assert "0.875-0.892" in text and "not ours" in text
+    assert "| KcBERT baseline (published) | 0.76 |" in text
     reliability = sorted(p.name for p in report.glob("*reliability*.png"))
     assert reliability == sorted(f"reliability_{n}.png" for n in [*PIPELINE_MEMBERS, "ensemble"])
     assert (report / "label_confusion.png").read_bytes()[:4] == b"\x89PNG"
