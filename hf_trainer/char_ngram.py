@@ -111,13 +111,15 @@ class CharNgramClassifier:
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 4096) -> np.ndarray:
         """Probabilities (float32), shape (len(texts), labels); the same sigmoid as the encoders'."""
-        from .metrics import sigmoid
-
         out = np.empty((len(texts), len(self.labels)), dtype=np.float32)
         for start in range(0, len(texts), batch_size):
-            logits = self.features(texts[start : start + batch_size]) @ self.coef.T + self.intercept
-            out[start : start + batch_size] = sigmoid(np.asarray(logits))
+            out[start : start + batch_size] = self._proba(self.features(texts[start : start + batch_size]))
         return out
+
+    def _proba(self, features) -> np.ndarray:
+        from .metrics import sigmoid
+
+        return sigmoid(np.asarray(features @ self.coef.T + self.intercept))
 
     # -- training ----------------------------------------------------------------------------
     @classmethod
@@ -140,11 +142,13 @@ class CharNgramClassifier:
         x = vectorizer.fit_transform(texts)
         vocabulary = {ngram: int(i) for ngram, i in vectorizer.vocabulary_.items()}
         idf = vectorizer.idf_.astype(np.float64)
-        search, best = {}, None
+        search, best, val_features = {}, None, None
         for c in c_grid:
             coef, intercept = _fit_per_label(x, labels, c, settings)
             model = cls(names, vocabulary, idf, coef, intercept, settings, c)
-            probs = model.predict_proba(val_texts)
+            if val_features is None:  # the same for every C: one vocabulary and idf
+                val_features = model.features(val_texts)
+            probs = model._proba(val_features)
             at_half = multilabel_metrics(probs, val_labels, names, 0.5)["f1_macro"]
             score = cross_validate_thresholds(probs, val_labels, "tuned", seed=settings.seed)["cv_f1_macro"]
             search[str(c)] = {"val_f1_macro_at_0.5": at_half, "val_cv_f1_macro_tuned": score}
@@ -210,26 +214,49 @@ class CharNgramClassifier:
             ) from None
 
 
+def _fit_label(x, y: np.ndarray, c: float, positive_weight: float, seed: int) -> tuple[np.ndarray, float]:
+    """One label's liblinear logistic regression, with one BLAS thread: the same numbers however many
+    labels fit at once (BLAS sums in another order with more threads)."""
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
+
+    if y.min() == y.max():  # a label without positives (or negatives): a constant score
+        return np.zeros(x.shape[1], dtype=np.float32), 20.0 if y[0] else -20.0
+    clf = LogisticRegression(C=c, solver="liblinear", class_weight={0: 1.0, 1: positive_weight},
+                             random_state=seed, max_iter=1000)  # fmt: skip
+    with threadpool_limits(1):
+        clf.fit(x, y)
+    return clf.coef_[0].astype(np.float32), float(clf.intercept_[0])
+
+
+def fit_workers(labels: int) -> int:
+    """Processes for the per-label fits: one per usable core (joblib counts CPU quotas too), at most
+    one per label."""
+    from joblib import cpu_count
+
+    return max(1, min(labels, cpu_count()))
+
+
 def _fit_per_label(
     x, labels: np.ndarray, c: float, settings: CharNgramSettings
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One liblinear logistic regression per label, positives weighted neg/pos (capped) like pos_weight."""
-    from sklearn.linear_model import LogisticRegression
+    """One logistic regression per label, positives weighted neg/pos (capped) like pos_weight; the
+    labels fit in parallel processes, one per core (liblinear is single-threaded). Measured on 2
+    cores, UnSmile: 16.9 s -> 10-11 s per C, the same weights bit for bit as one process. Each worker
+    copies the features into liblinear's own format: peak memory grows by about a feature matrix
+    (85 MB on UnSmile) per worker."""
+    from joblib import Parallel, delayed
 
     from .trainer import compute_pos_weight
 
     pos_weight = compute_pos_weight(labels, settings.max_pos_weight)
-    coef = np.zeros((labels.shape[1], x.shape[1]), dtype=np.float32)
-    intercept = np.zeros(labels.shape[1], dtype=np.float32)
-    for j in range(labels.shape[1]):
-        y = (labels[:, j] >= 0.5).astype(int)
-        if y.min() == y.max():  # a label without positives (or negatives): a constant score
-            intercept[j] = 20.0 if y[0] else -20.0
-            continue
-        clf = LogisticRegression(C=c, solver="liblinear", class_weight={0: 1.0, 1: float(pos_weight[j])},
-                                 random_state=settings.seed, max_iter=1000)  # fmt: skip
-        clf.fit(x, y)
-        coef[j], intercept[j] = clf.coef_[0], clf.intercept_[0]
+    # Large arrays reach the workers memory-mapped; liblinear needs them writable: copy-on-write ("c").
+    fits = Parallel(n_jobs=fit_workers(labels.shape[1]), mmap_mode="c")(
+        delayed(_fit_label)(x, (labels[:, j] >= 0.5).astype(int), c, float(pos_weight[j]), settings.seed)
+        for j in range(labels.shape[1])
+    )
+    coef = np.stack([weights for weights, _ in fits])
+    intercept = np.array([bias for _, bias in fits], dtype=np.float32)
     return coef, intercept
 
 

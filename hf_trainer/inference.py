@@ -226,8 +226,13 @@ def _onnx_files(folder: Path, spec: EnsembleSpec) -> dict[str, Path]:
         )
     variant = served_variant(export, source)
     served = {name: folder / ONNX_DIR / name / FILES[variant] for name in exported}
+    checksums = export.get("sha256")
+    if not isinstance(checksums, dict):
+        raise InvalidInput(
+            f"{source}: made before exports recorded each copy's SHA-256; export again (recipes/export.py)"
+        )
     for name, path in served.items():
-        recorded = export.get("sha256", {}).get(name, {}).get(variant)
+        recorded = (checksums.get(name) or {}).get(variant)
         if not path.is_file() or recorded != io.sha256_file(path):
             raise InvalidInput(
                 f"{path}: missing, or not the copy whose decisions were checked (its SHA-256 differs from "

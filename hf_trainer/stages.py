@@ -27,7 +27,10 @@ DEMO_DATA = RECIPES / "demo_data"
 DEMO_TRAIN, DEMO_TEST = DEMO_DATA / "demo_train.tsv", DEMO_DATA / "demo_test.tsv"
 DESIGN_MODELS = ["kcelectra", "soongsilbert", "roberta"]
 DEMO_MODELS = ["tiny-electra", "tiny-bert", "tiny-roberta", "char-ngram"]
-DEMO_EPOCHS = "5"
+DEMO_EPOCHS = "5"  # the tiny models on the shipped sample (a few hundred rows)
+# ... and on a --data_dir: with 14,500 UnSmile rows an epoch takes 25-35 s per model on 2 cores, so
+# 3 epochs keep the CPU demo (three tiny models and the char n-gram member) near 7 minutes.
+DEMO_EPOCHS_FULL_DATA = "3"
 
 HELP = """\
 Run the whole UnSmile pipeline: data preparation -> preflight checks of every model -> train each
@@ -70,7 +73,8 @@ def parse_options(argv: list[str]) -> PipelineOptions:
     add(
         "--demo",
         action="store_true",
-        help=f"Small local models ({' '.join(DEMO_MODELS)}; the tiny ones {DEMO_EPOCHS} epochs), the shipped synthetic sample "
+        help=f"Small local models ({' '.join(DEMO_MODELS)}; the tiny ones {DEMO_EPOCHS} epochs, "
+        f"{DEMO_EPOCHS_FULL_DATA} with --data_dir), the shipped synthetic sample "
         "unless --data_dir is given: minutes on a CPU, no download",
     )
     add("--push_to_hub", action="store_true", help="Publish the members and the ensemble bundle")
@@ -206,7 +210,8 @@ class StageGraph:
             args = [str(preset_config)]
         elif self.options.demo or model.startswith("tiny-"):
             args = [str(RECIPES / "configs" / "tiny.yaml"), "--model", model]
-            args += ["--epochs", DEMO_EPOCHS] if self.options.demo else []
+            if self.options.demo:
+                args += ["--epochs", DEMO_EPOCHS_FULL_DATA if self.options.data_dir else DEMO_EPOCHS]
         elif preset_config.is_file():
             args = [str(preset_config)]
         elif "/" in model or Path(model).exists():

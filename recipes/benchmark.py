@@ -287,8 +287,10 @@ def _status_kib(field: str) -> int:
 
 
 def _member_memory_probe(kind: str, folder: str, texts: list[str], queue) -> None:
-    """Runs in a fresh process: the peak resident memory that loading one member and scoring `texts`
-    at batch 64 adds to a process that has already imported torch, transformers and ONNX Runtime."""
+    """Runs in a fresh process that has already imported torch, transformers and ONNX Runtime: the
+    peak resident memory that loading one member adds, and the peak once it has also scored `texts`
+    at batch 64 (bytes), or None where the kernel cannot restart the peak count."""
+    import onnxruntime  # noqa: F401  (imported before the baseline, as torch is)
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from hf_trainer.onnx_backend import FILES, OnnxClassifier
@@ -297,30 +299,42 @@ def _member_memory_probe(kind: str, folder: str, texts: list[str], queue) -> Non
     spec = EnsembleSpec(labels=list(schema.names), members=[{"name": "base", "path": ".", "weight": 1.0}],
                         objective="none", objective_value=0.0, thresholds=[0.5] * schema.num_labels)  # fmt: skip
     before = _status_kib("VmRSS")
-    Path("/proc/self/clear_refs").write_text("5")  # restart the peak (VmHWM) from the current RSS
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # restart the peak (VmHWM) from the current RSS
+    except OSError:
+        queue.put(None)
+        return
     tokenizer = AutoTokenizer.from_pretrained(folder)
     if kind == "torch_fp32":
         member = AutoModelForSequenceClassification.from_pretrained(folder).eval()
     else:
         member = OnnxClassifier(Path(folder) / FILES[kind.removeprefix("onnx_")], schema.names)
+    loaded = (_status_kib("VmHWM") - before) * 1024
     Ensemble([member], [tokenizer], spec, device="cpu").predict_proba(texts, batch_size=64)
-    queue.put((_status_kib("VmHWM") - before) * 1024)
+    queue.put({"load_peak": loaded, "peak": (_status_kib("VmHWM") - before) * 1024})
 
 
-def member_memory(kind: str, folder: Path, texts: list[str]) -> int | None:
-    """Bytes of peak resident memory one member adds (see _member_memory_probe); None off Linux."""
+def member_memory(kind: str, folder: Path, texts: list[str]) -> dict | None:
+    """{"load_peak", "peak"}: bytes of resident memory one member adds (see _member_memory_probe);
+    None off Linux, or when the probe could not run (logged: the other figures stand)."""
     if not Path("/proc/self/clear_refs").exists():
         return None
     import multiprocessing
+    import queue as queue_module
 
     context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    probe = context.Process(target=_member_memory_probe, args=(kind, str(folder), texts, queue))
+    results = context.Queue()
+    probe = context.Process(target=_member_memory_probe, args=(kind, str(folder), texts, results))
     probe.start()
-    probe.join()
-    if probe.exitcode != 0:
-        raise RuntimeError(f"the memory probe for {kind} exited with {probe.exitcode}")
-    return queue.get(timeout=10)
+    try:
+        return results.get(timeout=600)
+    except queue_module.Empty:
+        logger.warning("Memory probe for %s gave no figure (exit code %s)", kind, probe.exitcode)
+        return None
+    finally:
+        probe.join(timeout=60)
+        if probe.is_alive():
+            probe.kill()
 
 
 def base_inference(splits, comments: int) -> dict:
@@ -366,7 +380,10 @@ def base_inference(splits, comments: int) -> dict:
         model.save_pretrained(work)  # safetensors, for the probe of the torch copy
         tokenizer.save_pretrained(work)
         for kind in ("torch_fp32", "onnx_fp32", "onnx_int8"):
-            result[f"{kind}_peak_rss_bytes"] = member_memory(kind, work, texts[:MEMORY_PROBE_COMMENTS])
+            memory = member_memory(kind, work, texts[:MEMORY_PROBE_COMMENTS])
+            if memory is not None:
+                result[f"{kind}_load_peak_rss_bytes"] = memory["load_peak"]
+                result[f"{kind}_peak_rss_bytes"] = memory["peak"]
         if torch.cuda.is_available():
             result["torch_fp16_cuda_per_s"], _ = rate(model, device="cuda")
         return result
@@ -465,7 +482,7 @@ def main(argv: list[str] | None = None) -> None:
         result["onnx_int8_speedup"] = base["onnx_int8_per_s"] / base["torch_fp32_per_s"]
         # Weight sizes (the ONNX files against the torch parameters), not process memory.
         result["onnx_int8_weights_ratio"] = base["onnx_int8_bytes"] / base["torch_fp32_bytes"]
-        if base["torch_fp32_peak_rss_bytes"]:  # process memory: what a member adds at its peak
+        if "torch_fp32_peak_rss_bytes" in base and "onnx_int8_peak_rss_bytes" in base:
             result["onnx_int8_memory_ratio"] = (
                 base["onnx_int8_peak_rss_bytes"] / base["torch_fp32_peak_rss_bytes"]
             )
@@ -530,14 +547,18 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
         if "onnx_int8_memory_ratio" in result:
-            peaks = " / ".join(
-                f"{base[f'{kind}_peak_rss_bytes'] / 2**20:.0f}"
-                for kind in ("torch_fp32", "onnx_fp32", "onnx_int8")
-            )
+
+            def megabytes(key: str) -> str:
+                return " / ".join(
+                    f"{base[f'{kind}_{key}'] / 2**20:.0f}" if f"{kind}_{key}" in base else "?"
+                    for kind in ("torch_fp32", "onnx_fp32", "onnx_int8")
+                )
+
             rows.append(
                 (
                     "base-size member, peak memory it adds: torch fp32 / ONNX fp32 / ONNX int8",
-                    f"{peaks} MB (int8 / torch fp32 {result['onnx_int8_memory_ratio']:.2f})",
+                    f"{megabytes('peak_rss_bytes')} MB (int8 / torch fp32 {result['onnx_int8_memory_ratio']:.2f}); "
+                    f"loading alone {megabytes('load_peak_rss_bytes')} MB",
                 )
             )
     for key, value in result.get("gpu", {}).items():

@@ -69,6 +69,10 @@ def main(argv: list[str] | None = None) -> dict:
                 "Preflight char-ngram: passed (a CPU model: no weights to load, no training step to try)"
             )
             return {"model": "char-ngram", "problems": []}
+        if training_args.process_index != 0:  # launched on several processes: one CPU fit is enough
+            logger.info("char-ngram trains in the main process only; process %d has nothing to do",
+                        training_args.process_index)  # fmt: skip
+            return {"model": "char-ngram", "skipped": True}
         return train_char_ngram(
             splits, schema, output_dir, data_report, training_args.seed, dataclasses.asdict(data_args)
         )

@@ -238,3 +238,22 @@ def test_an_ensemble_of_char_ngram_members_only_has_nothing_to_export(mixed, tmp
     # The ONNX backend needs no export for it: the member keeps its own path.
     served = Ensemble.from_pretrained(str(tmp_path / "ens"), device="cpu", backend="onnx")
     assert [type(m).__name__ for m in served.models] == ["CharNgramClassifier"]
+
+
+def test_the_per_label_fits_do_not_depend_on_the_number_of_processes(monkeypatch):
+    from joblib import parallel_config
+
+    from hf_trainer import char_ngram
+
+    texts = [line.split("\t")[0] for line in DEMO_TRAIN.read_text(encoding="utf-8").split("\n")[1:401]]
+    labels = (np.random.default_rng(1).random((400, 4)) < 0.3).astype(np.float32)
+    x = TfidfVectorizer(analyzer=ngram_analyzer(CharNgramSettings()), sublinear_tf=True).fit_transform(texts)
+    # (On data this small BLAS runs one thread anyway; on UnSmile's 300,000 n-grams it would not, and
+    # the one-thread limit in the workers is what kept the weights equal: checked by hand, 2026-12-01.)
+    fits = []
+    for workers in (1, 2):  # one process (in this one, BLAS with every thread) against two workers
+        monkeypatch.setattr(char_ngram, "fit_workers", lambda labels, n=workers: n)
+        with parallel_config(max_nbytes=0):  # the workers get memory-mapped arrays, as on the real data
+            fits.append(char_ngram._fit_per_label(x, labels, 2.0, CharNgramSettings()))
+    assert np.array_equal(fits[0][0], fits[1][0]) and np.array_equal(fits[0][1], fits[1][1])
+    assert np.abs(fits[0][0]).max() > 0  # real fits, not the constant-score case

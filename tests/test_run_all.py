@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from hf_trainer import io
 from hf_trainer.hub import HubAccessError, check_hub_access, publish_bundle, publish_member, stage_bundle
 from hf_trainer.stages import StageGraph, parse_options, split_extra
-from tests.helpers import REPO_ROOT
+from tests.helpers import DEMO_TEST, DEMO_TRAIN, REPO_ROOT
 
 ENV = os.environ | {"OMP_NUM_THREADS": "2"}
 
@@ -237,6 +238,24 @@ def test_a_member_is_published_without_checkpoints_or_pickles(demo):
     assert {"model.safetensors", "config.json", "tokenizer.json", "metrics.json"} <= set(api.uploaded)
     assert not [name for name in api.uploaded if name.startswith("checkpoint-") or name.endswith(".bin")]
     assert any(p.name.startswith("checkpoint-") for p in (out / "tiny-bert").iterdir())  # they were there
+
+
+def test_the_demo_trains_the_tiny_models_fewer_epochs_on_the_full_data(tmp_path):
+    def epochs(*extra):
+        stages = {
+            s.name: s
+            for s in StageGraph(parse_options(["--demo", "--output_dir", str(tmp_path), *extra])).stages()
+        }
+        command = stages["train_tiny-bert"].command
+        assert "--epochs" not in stages["train_char-ngram"].command
+        return command[command.index("--epochs") + 1]
+
+    data = tmp_path / "unsmile"
+    data.mkdir()
+    for name, source in (("unsmile_train_v1.0.tsv", DEMO_TRAIN), ("unsmile_valid_v1.0.tsv", DEMO_TEST)):
+        shutil.copyfile(source, data / name)
+    assert epochs() == "5"  # the shipped sample: a few hundred rows
+    assert epochs("--data_dir", str(data)) == "3"  # UnSmile: 14,500 rows, the demo stays near 7 minutes
 
 
 def test_training_commands_for_presets_hub_ids_and_pass_through(tmp_path):
