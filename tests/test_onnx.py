@@ -205,6 +205,10 @@ def test_a_copy_changed_after_the_export_is_not_served(exported, tmp_path):
     shutil.copyfile(copy / ONNX_DIR / name / "model.onnx", copy / ONNX_DIR / name / "model.int8.onnx")
     with pytest.raises(InvalidInput, match="not the copy whose decisions were checked"):
         Ensemble.from_pretrained(str(copy), device="cpu", backend="onnx")
+    for old in ({k: v for k, v in saved.items() if k != "sha256"}, dict(saved, sha256=None)):
+        (copy / ONNX_DIR / EXPORT_FILE).write_text(json.dumps(old), encoding="utf-8")  # an older export
+        with pytest.raises(InvalidInput, match="made before exports recorded each copy's SHA-256"):
+            Ensemble.from_pretrained(str(copy), device="cpu", backend="onnx")
 
 
 def test_one_models_folder_on_the_onnx_backend_says_how_to_make_it_an_ensemble(pipeline_dir):
