@@ -278,6 +278,12 @@ def test_evaluation_timing(splits) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _one_member_spec(schema: LabelSchema) -> EnsembleSpec:
+    """Item 6's ensemble: the one base-size member alone, thresholds 0.5."""
+    return EnsembleSpec(labels=list(schema.names), members=[{"name": "base", "path": ".", "weight": 1.0}],
+                        objective="none", objective_value=0.0, thresholds=[0.5] * schema.num_labels)  # fmt: skip
+
+
 def _status_kib(field: str) -> int:
     """A `VmRSS` / `VmHWM` figure of /proc/self/status (Linux), in KiB."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -296,8 +302,7 @@ def _member_memory_probe(kind: str, folder: str, texts: list[str], queue) -> Non
     from hf_trainer.onnx_backend import FILES, OnnxClassifier
 
     schema = LabelSchema()
-    spec = EnsembleSpec(labels=list(schema.names), members=[{"name": "base", "path": ".", "weight": 1.0}],
-                        objective="none", objective_value=0.0, thresholds=[0.5] * schema.num_labels)  # fmt: skip
+    spec = _one_member_spec(schema)
     before = _status_kib("VmRSS")
     try:
         Path("/proc/self/clear_refs").write_text("5")  # restart the peak (VmHWM) from the current RSS
@@ -352,8 +357,7 @@ def base_inference(splits, comments: int) -> dict:
     torch.manual_seed(0)
     model = ElectraForSequenceClassification(config).eval()
     tokenizer = build_wordpiece_tokenizer(splits["train"]["text"], vocab_size=30_000)
-    spec = EnsembleSpec(labels=list(schema.names), members=[{"name": "base", "path": ".", "weight": 1.0}],
-                        objective="none", objective_value=0.0, thresholds=[0.5] * schema.num_labels)  # fmt: skip
+    spec = _one_member_spec(schema)
 
     def rate(member, device: str = "cpu") -> tuple[float, np.ndarray]:
         ensemble = Ensemble([member], [tokenizer], spec, device=device)
