@@ -96,3 +96,10 @@ def augment_minority_classes(
         len(augmented),
     )
     return augmented, added
+
+
+def original_rows(dataset: Dataset) -> Dataset:
+    """The rows of `dataset` that AEDA did not add (all of them when it added none)."""
+    if "augmented" not in dataset.column_names:
+        return dataset
+    return dataset.filter(lambda row: not row["augmented"])

@@ -16,10 +16,14 @@ from transformers import HfArgumentParser, TrainingArguments
 from .data import read_prepared_labels
 from .errors import InputNotFound, InvalidArgument, recover_utf8_argv
 from .labels import UNSMILE_HUB_DATASET, UNSMILE_LABELS, UNSMILE_TEXT_COLUMN, LabelSchema
-from .modeling import PRESETS, member_name
-from .onnx_backend import CHECK_ROWS, MIN_AGREEMENT
+from .modeling import PRESETS, member_name, model_kind
 
 logger = logging.getLogger(__name__)
+
+# The ONNX export's agreement check (hf_trainer/export.py): the share of decisions a copy must keep,
+# and how many comments it is checked on (validation first, then original train rows).
+MIN_AGREEMENT = 0.995
+CHECK_ROWS = 3000
 
 
 @dataclass
@@ -69,6 +73,16 @@ class ModelArguments:
     def member_name(self) -> str:
         """The name of this model's output folder and of its member in an ensemble."""
         return member_name(self.model_name_or_path or self.model or "model")
+
+    @property
+    def trained_from(self) -> str:
+        """The model this run starts from: the checkpoint or Hub id, else the preset."""
+        return self.model_name_or_path or self.model or "model"
+
+    @property
+    def kind(self) -> str:
+        """The member kind this run trains (the preset's; a checkpoint or Hub id is a transformer)."""
+        return model_kind(None if self.model_name_or_path else self.model)
 
 
 @dataclass
@@ -201,6 +215,13 @@ class RecipeTrainingArguments(TrainingArguments):
     )
     auto_resume: bool = field(
         default=True, metadata={"help": "Resume from the last checkpoint in output_dir when there is one."}
+    )
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={
+            "help": "When --output_dir holds a member of another kind or model, move it aside "
+            "(<dir>.old-<time>) instead of stopping."
+        },
     )
     # Resuming must restore the early-stopping count too (transformers' default does not).
     restore_callback_states_from_checkpoint: bool = field(default=True)

@@ -19,7 +19,6 @@ import numpy as np
 
 from . import io
 from .calibration import apply_temperature
-from .char_ngram import is_char_ngram_folder
 from .errors import InputNotFound, InvalidInput
 from .labels import LabelSchema
 from .thresholds import tuned_macro_f1
@@ -86,17 +85,6 @@ class MemberPredictions:
                 data["ids"],
                 tuple(str(x) for x in data["label_names"]),
             )
-
-
-def _member_kind(member_dir: str | Path) -> str:
-    """ "char-ngram" or "transformer", recorded in ensemble.json for `is_char_ngram_member`."""
-    return "char-ngram" if is_char_ngram_folder(member_dir) else "transformer"
-
-
-def is_char_ngram_member(member: dict, local: str | Path | None = None) -> bool:
-    """Whether an ensemble.json member is a char n-gram model (its own fast path, no ONNX copy): its
-    recorded kind, else (an ensemble.json older than the kind) what its local folder holds."""
-    return member.get("kind") == "char-ngram" or (local is not None and is_char_ngram_folder(local))
 
 
 def check_aligned(members: Sequence[MemberPredictions]) -> None:
@@ -314,6 +302,7 @@ class EnsembleSpec:
     def from_members(
         cls,
         members: Sequence[MemberPredictions],
+        kinds: Sequence[str],
         weights: Sequence[float],
         objective: str,
         objective_value: float,
@@ -322,14 +311,14 @@ class EnsembleSpec:
     ) -> EnsembleSpec:
         """A spec for the ensemble folder `folder`: member paths relative to it, weights in full
         precision (the weights found are the weights applied), each member's own val scores (as
-        trained, before any temperature) and its temperature."""
+        trained, before any temperature), its temperature, and its kind (`members.folder_kind`)."""
         from .metrics import multilabel_metrics
 
         first = members[0]
         entries = [
             {
                 "name": member.name,
-                "kind": _member_kind(member.path),
+                "kind": kind,
                 "path": os.path.relpath(Path(member.path).resolve(), Path(folder).resolve()),
                 "hub_id": None,
                 "weight": float(weight),
@@ -339,8 +328,8 @@ class EnsembleSpec:
                 ],
                 "val_f1_macro_tuned": tuned_macro_f1(member.probs, member.references),
             }
-            for member, weight, temperature in zip(
-                members, weights, temperatures or [1.0] * len(members), strict=True
+            for member, kind, weight, temperature in zip(
+                members, kinds, weights, temperatures or [1.0] * len(members), strict=True
             )
         ]
         return cls(

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import io
+from .aeda import original_rows
 from .errors import UserError
 from .metrics import binarize
 
@@ -53,9 +54,7 @@ def split_rows(member_dirs: Sequence[Path], split: str):
     except (UserError, OSError, KeyError, ValueError) as err:
         logger.warning("The %s rows could not be read (%s): no texts for them", split, err)
         return None
-    if "augmented" in rows.column_names:
-        rows = rows.filter(lambda row: not row["augmented"])
-    return rows
+    return original_rows(rows)
 
 
 def error_rows(

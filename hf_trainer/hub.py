@@ -14,6 +14,7 @@ from pathlib import Path
 from . import io
 from .ensemble import EnsembleSpec
 from .errors import InvalidArgument, UserError
+from .members import entry_kind, folder_kind, member_class
 from .report import KCBERT_BASELINE
 
 logger = logging.getLogger(__name__)
@@ -57,10 +58,7 @@ def model_card(spec: EnsembleSpec, test_metrics: dict | None, repo_id: str) -> s
         "",
         f"# {repo_id.split('/')[-1]}: Korean multi-label hate-speech classifier (UnSmile ensemble)",
         "",
-        "Ten labels per comment: " + ", ".join(spec.labels) + ". An ensemble of "
-        f"{len(spec.members)} encoders fine-tuned on the Korean UnSmile dataset with a pos_weight BCE loss; "
-        "weights and per-label thresholds were chosen on a validation split, and the test split "
-        "(UnSmile `valid`) was scored once.",
+        "Ten labels per comment: " + ", ".join(spec.labels) + ". " + _composition(spec, test_metrics),
         "",
         "## Members",
         "",
@@ -72,11 +70,16 @@ def model_card(spec: EnsembleSpec, test_metrics: dict | None, repo_id: str) -> s
             f"| {m.get('hub_id') or m['name']} | {m['weight']:.3f} | {m.get('val_f1_macro', float('nan')):.4f} | "
             f"{m.get('val_f1_macro_tuned', float('nan')):.4f} |"
         )
+    lines.append("")
+    for m in spec.members:  # what each member is and how it loads, from its kind
+        lines.append(
+            f"- {m.get('hub_id') or m['name']}: {member_class(entry_kind(m, None)).card_text(m.get('hub_id') or m['name'])}."
+        )
     if test_metrics:
         systems = test_metrics["systems"]
         lines += [
             "",
-            "## Test results (evaluated once)",
+            "## Test results",
             "",
             "| system | macro F1 [95% bootstrap interval] | micro F1 |",
             "|---|---:|---:|",
@@ -127,9 +130,6 @@ def model_card(spec: EnsembleSpec, test_metrics: dict | None, repo_id: str) -> s
         'ens.predict(["분석할 댓글"])  # per comment: every label\'s score and the labels over their thresholds',
         "```",
         "",
-        "Each member is also a plain transformers model: "
-        '`pipeline("text-classification", model=MEMBER_ID, top_k=None, function_to_apply="sigmoid")`.',
-        "",
         "## Intended use and limitations",
         "",
         "- Meant for research on, and assisted moderation of, Korean online comments. It must not be the only "
@@ -149,20 +149,48 @@ def model_card(spec: EnsembleSpec, test_metrics: dict | None, repo_id: str) -> s
     return "\n".join(lines)
 
 
+def _composition(spec: EnsembleSpec, test_metrics: dict | None) -> str:
+    """The card's first sentences, from the data: what the members are, how often test was scored."""
+    kinds = [entry_kind(m, None) for m in spec.members]
+    parts = [
+        f"{kinds.count(kind)} {member_class(kind).card_noun(kinds.count(kind))}"
+        for kind in dict.fromkeys(kinds)
+    ]
+    count = (test_metrics or {}).get("test_evaluation")
+    scored = (
+        "the test split (UnSmile `valid`) was not scored yet"
+        if count is None
+        else f"the test split (UnSmile `valid`) was scored {count} time{'s' if count != 1 else ''}"
+    )
+    return (
+        f"An ensemble of {len(spec.members)} member{'s' if len(spec.members) != 1 else ''} trained on the Korean "
+        f"UnSmile dataset ({', '.join(parts)}); weights and per-label thresholds were chosen on a validation "
+        f"split, and {scored}."
+    )
+
+
 def stage_bundle(
-    ensemble_dir: str | Path, staging_dir: str | Path, member_repo_ids: list[str], repo_id: str
+    ensemble_dir: str | Path, staging_dir: str | Path, member_repos: Mapping[str | Path, str], repo_id: str
 ) -> Path:
     """Assemble exactly what the ensemble repository gets: ensemble.json (members as Hub ids), the
-    report (without errors.tsv, which quotes test comments) and a model card. Returns the staging folder."""
+    report (without errors.tsv, which quotes test comments) and a model card. Returns the staging folder.
+
+    `member_repos` maps each member folder to its Hub id. Members are matched to ensemble.json's
+    entries by folder, never by position; a set of folders other than ensemble.json's is refused."""
     ensemble_dir, staging = Path(ensemble_dir), Path(staging_dir)
     spec = EnsembleSpec.load(ensemble_dir)
-    if len(member_repo_ids) != len(spec.members):
-        raise InvalidArgument(f"{len(member_repo_ids)} member repo ids for {len(spec.members)} members")
+    by_folder = {Path(folder).resolve(): hub_id for folder, hub_id in member_repos.items()}
+    local = spec.member_dirs(ensemble_dir)
+    if set(by_folder) != set(local) or len(by_folder) != len(member_repos):
+        raise InvalidArgument(
+            f"the members to publish ({', '.join(sorted(map(str, by_folder)))}) are not the members of "
+            f"{ensemble_dir / 'ensemble.json'} ({', '.join(map(str, local))}); pass exactly its member folders"
+        )
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
-    for member, hub_id in zip(spec.members, member_repo_ids, strict=True):
-        member["hub_id"] = hub_id
+    for member, folder in zip(spec.members, local, strict=True):
+        member["hub_id"] = by_folder[folder]
     spec.save(staging)
     report = ensemble_dir / "report"
     test_metrics = (
@@ -188,23 +216,21 @@ def publish_bundle(staging_dir: str | Path, repo_id: str, *, private: bool = Fal
     logger.info("Published %s (%s)", repo_id, ", ".join(sorted(p.name for p in Path(staging_dir).iterdir())))
 
 
-# A member folder's final model: weights, config, tokenizer and the run's JSON results; never the
-# epoch checkpoints, the prepared data or pickles (training_args.bin).
-MEMBER_FILES = ["*.safetensors", "*.json", "*.txt", "*.model", "predictions/*.npz"]
-
-
 def publish_member(member_dir: str | Path, repo_id: str, *, private: bool = False, api=None) -> None:
     """Upload a trained member's final model to `repo_id` (a no-op commit when it is already there:
-    a member the Trainer pushed during training, or one trained before --push_to_hub was given)."""
+    a member the Trainer pushed during training, or one trained before --push_to_hub was given).
+    The member's kind says which files (`hub_files`): never the epoch checkpoints, the prepared data,
+    pickles (training_args.bin) or the predictions, which hold the data's gold labels."""
     from huggingface_hub import HfApi
 
+    allow_patterns = member_class(folder_kind(member_dir)).hub_files()
     api = api or HfApi()
     api.create_repo(repo_id, private=private, exist_ok=True)
     api.upload_folder(
         repo_id=repo_id,
         folder_path=str(member_dir),
         commit_message="Upload UnSmile member (final model)",
-        allow_patterns=MEMBER_FILES,
+        allow_patterns=allow_patterns,
         ignore_patterns=["checkpoint-*/**", "prepared_data/**"],
     )
     logger.info("Published member %s -> %s", member_dir, repo_id)

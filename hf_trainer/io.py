@@ -1,4 +1,5 @@
-"""Atomic writes: a result file is either complete or absent, never half-written."""
+"""Files in and out: atomic writes (a result file is complete or absent, never half-written), JSON,
+hashes, and the line and TSV-column readers of recipes/predict.py."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 import numpy as np
 
@@ -141,3 +142,28 @@ def explain_write_errors(folder: str | os.PathLike) -> Iterator[None]:
                 "fix the cause and run the same command again to resume."
             ) from err
         raise
+
+
+def read_lines(handle: BinaryIO) -> Iterator[str]:
+    """Lines of a UTF-8 byte stream split on \\n only (a stray \\r inside a comment stays in it, so
+    line N of the output is line N of the input); a CRLF line end loses its \\r."""
+    for raw in handle:
+        line = raw[:-1] if raw.endswith(b"\n") else raw
+        line = line[:-1] if line.endswith(b"\r") else line
+        yield line.decode("utf-8", errors="replace")
+
+
+def read_tsv_column(handle: BinaryIO, column_name: str, source: str) -> Iterator[str]:
+    """The cells of one column of a TSV with a header (lines split as in `read_lines`)."""
+    lines = read_lines(handle)
+    header = next(lines, "").split("\t")
+    if column_name not in header:
+        raise InvalidInput(f"{source}, line 1: no column '{column_name}' in the header {header}")
+    column = header.index(column_name)
+    for number, line in enumerate(lines, start=2):
+        fields = line.split("\t")
+        if column >= len(fields):
+            raise InvalidInput(
+                f"{source}, line {number}, column {column + 1} ('{column_name}'): the row has only {len(fields)} fields"
+            )
+        yield fields[column]

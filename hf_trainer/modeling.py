@@ -35,7 +35,7 @@ class ModelPreset:
     # SoongsilBERT is already a fine-tuned classifier: its head has another shape.
     ignore_mismatched_sizes: bool = False
     revision: str | None = None  # a branch, tag or commit to pin; None: the repository's main branch
-    char_ngram: bool = False  # not a transformer: hf_trainer/char_ngram.py
+    kind: str = "transformer"  # the member kind it trains (hf_trainer.members.registry)
     note: str = ""  # shown in --help and the docs
 
 
@@ -51,7 +51,7 @@ PRESETS: dict[str, ModelPreset] = {
     ),
     "roberta": ModelPreset("roberta", hub_id="klue/roberta-base"),
     "char-ngram": ModelPreset(
-        "char-ngram", char_ngram=True, note="TF-IDF character n-grams + logistic regression (CPU)"
+        "char-ngram", kind="char-ngram", note="TF-IDF character n-grams + logistic regression (CPU)"
     ),
     "tiny-electra": ModelPreset("tiny-electra", tiny_architecture="electra"),
     "tiny-bert": ModelPreset("tiny-bert", tiny_architecture="bert"),
@@ -249,6 +249,13 @@ def _head_mismatch(source: str, schema: LabelSchema, hub_kwargs: dict) -> str | 
         f"{source} is a {architectures[0]} with a {original.num_labels}-label head ({theirs}); "
         f"this run needs {schema.num_labels} labels"
     )
+
+
+def model_kind(model: str | None) -> str:
+    """The member kind a `--model` / `--models` entry trains: its preset's, else a transformer (a Hub
+    id or a checkpoint folder)."""
+    preset = PRESETS.get(model or "")
+    return preset.kind if preset is not None else "transformer"
 
 
 def member_name(model: str) -> str:

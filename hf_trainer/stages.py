@@ -19,7 +19,8 @@ from . import io
 from .configs import DataArguments
 from .errors import InputNotFound
 from .labels import UNSMILE_TRAIN_FILE, UNSMILE_VALID_FILE
-from .modeling import PRESETS, member_name
+from .members import member_class
+from .modeling import member_name, model_kind
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RECIPES = REPO_ROOT / "recipes"
@@ -206,7 +207,7 @@ class StageGraph:
     def train_args(self, model: str) -> list[str]:
         """recipes/train.py's arguments for one member (the preset's YAML, data, output, Hub)."""
         preset_config = RECIPES / "configs" / f"{model}.yaml"
-        if model in PRESETS and PRESETS[model].char_ngram:  # no epochs, no learning rate: its own recipe
+        if not member_class(model_kind(model)).trains_in_epochs:  # no epochs, no learning rate: its own YAML
             args = [str(preset_config)]
         elif self.options.demo or model.startswith("tiny-"):
             args = [str(RECIPES / "configs" / "tiny.yaml"), "--model", model]

@@ -21,9 +21,10 @@ def build_summary(options: PipelineOptions, stage_seconds: dict[str, float], sec
         metrics = io.read_json(out / member_name(model) / "metrics.json")
         models[member_name(model)] = {
             "best_val_f1_macro": metrics["val"]["f1_macro"],
-            "best_epoch": metrics["best_epoch"],
-            "epochs_trained": metrics["epochs_trained"],
-            "early_stopped": metrics["early_stopped"],
+            # None for a member trained without epochs (the char n-gram member: one fit per C)
+            "best_epoch": metrics.get("best_epoch"),
+            "epochs_trained": metrics.get("epochs_trained"),
+            "early_stopped": metrics.get("early_stopped", False),
         }
     spec = io.read_json(out / "ensemble" / "ensemble.json")
     test = io.read_json(out / "ensemble" / "report" / "test_metrics.json")
@@ -59,6 +60,9 @@ def log_summary(summary: dict) -> None:
         )
     lines.append(f"data: {summary['data']}")
     for name, m in summary["models"].items():
+        if m["best_epoch"] is None:
+            lines.append(f"  {name:<16} val macro F1 {m['best_val_f1_macro']:.4f} (no epochs: one fit)")
+            continue
         lines.append(
             f"  {name:<16} best val macro F1 {m['best_val_f1_macro']:.4f} at epoch {m['best_epoch']:g} "
             f"({m['epochs_trained']:g} epochs{', early stop' if m['early_stopped'] else ''})"

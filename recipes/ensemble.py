@@ -22,6 +22,7 @@ from hf_trainer.configs import EnsembleArguments, RecipeArgumentParser
 from hf_trainer.ensemble import EnsembleSpec, load_aligned, optimise_weights
 from hf_trainer.errors import run_recipe
 from hf_trainer.log import setup_logging
+from hf_trainer.members import folder_kind
 from hf_trainer.thresholds import tuned_macro_f1
 
 logger = logging.getLogger("hf_trainer.ensemble_recipe")
@@ -48,7 +49,10 @@ def main(argv: list[str] | None = None) -> EnsembleSpec:
             )
     calibrated = [apply_temperature(m.probs, t) for m, t in zip(members, temperatures, strict=True)]
     weights, value = optimise_weights(calibrated, labels, args.objective)
-    spec = EnsembleSpec.from_members(members, weights, args.objective, value, args.output_dir, temperatures)
+    kinds = [folder_kind(d) for d in args.members]
+    spec = EnsembleSpec.from_members(
+        members, kinds, weights, args.objective, value, args.output_dir, temperatures
+    )
     mixed = spec.mix([m.probs for m in members])
     path = spec.save(args.output_dir)
     for entry in spec.members:

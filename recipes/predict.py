@@ -28,7 +28,8 @@ from tqdm.auto import tqdm
 
 from hf_trainer import io
 from hf_trainer.errors import InputNotFound, InvalidArgument, recover_utf8_argv, run_recipe
-from hf_trainer.inference import Ensemble, read_lines, read_tsv_column
+from hf_trainer.inference import Ensemble
+from hf_trainer.io import read_lines, read_tsv_column
 from hf_trainer.log import setup_logging
 
 logger = logging.getLogger("hf_trainer.predict")

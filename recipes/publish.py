@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> str:
     setup_logging()
     out = Path(args.output_dir)
     repo_id = f"{args.hub_org}/unsmile-ensemble"
-    staging = stage_bundle(out / "ensemble", out / "hub_bundle", args.member_repos, repo_id)
+    member_repos = dict(zip(args.members, args.member_repos, strict=True))
+    staging = stage_bundle(out / "ensemble", out / "hub_bundle", member_repos, repo_id)
     for member_dir, member_repo in zip(args.members, args.member_repos, strict=True):
         publish_member(member_dir, member_repo, private=args.private)
     publish_bundle(staging, repo_id, private=args.private)

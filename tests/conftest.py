@@ -53,3 +53,20 @@ def pipeline_dir(tmp_path_factory):
     from tests.helpers import train_tiny_pipeline
 
     return train_tiny_pipeline(tmp_path_factory.mktemp("pipeline"))
+
+
+@pytest.fixture(scope="session")
+def mixed(pipeline_dir, tmp_path_factory):
+    """Two of the pipeline's tiny transformers and a char n-gram member (trained on the same rows)
+    -> ensemble -> thresholds -> one test evaluation (shared)."""
+    from tests.helpers import CHAR_NGRAM_DATA, load_recipe
+
+    root = tmp_path_factory.mktemp("mixed")
+    load_recipe("train").main(
+        ["--model", "char-ngram", *CHAR_NGRAM_DATA, "--output_dir", str(root / "char-ngram")]
+    )
+    members = [str(pipeline_dir / "tiny-bert"), str(pipeline_dir / "tiny-roberta"), str(root / "char-ngram")]
+    load_recipe("ensemble").main(["--members", *members, "--output_dir", str(root / "ensemble")])
+    load_recipe("thresholds").main(["--ensemble_dir", str(root / "ensemble")])
+    report = load_recipe("evaluate_test").main(["--ensemble_dir", str(root / "ensemble")])
+    return root, report

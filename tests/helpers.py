@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -77,6 +78,10 @@ def check_saved_predictions_follow_file_rows(output_dir, split: str, tsv, atol: 
     return ids
 
 
+# The rows of the shared pipeline's members, for a char n-gram member beside them (conftest.py::mixed).
+CHAR_NGRAM_DATA = ["--train_file", str(DEMO_TRAIN), "--test_file", str(DEMO_TEST), "--max_train_samples", "600",
+                   "--max_eval_samples", "150"]  # fmt: skip
+
 # Members of the shared trained pipeline (tests/conftest.py::pipeline_dir); vocab sizes differ.
 PIPELINE_MEMBERS = {"tiny-electra": "1500", "tiny-bert": "2000", "tiny-roberta": "3000"}
 
@@ -95,3 +100,30 @@ def train_tiny_pipeline(root: Path) -> Path:
     load_recipe("thresholds").main(["--ensemble_dir", str(ensemble_dir)])
     load_recipe("evaluate_test").main(["--ensemble_dir", str(ensemble_dir)])
     return root
+
+
+class FakeHubApi:
+    """A local stand-in for huggingface_hub.HfApi that records what would be sent."""
+
+    def __init__(self, fail: bool = False):
+        self.fail, self.calls, self.uploaded = fail, [], {}
+
+    def whoami(self, token=None):
+        if self.fail:
+            raise ConnectionError(f"cannot reach the Hub with {token}")
+        return {"name": "tester"}
+
+    def create_repo(self, repo_id, private=False, exist_ok=False):
+        self.calls.append(("create_repo", repo_id, private))
+
+    def upload_folder(self, repo_id, folder_path, commit_message, allow_patterns=None, ignore_patterns=None):
+        from huggingface_hub.utils import filter_repo_objects
+
+        self.calls.append(("upload_folder", repo_id))
+        paths = [
+            os.path.relpath(os.path.join(root, name), folder_path)
+            for root, _, files in os.walk(folder_path)
+            for name in files
+        ]
+        for rel in filter_repo_objects(paths, allow_patterns=allow_patterns, ignore_patterns=ignore_patterns):
+            self.uploaded[rel] = open(os.path.join(folder_path, rel), "rb").read()

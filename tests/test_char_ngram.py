@@ -11,33 +11,18 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from hf_trainer import Ensemble
-from hf_trainer.char_ngram import (
+from hf_trainer.ensemble import EnsembleSpec, combine
+from hf_trainer.errors import InvalidInput, run_recipe
+from hf_trainer.members.char_ngram import (
     C_GRID,
     CONFIG_FILE,
     JAMO_PREFIX,
     WEIGHTS_FILE,
-    CharNgramClassifier,
+    CharNgramMember,
     CharNgramSettings,
     ngram_analyzer,
 )
-from hf_trainer.ensemble import EnsembleSpec, combine
-from hf_trainer.errors import InvalidInput, run_recipe
 from tests.helpers import DEMO_TEST, DEMO_TRAIN, load_recipe
-
-# The same rows as the shared tiny pipeline's members (tests/helpers.py::train_tiny_pipeline).
-DATA = ["--train_file", str(DEMO_TRAIN), "--test_file", str(DEMO_TEST), "--max_train_samples", "600",
-        "--max_eval_samples", "150"]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def mixed(pipeline_dir, tmp_path_factory):
-    root = tmp_path_factory.mktemp("mixed")
-    load_recipe("train").main(["--model", "char-ngram", *DATA, "--output_dir", str(root / "char-ngram")])
-    members = [str(pipeline_dir / "tiny-bert"), str(pipeline_dir / "tiny-roberta"), str(root / "char-ngram")]
-    load_recipe("ensemble").main(["--members", *members, "--output_dir", str(root / "ensemble")])
-    load_recipe("thresholds").main(["--ensemble_dir", str(root / "ensemble")])
-    report = load_recipe("evaluate_test").main(["--ensemble_dir", str(root / "ensemble")])
-    return root, report
 
 
 def test_member_writes_the_same_output_contract(mixed, pipeline_dir):
@@ -71,7 +56,7 @@ def test_member_writes_the_same_output_contract(mixed, pipeline_dir):
 
 def test_reloaded_member_gives_the_saved_probabilities_with_sklearn_features(mixed):
     root, _ = mixed
-    model = CharNgramClassifier.load(root / "char-ngram")
+    model = CharNgramMember.load(root / "char-ngram")
     texts = [line.split("\t")[0] for line in DEMO_TEST.read_text(encoding="utf-8").split("\n")[1:151]]
     saved = np.load(root / "char-ngram" / "predictions" / "test.npz")["probs"]
     assert np.allclose(model.predict_proba(texts), saved, atol=1e-6)
@@ -105,7 +90,7 @@ def test_a_member_saved_before_jamo_ngrams_loads_as_it_was(mixed, tmp_path):
     config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
     settings = {k: v for k, v in config["settings"].items() if k != "jamo_ngram_max"}
     (folder / CONFIG_FILE).write_text(json.dumps(dict(config, format="char-ngram/1", settings=settings)))
-    assert CharNgramClassifier.load(folder).settings.jamo_ngram_max == 0
+    assert CharNgramMember.load(folder).settings.jamo_ngram_max == 0
 
 
 def test_fit_is_deterministic():
@@ -113,7 +98,7 @@ def test_fit_is_deterministic():
     rng = np.random.default_rng(0)
     labels = (rng.random((400, 3)) < 0.3).astype(np.float32)
     fits = [
-        CharNgramClassifier.fit(
+        CharNgramMember.fit(
             texts[:300],
             labels[:300],
             list("abc"),
@@ -146,11 +131,11 @@ def test_damaged_or_foreign_files_are_refused_and_never_unpickled(mixed, tmp_pat
     weights = (folder / WEIGHTS_FILE).read_bytes()
     (folder / WEIGHTS_FILE).write_bytes(weights[: len(weights) // 2])
     with pytest.raises(InvalidInput, match="damaged or foreign char-ngram member"):
-        CharNgramClassifier.load(folder)
+        CharNgramMember.load(folder)
     marker = tmp_path / "code-ran"
     (folder / WEIGHTS_FILE).write_bytes(pickle.dumps(_Payload(marker)))
     with pytest.raises(InvalidInput, match="damaged or foreign"):
-        CharNgramClassifier.load(folder)
+        CharNgramMember.load(folder)
     assert not marker.exists()
     (folder / WEIGHTS_FILE).write_bytes(weights)
     config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
@@ -158,10 +143,10 @@ def test_damaged_or_foreign_files_are_refused_and_never_unpickled(mixed, tmp_pat
         json.dumps(dict(config, ngrams=config["ngrams"][:-5])), encoding="utf-8"
     )
     with pytest.raises(InvalidInput, match="n-grams"):
-        CharNgramClassifier.load(folder)
+        CharNgramMember.load(folder)
     (folder / CONFIG_FILE).write_text(json.dumps(dict(config, format="sklearn-pickle")), encoding="utf-8")
     with pytest.raises(InvalidInput, match="not a char-ngram member file"):
-        CharNgramClassifier.load(folder)
+        CharNgramMember.load(folder)
     (folder / CONFIG_FILE).write_text(json.dumps(config), encoding="utf-8")
     from safetensors.numpy import load_file, save_file
 
@@ -176,7 +161,7 @@ def test_damaged_or_foreign_files_are_refused_and_never_unpickled(mixed, tmp_pat
     ):
         save_file({**good, name: damaged.astype(good[name].dtype)}, str(folder / WEIGHTS_FILE))
         with pytest.raises(InvalidInput, match="char-ngram member"):
-            CharNgramClassifier.load(folder)
+            CharNgramMember.load(folder)
 
 
 def test_mixed_ensemble_runs_through_every_recipe_and_inference(mixed, tmp_path, capsys):
@@ -217,10 +202,10 @@ def test_onnx_transformers_and_the_char_ngram_member_mix_in_one_ensemble(mixed):
     assert set(record["members"]) == {"tiny-bert", "tiny-roberta"}  # nothing to export for char-ngram
     assert record["valid"] == {"fp32": True}
     served = Ensemble.from_pretrained(str(root / "ensemble"), device="cpu", backend="onnx")
-    assert [type(m).__name__ for m in served.models] == [
-        "OnnxClassifier",
-        "OnnxClassifier",
-        "CharNgramClassifier",
+    assert [type(m).__name__ for m in served.members] == [
+        "OnnxMember",
+        "OnnxMember",
+        "CharNgramMember",
     ]
     texts = [line.split("\t")[0] for line in DEMO_TEST.read_text(encoding="utf-8").split("\n")[1:41]]
     expected = Ensemble.from_pretrained(str(root / "ensemble"), device="cpu").predict_proba(texts)
@@ -237,13 +222,13 @@ def test_an_ensemble_of_char_ngram_members_only_has_nothing_to_export(mixed, tmp
         load_recipe("export").main(["--ensemble_dir", str(tmp_path / "ens")])
     # The ONNX backend needs no export for it: the member keeps its own path.
     served = Ensemble.from_pretrained(str(tmp_path / "ens"), device="cpu", backend="onnx")
-    assert [type(m).__name__ for m in served.models] == ["CharNgramClassifier"]
+    assert [type(m).__name__ for m in served.members] == ["CharNgramMember"]
 
 
 def test_the_per_label_fits_do_not_depend_on_the_number_of_processes(monkeypatch):
     from joblib import parallel_config
 
-    from hf_trainer import char_ngram
+    from hf_trainer.members import char_ngram
 
     texts = [line.split("\t")[0] for line in DEMO_TRAIN.read_text(encoding="utf-8").split("\n")[1:401]]
     labels = (np.random.default_rng(1).random((400, 4)) < 0.3).astype(np.float32)

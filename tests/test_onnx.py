@@ -16,7 +16,7 @@ from hf_trainer import Ensemble  # noqa: E402
 from hf_trainer.data import read_labelled_tsv  # noqa: E402
 from hf_trainer.errors import InputNotFound, InvalidArgument, InvalidInput, run_recipe  # noqa: E402
 from hf_trainer.labels import LabelSchema  # noqa: E402
-from hf_trainer.onnx_backend import EXPORT_FILE, ONNX_DIR, MissingDependency  # noqa: E402
+from hf_trainer.members.onnx import EXPORT_FILE, ONNX_DIR, MissingDependency  # noqa: E402
 from tests.helpers import DEMO_TEST, PIPELINE_MEMBERS, load_recipe  # noqa: E402
 
 
@@ -49,8 +49,8 @@ def test_onnx_backend_serves_through_ensemble_and_predict_py(exported, tmp_path)
     texts = read_labelled_tsv(DEMO_TEST, LabelSchema()).texts[:40]
     torch_backend = Ensemble.from_pretrained(str(folder), device="cpu")
     onnx_backend = Ensemble.from_pretrained(str(folder), device="cpu", backend="onnx")
-    assert all(type(m).__name__ == "OnnxClassifier" for m in onnx_backend.models)
-    assert all(str(m.path).endswith("model.int8.onnx") for m in onnx_backend.models)  # int8 valid: served
+    assert all(type(m).__name__ == "OnnxMember" for m in onnx_backend.members)
+    assert all(str(m.path).endswith("model.int8.onnx") for m in onnx_backend.members)  # int8 valid: served
     expected, served = torch_backend.predict_proba(texts), onnx_backend.predict_proba(texts, batch_size=7)
     assert np.abs(expected - served).max() < 0.05 and not np.array_equal(expected, served)
     # Length-sorted batches, input order kept: row i is text i whatever the batch size. (int8 scales
@@ -141,7 +141,7 @@ def test_an_export_older_than_its_ensemble_json_is_refused(exported, tmp_path):
     record = json.loads((copy / ONNX_DIR / EXPORT_FILE).read_text(encoding="utf-8"))
     record["ensemble_json_sha256"] = io.sha256_file(copy / "ensemble.json")  # as if exported here
     (copy / ONNX_DIR / EXPORT_FILE).write_text(json.dumps(record), encoding="utf-8")
-    assert len(Ensemble.from_pretrained(str(copy), device="cpu", backend="onnx").models) == 3
+    assert len(Ensemble.from_pretrained(str(copy), device="cpu", backend="onnx").members) == 3
     spec["thresholds"] = [0.4] * 10
     (copy / "ensemble.json").write_text(json.dumps(spec), encoding="utf-8")
     with pytest.raises(InvalidInput, match="ensemble.json changed after the export"):
@@ -179,14 +179,14 @@ def test_half_precision_is_for_cuda_only(exported):
 
 
 def test_a_copy_whose_logits_do_not_fit_the_labels_is_refused(exported):
-    from hf_trainer.onnx_backend import OnnxClassifier
+    from hf_trainer.members.onnx import OnnxMember
 
     folder, record = exported
     name = next(iter(record["members"]))
     labels = json.loads((folder / "ensemble.json").read_text(encoding="utf-8"))["labels"]
-    assert OnnxClassifier(folder / ONNX_DIR / name / "model.onnx", labels).labels == labels
+    assert OnnxMember(folder / ONNX_DIR / name / "model.onnx", labels).labels == labels
     with pytest.raises(InvalidInput, match="gives 10 logits, the ensemble has 9 labels"):
-        OnnxClassifier(folder / ONNX_DIR / name / "model.onnx", labels[:9])
+        OnnxMember(folder / ONNX_DIR / name / "model.onnx", labels[:9])
 
 
 def test_a_copy_changed_after_the_export_is_not_served(exported, tmp_path):
@@ -199,7 +199,7 @@ def test_a_copy_changed_after_the_export_is_not_served(exported, tmp_path):
     saved["ensemble_json_sha256"] = io.sha256_file(copy / "ensemble.json")  # as if exported here
     (copy / ONNX_DIR / EXPORT_FILE).write_text(json.dumps(saved), encoding="utf-8")
     assert record["versions"].keys() == {"torch", "transformers", "onnxruntime", "onnx", "onnxscript"}
-    assert len(Ensemble.from_pretrained(str(copy), device="cpu", backend="onnx").models) == 3
+    assert len(Ensemble.from_pretrained(str(copy), device="cpu", backend="onnx").members) == 3
     name = next(iter(record["members"]))
     # The fp32 file put where the checked int8 copy was: a valid model, but not the one checked.
     shutil.copyfile(copy / ONNX_DIR / name / "model.onnx", copy / ONNX_DIR / name / "model.int8.onnx")

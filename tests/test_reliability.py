@@ -150,7 +150,7 @@ def test_bin_weights_load_as_tensors_only_and_pickled_code_is_refused(tmp_path):
         resolve_weights(str(folder), use_safetensors=True)  # --use_safetensors true still forces them
     loaded = Ensemble.from_pretrained(str(folder), device="cpu")
     expected = tiny[0].state_dict()["classifier.weight"]
-    assert torch.equal(loaded.models[0].state_dict()["classifier.weight"], expected)
+    assert torch.equal(loaded.members[0].model.state_dict()["classifier.weight"], expected)
 
     marker = tmp_path / "code-ran"
     hostile = dict(tiny[0].state_dict(), payload=_RunsCodeWhenUnpickled(marker))

@@ -12,7 +12,7 @@ import pytest
 from hf_trainer import io
 from hf_trainer.hub import HubAccessError, check_hub_access, publish_bundle, publish_member, stage_bundle
 from hf_trainer.stages import StageGraph, parse_options, split_extra
-from tests.helpers import DEMO_TEST, DEMO_TRAIN, REPO_ROOT
+from tests.helpers import DEMO_TEST, DEMO_TRAIN, REPO_ROOT, FakeHubApi
 
 ENV = os.environ | {"OMP_NUM_THREADS": "2"}
 
@@ -161,33 +161,6 @@ def test_push_without_token_fails_before_any_training(tmp_path):
     assert not (tmp_path / "out" / "data").exists()
 
 
-class FakeHubApi:
-    """A local stand-in for huggingface_hub.HfApi that records what would be sent."""
-
-    def __init__(self, fail: bool = False):
-        self.fail, self.calls, self.uploaded = fail, [], {}
-
-    def whoami(self, token=None):
-        if self.fail:
-            raise ConnectionError(f"cannot reach the Hub with {token}")
-        return {"name": "tester"}
-
-    def create_repo(self, repo_id, private=False, exist_ok=False):
-        self.calls.append(("create_repo", repo_id, private))
-
-    def upload_folder(self, repo_id, folder_path, commit_message, allow_patterns=None, ignore_patterns=None):
-        from huggingface_hub.utils import filter_repo_objects
-
-        self.calls.append(("upload_folder", repo_id))
-        paths = [
-            os.path.relpath(os.path.join(root, name), folder_path)
-            for root, _, files in os.walk(folder_path)
-            for name in files
-        ]
-        for rel in filter_repo_objects(paths, allow_patterns=allow_patterns, ignore_patterns=ignore_patterns):
-            self.uploaded[rel] = open(os.path.join(folder_path, rel), "rb").read()
-
-
 def test_hub_access_check_never_shows_the_token(caplog):
     secret = "hf_SECRETtoken123"
     with pytest.raises(HubAccessError) as info:
@@ -200,7 +173,8 @@ def test_hub_access_check_never_shows_the_token(caplog):
 def test_bundle_and_model_card_contents(demo, tmp_path):
     out, _ = demo
     repos = ["org/unsmile-tiny-bert", "org/unsmile-tiny-roberta"]
-    staging = stage_bundle(out / "ensemble", tmp_path / "bundle", repos, "org/unsmile-ensemble")
+    member_repos = {out / repo.removeprefix("org/unsmile-"): repo for repo in repos}
+    staging = stage_bundle(out / "ensemble", tmp_path / "bundle", member_repos, "org/unsmile-ensemble")
     api = FakeHubApi()
     publish_bundle(staging, "org/unsmile-ensemble", private=True, api=api)
     assert api.calls == [

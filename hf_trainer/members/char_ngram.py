@@ -21,11 +21,13 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
-from . import io
-from .errors import InputNotFound, InvalidInput
+from .. import io
+from ..errors import InputNotFound, InvalidInput
+from .base import MemberInfo, predict_in_length_order
 
 logger = logging.getLogger(__name__)
 
@@ -69,13 +71,11 @@ def ngram_analyzer(settings: CharNgramSettings) -> Callable[[str], list[str]]:
     return analyze
 
 
-def is_char_ngram_folder(folder: str | Path) -> bool:
-    """Whether `folder` holds a saved char n-gram member."""
-    return (Path(folder) / CONFIG_FILE).is_file()
-
-
-class CharNgramClassifier:
+class CharNgramMember:
     """Per-label logistic regressions on one TF-IDF character n-gram space."""
+
+    kind: ClassVar[str] = "char-ngram"
+    trains_in_epochs: ClassVar[bool] = False  # one fit per C, no epochs
 
     def __init__(self, labels: Sequence[str], vocabulary: dict[str, int], idf: np.ndarray,
                  coef: np.ndarray, intercept: np.ndarray, settings: CharNgramSettings, c: float) -> None:  # fmt: skip
@@ -109,15 +109,15 @@ class CharNgramClassifier:
         x.data += 1.0  # sublinear tf: 1 + log(tf)
         return normalize(x.multiply(self.idf).tocsr())
 
-    def predict_proba(self, texts: Sequence[str], batch_size: int = 4096) -> np.ndarray:
-        """Probabilities (float32), shape (len(texts), labels); the same sigmoid as the encoders'."""
-        out = np.empty((len(texts), len(self.labels)), dtype=np.float32)
-        for start in range(0, len(texts), batch_size):
-            out[start : start + batch_size] = self._proba(self.features(texts[start : start + batch_size]))
-        return out
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Probabilities (float32), shape (len(texts), labels); the same sigmoid as the encoders'.
+        Each row's score depends on its text alone, so batching changes no number."""
+        return predict_in_length_order(
+            texts, batch_size, len(self.labels), lambda batch: self._proba(self.features(batch))
+        )
 
     def _proba(self, features) -> np.ndarray:
-        from .metrics import sigmoid
+        from ..metrics import sigmoid
 
         return sigmoid(np.asarray(features @ self.coef.T + self.intercept))
 
@@ -125,14 +125,14 @@ class CharNgramClassifier:
     @classmethod
     def fit(cls, texts: Sequence[str], labels: np.ndarray, names: Sequence[str], val_texts: Sequence[str],
             val_labels: np.ndarray, settings: CharNgramSettings = CharNgramSettings(),
-            c_grid: Sequence[float] = C_GRID) -> tuple[CharNgramClassifier, dict]:  # fmt: skip
+            c_grid: Sequence[float] = C_GRID) -> tuple[CharNgramMember, dict]:  # fmt: skip
         """Fit for each C of the grid; keep the C with the best cross-validated val macro F1 with tuned
         thresholds (how the ensemble uses its scores; 5 folds of val, see cross_validation.py).
         Returns the model and the search."""
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        from .cross_validation import cross_validate_thresholds
-        from .metrics import multilabel_metrics
+        from ..cross_validation import cross_validate_thresholds
+        from ..metrics import multilabel_metrics
 
         start = time.perf_counter()
         vectorizer = TfidfVectorizer(
@@ -169,7 +169,7 @@ class CharNgramClassifier:
         return best[1], report
 
     # -- files -----------------------------------------------------------------------------
-    def save(self, folder: str | Path) -> None:
+    def save(self, folder: str | Path, model: str | None = "char-ngram") -> None:
         from safetensors.numpy import save
 
         folder = Path(folder)
@@ -186,13 +186,17 @@ class CharNgramClassifier:
             "model_type": "char-ngram", "num_labels": len(self.labels),
             "id2label": dict(enumerate(self.labels)), "label2id": {n: i for i, n in enumerate(self.labels)},
         })  # fmt: skip
+        MemberInfo(self.kind, self.labels, model).save(folder)
 
     @classmethod
-    def load(cls, folder: str | Path) -> CharNgramClassifier:
+    def load(cls, source: str | Path, **_serving_options) -> CharNgramMember:
+        """A local folder, or a Hub id (its few small files fetched to the cache). It runs on the CPU
+        and needs no tokenizer: the serving options of transformer members do not apply."""
         from safetensors import SafetensorError
         from safetensors.numpy import load_file
 
-        folder = Path(folder)
+        folder = _local_folder(str(source))
+        logger.info("Member %s: char-ngram from %s", Path(str(source)).name, source)
         config_path, weights_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
         for path in (config_path, weights_path):
             if not path.is_file():
@@ -212,6 +216,53 @@ class CharNgramClassifier:
             raise InvalidInput(
                 f"{folder}: a damaged or foreign char-ngram member ({type(err).__name__}: {err})"
             ) from None
+
+    @staticmethod
+    def train(model_args, data_args, training_args, splits, data_report: dict) -> dict:
+        """A whole training run (`train_char_ngram`), in the main process only."""
+        import dataclasses
+
+        if training_args.process_index != 0:  # launched on several processes: one CPU fit is enough
+            logger.info("char-ngram trains in the main process only; process %d has nothing to do",
+                        training_args.process_index)  # fmt: skip
+            return {"model": "char-ngram", "skipped": True}
+        return train_char_ngram(splits, data_args.schema, training_args.output_dir, data_report,
+                                training_args.seed, dataclasses.asdict(data_args))  # fmt: skip
+
+    @staticmethod
+    def preflight(model_args, data_args, training_args, splits) -> dict:
+        """Nothing to download and no GPU step to try: the data loaded, that is all."""
+        logger.info("Preflight char-ngram: passed (a CPU model: no weights to load, no training step to try)")
+        return {"model": "char-ngram", "problems": []}
+
+    @staticmethod
+    def hub_files() -> list[str]:
+        """What publishing uploads (no predictions: they hold the data's gold labels)."""
+        return [CONFIG_FILE, WEIGHTS_FILE, "config.json", "member.json", "metrics.json", "run_config.json"]
+
+    @staticmethod
+    def card_noun(count: int) -> str:
+        return f"char n-gram model{'s' if count != 1 else ''} (TF-IDF and one logistic regression per label)"
+
+    @staticmethod
+    def card_text(repo_id: str) -> str:
+        """What the model card says this member is and how it loads."""
+        return (
+            "TF-IDF character n-grams (syllables and jamo) with one logistic regression per label, saved as "
+            "safetensors + JSON; it loads only through this recipe's `Ensemble` (hf_trainer), not through "
+            "transformers (its config.json only names the labels)"
+        )
+
+
+def _local_folder(source: str) -> Path:
+    """A local member folder as is; a Hub one fetched (its small files) to the cache."""
+    if Path(source).is_dir():
+        return Path(source)
+    from huggingface_hub import snapshot_download
+
+    return Path(
+        snapshot_download(source, allow_patterns=[CONFIG_FILE, WEIGHTS_FILE, "config.json", "member.json"])
+    )
 
 
 def _fit_label(x, y: np.ndarray, c: float, positive_weight: float, seed: int) -> tuple[np.ndarray, float]:
@@ -247,7 +298,7 @@ def _fit_per_label(
     (85 MB on UnSmile) per worker."""
     from joblib import Parallel, delayed
 
-    from .trainer import compute_pos_weight
+    from ..trainer import compute_pos_weight
 
     pos_weight = compute_pos_weight(labels, settings.max_pos_weight)
     # Large arrays reach the workers memory-mapped; liblinear needs them writable: copy-on-write ("c").
@@ -269,15 +320,14 @@ def train_char_ngram(
     It trains on the original train rows only: AEDA inserts punctuation marks, which for character
     n-grams are new features of no meaning; the per-label class weights handle the imbalance.
     """
-    from .ensemble import save_predictions
-    from .metrics import multilabel_metrics
+    from ..aeda import original_rows
+    from ..ensemble import save_predictions
+    from ..metrics import multilabel_metrics
 
     output_dir = io.ensure_writable(output_dir)
-    train = splits["train"]
-    if "augmented" in train.column_names:
-        train = train.filter(lambda row: not row["augmented"])
+    train = original_rows(splits["train"])
     settings = CharNgramSettings(seed=seed)
-    model, search = CharNgramClassifier.fit(
+    model, search = CharNgramMember.fit(
         train["text"], np.asarray(train["labels"]), schema.names,
         splits["validation"]["text"], np.asarray(splits["validation"]["labels"]), settings,
     )  # fmt: skip
@@ -290,10 +340,7 @@ def train_char_ngram(
             save_predictions(output_dir, name, splits[split]["id"], probs, labels, schema)
             predictions[name] = (probs, labels)
     val_probs, val_labels = predictions["val"]
-    metrics = {
-        "best_epoch": 1,  # no epochs: one fit per C; the C chosen on val is in `char_ngram`
-        "epochs_trained": 1,
-        "early_stopped": False,
+    metrics = {  # no epochs (one fit per C): the C chosen and its search are in `char_ngram`
         "val": multilabel_metrics(val_probs, val_labels, schema.names, 0.5),
         "train_rows": len(train),
         "char_ngram": search,

@@ -1,0 +1,48 @@
+"""What the benchmark items share: the data, the machine, and comments repeated to a given count."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+from hf_trainer.configs import DataArguments
+from hf_trainer.labels import LabelSchema
+from hf_trainer.modeling import load_model_and_tokenizer
+
+DEMO = Path(__file__).resolve().parent.parent / "demo_data"
+
+
+def demo_data_args() -> DataArguments:
+    return DataArguments(train_file=str(DEMO / "demo_train.tsv"), test_file=str(DEMO / "demo_test.tsv"))
+
+
+def machine() -> dict:
+    info = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+    }
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+        info["cuda"] = torch.version.cuda
+    return info
+
+
+def repeated(texts, count: int) -> list[str]:
+    """`count` comments: `texts` repeated as often as needed."""
+    texts = list(texts)
+    return (texts * (count // len(texts) + 1))[:count]
+
+
+def tiny_builder(preset: str, splits):
+    def build():
+        return load_model_and_tokenizer(
+            schema=LabelSchema(), model=preset, train_texts=splits["train"]["text"]
+        )
+
+    return build

@@ -1,0 +1,95 @@
+"""The shape of the library: no import circle (lazy imports inside functions included), so the next
+feature cannot bring one back unnoticed."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+PACKAGE = "hf_trainer"
+
+
+def module_name(path: Path, top: Path) -> str:
+    parts = list(path.relative_to(top).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph(root: Path = REPO_ROOT / PACKAGE) -> dict[str, set[str]]:
+    """Module -> the library modules it imports anywhere in its body (top level or inside a function).
+    `from package import name` counts as an import of the submodule `name` when there is one."""
+    files = {module_name(p, root.parent): p for p in root.rglob("*.py")}
+    packages = {name for name, p in files.items() if p.name == "__init__.py"}
+    graph: dict[str, set[str]] = {name: set() for name in files}
+    for name, path in files.items():
+        here = name if name in packages else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = here.split(".")[: len(here.split(".")) - (node.level - 1)]
+                    base = ".".join(anchor + ([base] if base else []))
+                targets = [
+                    f"{base}.{alias.name}" if f"{base}.{alias.name}" in files else base
+                    for alias in node.names
+                ]
+            else:
+                continue
+            graph[name].update(t for t in targets if t in files and t != name)
+    return graph
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in graph:
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_library_has_no_import_circle_lazy_imports_included():
+    graph = import_graph()
+    assert "hf_trainer.members.registry" in graph["hf_trainer.inference"] | graph["hf_trainer.members"]
+    assert circles(graph) == []
+
+
+def test_the_circle_finder_sees_a_lazy_circle(tmp_path):
+    package = tmp_path / PACKAGE
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from . import b\n")
+    (package / "b.py").write_text("def f():\n    from .a import g\n")
+    (package / "c.py").write_text("from .a import b\n")
+    graph = import_graph(package)
+    assert graph["hf_trainer.c"] == {"hf_trainer.a"} and circles(graph) == [["hf_trainer.a", "hf_trainer.b"]]
+
+
+def test_ensemble_json_code_imports_no_member_code():
+    graph = import_graph()
+    assert not {m for m in graph["hf_trainer.ensemble"] if m.startswith("hf_trainer.members")}
