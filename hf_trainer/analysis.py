@@ -10,7 +10,7 @@ import numpy as np
 
 from .calibration import apply_temperature, calibration_errors
 from .error_analysis import label_confusion, top_confusions
-from .metrics import binarize, f1_scores
+from .metrics import binarize, macro_f1
 from .uncertainty import CONFIDENCE, f1_intervals, paired_difference, resample_counts
 
 # The LRAP range that published work reports for fine-tuned KcBERT / KcELECTRA on UnSmile, as
@@ -95,7 +95,7 @@ def cv_section(
         return None  # thresholds tuned by an older version: no cross-validation to show
 
     def macro(probs: np.ndarray, labels: np.ndarray, thresholds: Sequence[float]) -> float:
-        return float(f1_scores(binarize(probs, thresholds), labels)["f1_macro"][0])
+        return macro_f1(binarize(probs, thresholds), labels)
 
     rows = {}
     for choice in ("tuned", "per_label"):

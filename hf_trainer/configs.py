@@ -344,7 +344,7 @@ class EnsembleArguments:
 
     def __post_init__(self) -> None:
         from .calibration import CALIBRATIONS
-        from .ensemble import OBJECTIVES
+        from .weight_search import OBJECTIVES
 
         if self.objective not in OBJECTIVES:
             raise InvalidArgument(

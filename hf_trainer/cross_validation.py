@@ -17,10 +17,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .ensemble import combine, optimise_weights
 from .errors import InvalidInput
-from .metrics import binarize, f1_scores
+from .metrics import binarize, f1_scores, macro_f1
 from .thresholds import tune_thresholds
+from .weight_search import combine, optimise_weights
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +44,9 @@ def fold_index(labels: np.ndarray, folds: int = FOLDS, seed: int = 42) -> np.nda
     return index
 
 
-def macro_f1(predictions: np.ndarray, references: np.ndarray) -> tuple[float, np.ndarray]:
-    """(macro F1, per-label F1) of 0/1 predictions."""
-    scores = f1_scores(predictions, references)
-    return float(scores["f1_macro"][0]), scores["per_label"][0]
+def per_fold_macro_f1(predictions: np.ndarray, references: np.ndarray, fold: np.ndarray) -> list[float]:
+    """Macro F1 of each fold's rows."""
+    return [macro_f1(predictions[fold == k], references[fold == k]) for k in range(int(fold.max()) + 1)]
 
 
 def out_of_fold_predictions(probs: np.ndarray, labels: np.ndarray, fold: np.ndarray, fit) -> np.ndarray:
@@ -68,8 +67,8 @@ def per_label_choice(
     probs, labels = np.asarray(probs, dtype=np.float64), np.asarray(labels)
     tuned, _ = tune_thresholds(probs, labels)
     fold = fold_index(labels, folds, seed)
-    _, oof_tuned = macro_f1(out_of_fold_predictions(probs, labels, fold, _tuned), labels)
-    _, at_half = macro_f1(binarize(probs, 0.5), labels)
+    oof_tuned = f1_scores(out_of_fold_predictions(probs, labels, fold, _tuned), labels)["per_label"][0]
+    at_half = f1_scores(binarize(probs, 0.5), labels)["per_label"][0]
     keep_tuned = oof_tuned > at_half
     thresholds = np.where(keep_tuned, tuned, 0.5)
     choice = {
@@ -100,13 +99,10 @@ def cross_validate_thresholds(
     probs, labels = np.asarray(probs, dtype=np.float64), np.asarray(labels)
     fold = fold_index(labels, folds, seed)
     predictions = out_of_fold_predictions(probs, labels, fold, threshold_fitter(choice, folds, seed))
-    pooled, per_label = macro_f1(predictions, labels)
     return {
-        "cv_f1_macro": pooled,
-        "cv_f1_macro_per_fold": [
-            macro_f1(predictions[fold == k], labels[fold == k])[0] for k in range(folds)
-        ],
-        "cv_per_label_f1": per_label.tolist(),
+        "cv_f1_macro": macro_f1(predictions, labels),
+        "cv_f1_macro_per_fold": per_fold_macro_f1(predictions, labels, fold),
+        "cv_per_label_f1": f1_scores(predictions, labels)["per_label"][0].tolist(),
     }
 
 
@@ -133,12 +129,9 @@ def cross_validate_selection(
         thresholds = fit_thresholds(mixed[~held_out], labels[~held_out])
         predictions[held_out] = binarize(mixed[held_out], thresholds)
         fold_weights.append([float(w) for w in weights])
-    pooled, _ = macro_f1(predictions, labels)
     return {
-        "cv_f1_macro": pooled,
-        "cv_f1_macro_per_fold": [
-            macro_f1(predictions[fold == k], labels[fold == k])[0] for k in range(folds)
-        ],
+        "cv_f1_macro": macro_f1(predictions, labels),
+        "cv_f1_macro_per_fold": per_fold_macro_f1(predictions, labels, fold),
         "fold_weights": fold_weights,
     }
 

@@ -1,14 +1,8 @@
-"""Ensemble weights: a weighted mean of member probabilities, weights searched on the simplex.
-
-The objective is val macro F1 with per-label thresholds tuned for each candidate (the final
-predictions use tuned thresholds, so that is what to maximise; the exact threshold search makes a
-candidate cost about a millisecond), or the log loss of the mixed probabilities.
-"""
+"""`ensemble.json`: what an ensemble is (its members, their weights and temperatures, the labels and
+thresholds) and the one way its members' scores are mixed (`EnsembleSpec.mix`)."""
 
 from __future__ import annotations
 
-import itertools
-import logging
 import math
 import os
 from collections.abc import Sequence
@@ -20,189 +14,9 @@ import numpy as np
 from . import io
 from .calibration import apply_temperature
 from .errors import InputNotFound, InvalidInput
-from .labels import LabelSchema
+from .predictions import MemberPredictions
 from .thresholds import tuned_macro_f1
-
-logger = logging.getLogger(__name__)
-
-OBJECTIVES = ("f1_macro_tuned", "logloss")
-
-
-def predictions_path(member_dir: str | Path, split: str) -> Path:
-    """Where a training run writes, and the later stages read, one split's probabilities."""
-    return Path(member_dir) / "predictions" / f"{split}.npz"
-
-
-def save_predictions(
-    output_dir: str | Path,
-    split: str,
-    ids: list[int],
-    probs: np.ndarray,
-    labels: np.ndarray,
-    schema: LabelSchema,
-) -> Path:
-    """Write `predictions/<split>.npz`: sigmoid `probs`, `labels`, row `ids`, `label_names`."""
-    if not (len(ids) == len(probs) == len(labels)):
-        raise InvalidInput(
-            f"{split}: {len(ids)} ids, {len(probs)} probability rows, {len(labels)} label rows"
-        )
-    path = predictions_path(output_dir, split)
-    io.write_npz(
-        path,
-        probs=probs.astype(np.float32),
-        labels=labels.astype(np.float32),
-        ids=np.asarray(ids, dtype=np.int64),
-        label_names=np.asarray(schema.names),
-    )
-    return path
-
-
-@dataclass
-class MemberPredictions:
-    """One member's saved probabilities for one split (`predictions/<split>.npz`)."""
-
-    name: str
-    path: str
-    probs: np.ndarray
-    references: np.ndarray  # the 0/1 gold labels of each row (the file's `labels` array)
-    ids: np.ndarray
-    label_names: tuple[str, ...]
-
-    @classmethod
-    def load(cls, member_dir: str | Path, split: str) -> MemberPredictions:
-        file = predictions_path(member_dir, split)
-        if not file.is_file():
-            raise InputNotFound(f"{file} not found: train this member first (recipes/train.py)")
-        with np.load(file, allow_pickle=False) as data:
-            missing = {"probs", "labels", "ids", "label_names"} - set(data.files)
-            if missing:
-                raise InvalidInput(f"{file} lacks the arrays {sorted(missing)}")
-            return cls(
-                Path(member_dir).name,
-                str(member_dir),
-                data["probs"].astype(np.float64),
-                data["labels"].astype(np.float32),
-                data["ids"],
-                tuple(str(x) for x in data["label_names"]),
-            )
-
-
-def check_aligned(members: Sequence[MemberPredictions]) -> None:
-    """All members must cover the same rows, in the same order, with the same labels."""
-    if not members:
-        raise InvalidInput("an ensemble needs at least one member")
-    first = members[0]
-    by_name: dict[str, str] = {}
-    for member in members:
-        if member.name in by_name:
-            raise InvalidInput(
-                f"two members share the folder name '{member.name}' ({by_name[member.name]} and {member.path}): "
-                "the name keys the member in ensemble.json, the report and the ONNX copies; rename one folder"
-            )
-        by_name[member.name] = member.path
-    for other in members[1:]:
-        where = f"{other.path} vs {first.path}"
-        if other.label_names != first.label_names:
-            raise InvalidInput(f"label names differ ({where}): {other.label_names} != {first.label_names}")
-        if other.ids.shape != first.ids.shape or not np.array_equal(other.ids, first.ids):
-            raise InvalidInput(
-                f"row ids differ ({where}): the members were predicted on different rows or orders; "
-                "train all members with the same data, --split_seed and --max_eval_samples"
-            )
-        if not np.array_equal(other.references, first.references):
-            raise InvalidInput(f"reference labels differ for the same row ids ({where})")
-
-
-def load_aligned(member_dirs: Sequence[str | Path], split: str) -> list[MemberPredictions]:
-    """Every member's `predictions/<split>.npz`, checked to cover the same rows and labels."""
-    members = [MemberPredictions.load(d, split) for d in member_dirs]
-    check_aligned(members)
-    return members
-
-
-def combine(probs: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
-    """Weighted mean of member probabilities."""
-    weights = np.asarray(weights, dtype=np.float64)
-    return np.tensordot(weights, np.stack([np.asarray(p, dtype=np.float64) for p in probs]), axes=1)
-
-
-def simplex_grid(members: int, steps: int) -> np.ndarray:
-    """All weight vectors with entries k/steps summing to 1."""
-    points = [
-        np.diff(np.r_[0, cuts, steps]) / steps
-        for cuts in itertools.combinations_with_replacement(range(steps + 1), members - 1)
-    ]
-    return np.array(points, dtype=np.float64)
-
-
-def log_loss(probs: np.ndarray, labels: np.ndarray) -> float:
-    p = np.clip(probs, 1e-7, 1 - 1e-7)
-    return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
-
-
-def score(probs: np.ndarray, labels: np.ndarray, objective: str) -> float:
-    """Higher is better for every objective (log loss is negated)."""
-    if objective == "f1_macro_tuned":
-        return tuned_macro_f1(probs, labels)
-    if objective == "logloss":
-        return -log_loss(probs, labels)
-    raise InvalidInput(f"unknown objective {objective!r}; choose one of {OBJECTIVES}")
-
-
-def _steps_for(members: int, budget: int = 3000) -> int:
-    steps = 20
-    while steps > 1 and math.comb(steps + members - 1, members - 1) > budget:
-        steps -= 1
-    return steps
-
-
-def optimise_weights(
-    member_probs: Sequence[np.ndarray], labels: np.ndarray, objective: str = "f1_macro_tuned"
-) -> tuple[np.ndarray, float]:
-    """Weights on the simplex maximising `objective` on (probs, labels): a coarse grid, then a finer
-    grid around the best point. Equal scores go to the weights closest to uniform."""
-    n = len(member_probs)
-    if n == 0:
-        raise InvalidInput("an ensemble needs at least one member")
-    if n == 1:
-        return np.ones(1), score(np.asarray(member_probs[0]), labels, objective)
-    stacked = np.stack([np.asarray(p, dtype=np.float64) for p in member_probs])
-    uniform = np.full(n, 1.0 / n)
-
-    def evaluate(candidates: np.ndarray) -> tuple[np.ndarray, float]:
-        best_w, best_s, best_d = uniform, -np.inf, np.inf
-        for w in candidates:
-            s = score(np.tensordot(w, stacked, axes=1), labels, objective)
-            d = float(np.abs(w - uniform).sum())
-            if s > best_s + 1e-12 or (abs(s - best_s) <= 1e-12 and d < best_d):
-                best_w, best_s, best_d = w, s, d
-        return best_w, best_s
-
-    steps = _steps_for(n)
-    weights, best = evaluate(np.vstack([simplex_grid(n, steps), uniform]))
-    if math.comb(steps * 5 + n - 1, n - 1) > 1_000_000:
-        return weights, best  # many members: the coarse grid is as far as a grid goes
-    # Refine: a grid 5x finer within one coarse step of the best point.
-    weights, best = evaluate(np.vstack([simplex_neighbourhood(weights, steps * 5, 5), weights]))
-    return weights, best
-
-
-def simplex_neighbourhood(center: np.ndarray, steps: int, reach: int) -> np.ndarray:
-    """The points of `simplex_grid(len(center), steps)` within reach/steps of `center` in every
-    coordinate, in the grid's order, without building the whole grid."""
-    target = np.asarray(center, dtype=np.float64) * steps
-    tolerance = reach + 1e-9 * steps
-    ranges = [
-        range(max(0, math.ceil(t - tolerance)), min(steps, math.floor(t + tolerance)) + 1)
-        for t in target[:-1]
-    ]
-    points = []
-    for head in itertools.product(*ranges):
-        last = steps - sum(head)
-        if last >= 0 and abs(last - target[-1]) <= tolerance:
-            points.append((*head, last))
-    return np.array(points, dtype=np.float64).reshape(-1, len(target)) / steps
-
+from .weight_search import combine
 
 ENSEMBLE_FILE = "ensemble.json"
 FORMAT_VERSION = 1
@@ -309,25 +123,11 @@ class EnsembleSpec:
         folder: str | Path,
         temperatures: Sequence[float] | None = None,
     ) -> EnsembleSpec:
-        """A spec for the ensemble folder `folder`: member paths relative to it, weights in full
-        precision (the weights found are the weights applied), each member's own val scores (as
-        trained, before any temperature), its temperature, and its kind (`members.folder_kind`)."""
-        from .metrics import multilabel_metrics
-
+        """A spec for the ensemble folder `folder` (`member_entry` per member; the kinds from
+        `members.folder_kind`)."""
         first = members[0]
         entries = [
-            {
-                "name": member.name,
-                "kind": kind,
-                "path": os.path.relpath(Path(member.path).resolve(), Path(folder).resolve()),
-                "hub_id": None,
-                "weight": float(weight),
-                "temperature": float(temperature),
-                "val_f1_macro": multilabel_metrics(member.probs, member.references, first.label_names)[
-                    "f1_macro"
-                ],
-                "val_f1_macro_tuned": tuned_macro_f1(member.probs, member.references),
-            }
+            member_entry(member, kind, weight, temperature, folder)
             for member, kind, weight, temperature in zip(
                 members, kinds, weights, temperatures or [1.0] * len(members), strict=True
             )
@@ -340,15 +140,26 @@ class EnsembleSpec:
             val_rows=len(first.references),
         )
 
-    @classmethod
-    def single_member(cls, model_dir: str | Path) -> EnsembleSpec:
-        """A one-member spec for a plain trained model folder (labels from its config, thresholds 0.5)."""
-        config = io.read_json(Path(model_dir) / "config.json")
-        id2label = config.get("id2label") or {}
-        labels = [id2label[str(i)] for i in range(len(id2label))]
-        member = {"name": Path(model_dir).name, "path": ".", "hub_id": None, "weight": 1.0}
-        return cls(labels=labels, members=[member], objective="none", objective_value=float("nan"))
-
     def member_dirs(self, folder: str | Path) -> list[Path]:
         """Local member folders, resolved relative to the ensemble folder."""
         return [(Path(folder) / m["path"]).resolve() for m in self.members]
+
+
+def member_entry(
+    member: MemberPredictions, kind: str, weight: float, temperature: float, folder: str | Path
+) -> dict:
+    """One member of ensemble.json: its name and kind, its path relative to the ensemble folder
+    `folder`, its weight in full precision (the weight found is the weight applied), its temperature,
+    and its own val scores as trained (before any temperature)."""
+    from .metrics import multilabel_metrics
+
+    return {
+        "name": member.name,
+        "kind": kind,
+        "path": os.path.relpath(Path(member.path).resolve(), Path(folder).resolve()),
+        "hub_id": None,
+        "weight": float(weight),
+        "temperature": float(temperature),
+        "val_f1_macro": multilabel_metrics(member.probs, member.references, member.label_names)["f1_macro"],
+        "val_f1_macro_tuned": tuned_macro_f1(member.probs, member.references),
+    }

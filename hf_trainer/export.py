@@ -24,7 +24,7 @@ import numpy as np
 
 from . import io
 from .configs import CHECK_ROWS, MIN_AGREEMENT
-from .ensemble import ENSEMBLE_FILE, EnsembleSpec, load_aligned
+from .ensemble import ENSEMBLE_FILE, EnsembleSpec
 from .error_analysis import split_rows, split_texts
 from .errors import InvalidInput, UserError
 from .inference import Ensemble
@@ -38,6 +38,7 @@ from .members.onnx import (
     OnnxMember,
     require_onnxruntime,
 )
+from .predictions import load_aligned
 
 logger = logging.getLogger(__name__)
 
@@ -118,15 +119,13 @@ def agreement(
 ) -> dict:
     """How far `candidate` scores are from `reference` scores: the share of (comment, label) decisions
     that agree at `thresholds`, the largest absolute score difference, and the macro F1 difference."""
-    from .metrics import binarize, f1_scores
+    from .metrics import binarize, macro_f1
 
     ref, cand = binarize(reference, thresholds), binarize(candidate, thresholds)
     return {
         "decisions_agree": float(np.mean(ref == cand)),
         "max_abs_prob_diff": float(np.max(np.abs(np.asarray(reference) - np.asarray(candidate)))),
-        "f1_macro_diff": float(
-            f1_scores(cand, labels)["f1_macro"][0] - f1_scores(ref, labels)["f1_macro"][0]
-        ),
+        "f1_macro_diff": macro_f1(cand, labels) - macro_f1(ref, labels),
         "rows": len(reference),
     }
 

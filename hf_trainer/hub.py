@@ -16,6 +16,7 @@ from .ensemble import EnsembleSpec
 from .errors import InvalidArgument, UserError
 from .members import entry_kind, folder_kind, member_class
 from .report import KCBERT_BASELINE
+from .test_once import ERRORS_FILE, METRICS_FILE, REPORT_DIR
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def model_card(spec: EnsembleSpec, test_metrics: dict | None, repo_id: str) -> s
     lines.append("")
     for m in spec.members:  # what each member is and how it loads, from its kind
         lines.append(
-            f"- {m.get('hub_id') or m['name']}: {member_class(entry_kind(m, None)).card_text(m.get('hub_id') or m['name'])}."
+            f"- {m.get('hub_id') or m['name']}: {member_class(entry_kind(m, None)).card_text.format(repo_id=m.get('hub_id') or m['name'])}."
         )
     if test_metrics:
         systems = test_metrics["systems"]
@@ -192,18 +193,16 @@ def stage_bundle(
     for member, folder in zip(spec.members, local, strict=True):
         member["hub_id"] = by_folder[folder]
     spec.save(staging)
-    report = ensemble_dir / "report"
-    test_metrics = (
-        io.read_json(report / "test_metrics.json") if (report / "test_metrics.json").is_file() else None
-    )
+    report = ensemble_dir / REPORT_DIR
+    test_metrics = io.read_json(report / METRICS_FILE) if (report / METRICS_FILE).is_file() else None
     if report.is_dir():
         # errors.tsv quotes test comments verbatim: UnSmile is CC BY-NC-ND, so they stay local.
-        shutil.copytree(report, staging / "report", ignore=shutil.ignore_patterns(*LOCAL_ONLY_REPORT_FILES))
+        shutil.copytree(report, staging / REPORT_DIR, ignore=shutil.ignore_patterns(*LOCAL_ONLY_REPORT_FILES))
     io.write_text(staging / "README.md", model_card(spec, test_metrics, repo_id))
     return staging
 
 
-LOCAL_ONLY_REPORT_FILES = ("errors.tsv",)
+LOCAL_ONLY_REPORT_FILES = (ERRORS_FILE,)
 
 
 def publish_bundle(staging_dir: str | Path, repo_id: str, *, private: bool = False, api=None) -> None:
@@ -223,7 +222,7 @@ def publish_member(member_dir: str | Path, repo_id: str, *, private: bool = Fals
     pickles (training_args.bin) or the predictions, which hold the data's gold labels."""
     from huggingface_hub import HfApi
 
-    allow_patterns = member_class(folder_kind(member_dir)).hub_files()
+    allow_patterns = list(member_class(folder_kind(member_dir)).hub_files)
     api = api or HfApi()
     api.create_repo(repo_id, private=private, exist_ok=True)
     api.upload_folder(

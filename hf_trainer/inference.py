@@ -16,7 +16,7 @@ import numpy as np
 
 from .ensemble import ENSEMBLE_FILE, EnsembleSpec
 from .errors import InputNotFound, InvalidArgument, InvalidInput
-from .members import TRANSFORMER, Member, folder_kind, load_members
+from .members import TRANSFORMER, Member, folder_info, folder_kind, load_members
 
 BACKENDS = ("torch", "onnx")
 
@@ -37,6 +37,15 @@ def _resolve_folder(path_or_hub_id: str, revision: str | None = None) -> Path:
             f"({type(err).__name__}). Check the path (an ensemble folder holds {ENSEMBLE_FILE}; a trained "
             "member folder holds config.json) or the Hub id and your network."
         ) from err
+
+
+def one_member_spec(member_dir: Path) -> EnsembleSpec:
+    """One trained member's folder as a one-member ensemble: labels from its member.json (or, for a
+    folder from before that file, its config.json), weight 1, thresholds 0.5."""
+    info = folder_info(member_dir)
+    labels = info.labels if info is not None else []
+    member = {"name": member_dir.name, "path": ".", "hub_id": None, "weight": 1.0}
+    return EnsembleSpec(labels=labels, members=[member], objective="none", objective_value=float("nan"))
 
 
 class Ensemble:
@@ -89,7 +98,7 @@ class Ensemble:
             raise InvalidArgument(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         folder = _resolve_folder(str(path_or_hub_id), revision)
         if not (folder / ENSEMBLE_FILE).is_file() and (folder / "config.json").is_file():
-            spec = EnsembleSpec.single_member(folder)  # one trained model folder: thresholds 0.5
+            spec = one_member_spec(folder)
             if backend == "onnx" and folder_kind(folder) == TRANSFORMER:
                 raise InvalidArgument(
                     f"{folder}: the ONNX backend serves an exported ensemble folder, and this is one model's "

@@ -64,6 +64,12 @@ def f1_scores(
     return {"f1_macro": per_label.mean(axis=1), "f1_micro": micro, "per_label": per_label}
 
 
+def macro_f1(predictions: np.ndarray, references: np.ndarray) -> float:
+    """Macro F1 of 0/1 predictions (scikit-learn's, zero_division=0): the one place that computes it
+    from decisions; `f1_scores` gives it for many weightings of the rows at once."""
+    return float(f1_scores(predictions, references)["f1_macro"][0])
+
+
 def multilabel_metrics(
     probs: np.ndarray,
     labels: np.ndarray,

@@ -13,10 +13,10 @@ import time
 
 from . import io
 from .errors import UserError
-from .evaluation import read_history, refusal
 from .runner import StageFailed, StageRunner
 from .stages import PipelineOptions, StageGraph, parse_options
 from .summary import build_summary, log_summary
+from .test_once import read_history, refusal
 
 logger = logging.getLogger(__name__)
 

@@ -6,10 +6,10 @@ import logging
 from pathlib import Path
 
 from . import io
-from .evaluation import read_history
 from .modeling import member_name
 from .runner import duration
 from .stages import PipelineOptions
+from .test_once import METRICS_FILE, REPORT_DIR, REPORT_FILE, read_history
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def build_summary(options: PipelineOptions, stage_seconds: dict[str, float], sec
             "early_stopped": metrics.get("early_stopped", False),
         }
     spec = io.read_json(out / "ensemble" / "ensemble.json")
-    test = io.read_json(out / "ensemble" / "report" / "test_metrics.json")
+    test = io.read_json(out / "ensemble" / REPORT_DIR / METRICS_FILE)
     return {
         "demo": options.demo,
         "data": options.data_dir or ("demo sample" if options.demo else "hub:smilegate-ai/kor_unsmile"),
@@ -43,7 +43,7 @@ def build_summary(options: PipelineOptions, stage_seconds: dict[str, float], sec
         .get("f1_macro"),
         "threshold_choice": ((test.get("val_cv") or {}).get("threshold_choice") or {}).get("chosen", "tuned"),
         "test_evaluations": read_history(out / "ensemble")["count"],
-        "report": str(out / "ensemble" / "report" / "report.md"),
+        "report": str(out / "ensemble" / REPORT_DIR / REPORT_FILE),
         "stage_seconds": stage_seconds,
         "total_seconds": round(seconds, 1),
     }

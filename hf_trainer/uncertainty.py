@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .metrics import f1_scores
+from .metrics import f1_scores, macro_f1
 
 RESAMPLES = 1000
 CONFIDENCE = 0.95
@@ -88,10 +88,7 @@ def paired_difference(
         f1_scores(predictions_a, references, counts)["f1_macro"]
         - f1_scores(predictions_b, references, counts)["f1_macro"]
     )
-    observed = float(
-        f1_scores(predictions_a, references)["f1_macro"][0]
-        - f1_scores(predictions_b, references)["f1_macro"][0]
-    )
+    observed = macro_f1(predictions_a, references) - macro_f1(predictions_b, references)
     return PairedDifference(
         a=a,
         b=b,

@@ -37,10 +37,9 @@ from hf_trainer.analysis import (
 from hf_trainer.calibration import apply_temperature
 from hf_trainer.configs import EvaluationArguments, RecipeArgumentParser
 from hf_trainer.cross_validation import threshold_fitter
-from hf_trainer.ensemble import EnsembleSpec, combine, load_aligned, predictions_path
+from hf_trainer.ensemble import EnsembleSpec
 from hf_trainer.error_analysis import error_rows, split_texts, write_errors_tsv
 from hf_trainer.errors import UserError, run_recipe
-from hf_trainer.evaluation import RescoreRefused, check_may_score, record_evaluation, refusal
 from hf_trainer.log import setup_logging
 from hf_trainer.metrics import binarize, multilabel_metrics
 from hf_trainer.plots import (
@@ -50,13 +49,21 @@ from hf_trainer.plots import (
     plot_threshold_curves,
     plot_training_curves,
 )
+from hf_trainer.predictions import load_aligned, predictions_path
 from hf_trainer.report import write_report_md
+from hf_trainer.test_once import (
+    ERRORS_FILE,
+    METRICS_FILE,
+    REPORT_DIR,
+    REPORT_FILE,
+    RescoreRefused,
+    check_may_score,
+    record_evaluation,
+    refusal,
+)
+from hf_trainer.weight_search import combine
 
 logger = logging.getLogger("hf_trainer.evaluate_test")
-
-REPORT_DIR = "report"
-METRICS_FILE = "test_metrics.json"
-ERRORS_FILE = "errors.tsv"
 
 
 def score_systems(spec: EnsembleSpec, val: list, test: list) -> tuple[dict, dict, np.ndarray, np.ndarray]:
@@ -167,7 +174,7 @@ def main(argv: list[str] | None = None) -> dict:
             "ensemble_dir": str(folder.resolve()),
             "inputs_digest": io.digest(inputs),
             "test_f1_macro_tuned": systems["ensemble tuned"]["f1_macro"],
-            "report": str((report_dir / "report.md").resolve()),
+            "report": str((report_dir / REPORT_FILE).resolve()),
         },
     )
 
@@ -230,7 +237,7 @@ def main(argv: list[str] | None = None) -> dict:
         "errors_have_texts": texts is not None,
         "seconds": {"scoring": round(scored - start, 2), "total": round(time.perf_counter() - start, 2)},
     }
-    write_report_md(report_dir / "report.md", result, primary="ensemble tuned", labels=names, plots=plots)
+    write_report_md(report_dir / REPORT_FILE, result, primary="ensemble tuned", labels=names, plots=plots)
     io.write_json(report_dir / METRICS_FILE, result)
     logger.info(
         "Test macro F1: ensemble %.4f at 0.5, %.4f tuned (95%% CI %.4f-%.4f; micro %.4f); %.1fs (analysis and "

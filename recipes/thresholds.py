@@ -19,9 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hf_trainer.configs import RecipeArgumentParser, ThresholdArguments
 from hf_trainer.cross_validation import choose_thresholds, cross_validate_selection
-from hf_trainer.ensemble import EnsembleSpec, load_aligned
+from hf_trainer.ensemble import EnsembleSpec
 from hf_trainer.errors import InvalidInput, run_recipe
 from hf_trainer.log import setup_logging
+from hf_trainer.predictions import load_aligned
 from hf_trainer.thresholds import threshold_report, tune_thresholds
 
 logger = logging.getLogger("hf_trainer.thresholds_recipe")

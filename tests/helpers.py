@@ -61,7 +61,7 @@ def check_saved_predictions_follow_file_rows(output_dir, split: str, tsv, atol: 
 
     from hf_trainer import Ensemble
     from hf_trainer.data import read_labelled_tsv
-    from hf_trainer.ensemble import predictions_path
+    from hf_trainer.predictions import predictions_path
 
     saved = np.load(predictions_path(output_dir, split))
     rows = read_labelled_tsv(tsv, LabelSchema())

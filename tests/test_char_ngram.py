@@ -11,7 +11,7 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from hf_trainer import Ensemble
-from hf_trainer.ensemble import EnsembleSpec, combine
+from hf_trainer.ensemble import EnsembleSpec
 from hf_trainer.errors import InvalidInput, run_recipe
 from hf_trainer.members.char_ngram import (
     C_GRID,
@@ -20,8 +20,10 @@ from hf_trainer.members.char_ngram import (
     WEIGHTS_FILE,
     CharNgramMember,
     CharNgramSettings,
+    fit_char_ngram,
     ngram_analyzer,
 )
+from hf_trainer.weight_search import combine
 from tests.helpers import DEMO_TEST, DEMO_TRAIN, load_recipe
 
 
@@ -98,7 +100,7 @@ def test_fit_is_deterministic():
     rng = np.random.default_rng(0)
     labels = (rng.random((400, 3)) < 0.3).astype(np.float32)
     fits = [
-        CharNgramMember.fit(
+        fit_char_ngram(
             texts[:300],
             labels[:300],
             list("abc"),

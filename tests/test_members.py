@@ -109,7 +109,10 @@ def test_a_folder_holds_one_member_training_another_into_it_is_refused(mixed, pi
     assert folder_kind(transformer) == "char-ngram" and not (transformer / "model.safetensors").exists()
     moved = [p for p in tmp_path.iterdir() if p.name.startswith("tiny-bert.old-")]
     assert len(moved) == 1 and (moved[0] / "model.safetensors").is_file()  # moved aside, not deleted
-    assert f"{transformer} held a transformer member trained from tiny-bert: moved aside" in capsys.readouterr().out
+    assert (
+        f"{transformer} held a transformer member trained from tiny-bert: moved aside"
+        in capsys.readouterr().out
+    )
 
 
 def test_a_stale_file_of_another_kind_is_never_picked_up(pipeline_dir, mixed, tmp_path):

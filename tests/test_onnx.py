@@ -19,6 +19,8 @@ from hf_trainer.labels import LabelSchema  # noqa: E402
 from hf_trainer.members.onnx import EXPORT_FILE, ONNX_DIR, MissingDependency  # noqa: E402
 from tests.helpers import DEMO_TEST, PIPELINE_MEMBERS, load_recipe  # noqa: E402
 
+TINY_BAR = 0.98
+
 
 @pytest.fixture(scope="module")
 def exported(pipeline_dir, tmp_path_factory):
@@ -26,7 +28,12 @@ def exported(pipeline_dir, tmp_path_factory):
     members = [str(pipeline_dir / m) for m in PIPELINE_MEMBERS]
     load_recipe("ensemble").main(["--members", *members, "--output_dir", str(folder)])
     load_recipe("thresholds").main(["--ensemble_dir", str(folder)])
-    record = load_recipe("export").main(["--ensemble_dir", str(folder), "--quantize", "int8"])
+    # The tiny members are weak (2 epochs), so many scores sit near a threshold, and int8 kernels
+    # differ between CPUs (measured here: 99.43% to 99.99% of the decisions kept on two machines of
+    # the same kind): the fixture's bar is lower than the default 99.5%, which the real-data export meets.
+    record = load_recipe("export").main(
+        ["--ensemble_dir", str(folder), "--quantize", "int8", "--min_agreement", str(TINY_BAR)]
+    )
     return folder, record
 
 
@@ -41,7 +48,8 @@ def test_export_writes_both_copies_of_every_member_and_checks_them_on_val(export
     assert record["checks"]["fp32"]["rows"] == 750
     fp32, int8 = record["checks"]["fp32"], record["checks"]["int8"]
     assert fp32["max_abs_prob_diff"] < 1e-4 and fp32["decisions_agree"] >= 0.999  # the same model
-    assert int8["decisions_agree"] >= 0.995 and record["valid"] == {"fp32": True, "int8": True}
+    assert int8["decisions_agree"] >= TINY_BAR and record["valid"] == {"fp32": True, "int8": True}
+    assert record["min_agreement"] == TINY_BAR and int8["decisions_agree"] < 1.0  # int8 moves some scores
 
 
 def test_onnx_backend_serves_through_ensemble_and_predict_py(exported, tmp_path):
@@ -175,7 +183,8 @@ def test_a_failed_export_leaves_no_record_and_no_partial_file(exported, tmp_path
 
 def test_half_precision_is_for_cuda_only(exported):
     folder, _ = exported
-    assert Ensemble.from_pretrained(str(folder), device="cpu", half_precision=True).half_precision is False
+    members = Ensemble.from_pretrained(str(folder), device="cpu", half_precision=True).members
+    assert [m.half_precision for m in members] == [False] * 3
 
 
 def test_a_copy_whose_logits_do_not_fit_the_labels_is_refused(exported):
@@ -184,9 +193,9 @@ def test_a_copy_whose_logits_do_not_fit_the_labels_is_refused(exported):
     folder, record = exported
     name = next(iter(record["members"]))
     labels = json.loads((folder / "ensemble.json").read_text(encoding="utf-8"))["labels"]
-    assert OnnxMember(folder / ONNX_DIR / name / "model.onnx", labels).labels == labels
+    assert OnnxMember(folder / ONNX_DIR / name / "model.onnx", None, labels).labels == labels
     with pytest.raises(InvalidInput, match="gives 10 logits, the ensemble has 9 labels"):
-        OnnxMember(folder / ONNX_DIR / name / "model.onnx", labels[:9])
+        OnnxMember(folder / ONNX_DIR / name / "model.onnx", None, labels[:9])
 
 
 def test_a_copy_changed_after_the_export_is_not_served(exported, tmp_path):

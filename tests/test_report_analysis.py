@@ -18,11 +18,12 @@ from hf_trainer.cross_validation import (
     fold_index,
     per_label_choice,
 )
-from hf_trainer.ensemble import EnsembleSpec, load_aligned
+from hf_trainer.ensemble import EnsembleSpec
 from hf_trainer.error_analysis import error_rows, label_confusion, write_errors_tsv
 from hf_trainer.errors import InvalidInput
 from hf_trainer.labels import UNSMILE_LABELS
 from hf_trainer.metrics import f1_scores, multilabel_metrics
+from hf_trainer.predictions import load_aligned
 from hf_trainer.thresholds import tuned_macro_f1
 from hf_trainer.uncertainty import f1_intervals, paired_difference, resample_counts
 from tests.helpers import PIPELINE_MEMBERS, load_recipe
@@ -394,7 +395,7 @@ def test_temperature_scaling_runs_through_thresholds_report_and_inference(pipeli
 
 
 def test_a_crash_after_scoring_still_counts_the_evaluation(pipeline_dir, tmp_path, monkeypatch):
-    from hf_trainer.evaluation import RescoreRefused, read_history
+    from hf_trainer.test_once import RescoreRefused, read_history
 
     folder = tmp_path / "ensemble"
     members = [str(pipeline_dir / m) for m in PIPELINE_MEMBERS]

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from hf_trainer.ensemble import EnsembleSpec, combine
+from hf_trainer.ensemble import EnsembleSpec
 from hf_trainer.inference import Ensemble
 from hf_trainer.labels import UNSMILE_LABELS
 from hf_trainer.metrics import binarize, multilabel_metrics, sigmoid
 from hf_trainer.modeling import build_wordpiece_tokenizer
 from hf_trainer.thresholds import best_threshold
+from hf_trainer.weight_search import combine
 from tests.helpers import load_recipe
 
 ROWS, MEMBERS = 400, 3

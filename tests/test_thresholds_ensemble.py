@@ -4,17 +4,11 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
-from hf_trainer.ensemble import (
-    EnsembleSpec,
-    MemberPredictions,
-    check_aligned,
-    combine,
-    optimise_weights,
-    score,
-    simplex_grid,
-)
+from hf_trainer.ensemble import EnsembleSpec
 from hf_trainer.metrics import multilabel_metrics
+from hf_trainer.predictions import MemberPredictions, check_aligned
 from hf_trainer.thresholds import best_threshold, tune_thresholds, tuned_macro_f1
+from hf_trainer.weight_search import combine, optimise_weights, score, simplex_grid
 
 
 def brute_force_f1(scores, labels):
@@ -188,7 +182,7 @@ def test_ensemble_json_is_validated(change, message):
 
 
 def test_the_refinement_neighbourhood_is_the_filtered_fine_grid_in_its_order():
-    from hf_trainer.ensemble import simplex_grid, simplex_neighbourhood
+    from hf_trainer.weight_search import simplex_grid, simplex_neighbourhood
 
     rng = np.random.default_rng(0)
     for members in (2, 3, 4):

@@ -121,53 +121,6 @@ class CharNgramMember:
 
         return sigmoid(np.asarray(features @ self.coef.T + self.intercept))
 
-    # -- training ----------------------------------------------------------------------------
-    @classmethod
-    def fit(cls, texts: Sequence[str], labels: np.ndarray, names: Sequence[str], val_texts: Sequence[str],
-            val_labels: np.ndarray, settings: CharNgramSettings = CharNgramSettings(),
-            c_grid: Sequence[float] = C_GRID) -> tuple[CharNgramMember, dict]:  # fmt: skip
-        """Fit for each C of the grid; keep the C with the best cross-validated val macro F1 with tuned
-        thresholds (how the ensemble uses its scores; 5 folds of val, see cross_validation.py).
-        Returns the model and the search."""
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        from ..cross_validation import cross_validate_thresholds
-        from ..metrics import multilabel_metrics
-
-        start = time.perf_counter()
-        vectorizer = TfidfVectorizer(
-            analyzer=ngram_analyzer(settings), sublinear_tf=True, min_df=settings.min_df,
-            max_features=settings.max_features, dtype=np.float64,
-        )  # fmt: skip
-        x = vectorizer.fit_transform(texts)
-        vocabulary = {ngram: int(i) for ngram, i in vectorizer.vocabulary_.items()}
-        idf = vectorizer.idf_.astype(np.float64)
-        search, best, val_features = {}, None, None
-        for c in c_grid:
-            coef, intercept = _fit_per_label(x, labels, c, settings)
-            model = cls(names, vocabulary, idf, coef, intercept, settings, c)
-            if val_features is None:  # the same for every C: one vocabulary and idf
-                val_features = model.features(val_texts)
-            probs = model._proba(val_features)
-            at_half = multilabel_metrics(probs, val_labels, names, 0.5)["f1_macro"]
-            score = cross_validate_thresholds(probs, val_labels, "tuned", seed=settings.seed)["cv_f1_macro"]
-            search[str(c)] = {"val_f1_macro_at_0.5": at_half, "val_cv_f1_macro_tuned": score}
-            logger.info(
-                "char-ngram: C=%g -> val macro F1 %.4f at 0.5, %.4f tuned (5-fold CV)", c, at_half, score
-            )
-            if best is None or score > best[0] + 1e-12:
-                best = (score, model)
-        report = {
-            "criterion": "val_cv_f1_macro_tuned",
-            "c_grid": search,
-            "c": best[1].c,
-            "ngrams": len(vocabulary),
-            "fit_seconds": time.perf_counter() - start,
-        }
-        logger.info("char-ngram: chose C=%g (CV val macro F1 tuned %.4f), %d n-grams, %.1fs", best[1].c, best[0],
-                    len(vocabulary), report["fit_seconds"])  # fmt: skip
-        return best[1], report
-
     # -- files -----------------------------------------------------------------------------
     def save(self, folder: str | Path, model: str | None = "char-ngram") -> None:
         from safetensors.numpy import save
@@ -219,15 +172,7 @@ class CharNgramMember:
 
     @staticmethod
     def train(model_args, data_args, training_args, splits, data_report: dict) -> dict:
-        """A whole training run (`train_char_ngram`), in the main process only."""
-        import dataclasses
-
-        if training_args.process_index != 0:  # launched on several processes: one CPU fit is enough
-            logger.info("char-ngram trains in the main process only; process %d has nothing to do",
-                        training_args.process_index)  # fmt: skip
-            return {"model": "char-ngram", "skipped": True}
-        return train_char_ngram(splits, data_args.schema, training_args.output_dir, data_report,
-                                training_args.seed, dataclasses.asdict(data_args))  # fmt: skip
+        return train_char_ngram(data_args, training_args, splits, data_report)
 
     @staticmethod
     def preflight(model_args, data_args, training_args, splits) -> dict:
@@ -235,23 +180,17 @@ class CharNgramMember:
         logger.info("Preflight char-ngram: passed (a CPU model: no weights to load, no training step to try)")
         return {"model": "char-ngram", "problems": []}
 
-    @staticmethod
-    def hub_files() -> list[str]:
-        """What publishing uploads (no predictions: they hold the data's gold labels)."""
-        return [CONFIG_FILE, WEIGHTS_FILE, "config.json", "member.json", "metrics.json", "run_config.json"]
-
-    @staticmethod
-    def card_noun(count: int) -> str:
-        return f"char n-gram model{'s' if count != 1 else ''} (TF-IDF and one logistic regression per label)"
-
-    @staticmethod
-    def card_text(repo_id: str) -> str:
-        """What the model card says this member is and how it loads."""
-        return (
-            "TF-IDF character n-grams (syllables and jamo) with one logistic regression per label, saved as "
-            "safetensors + JSON; it loads only through this recipe's `Ensemble` (hf_trainer), not through "
-            "transformers (its config.json only names the labels)"
-        )
+    # What publishing uploads (no predictions: they hold the data's gold labels) and what the model
+    # card says this kind of member is and how it loads.
+    hub_files: ClassVar[tuple[str, ...]] = (
+        CONFIG_FILE, WEIGHTS_FILE, "config.json", "member.json", "metrics.json", "run_config.json",
+    )  # fmt: skip
+    card_noun: ClassVar[tuple[str, str]] = ("char n-gram model", "char n-gram models")
+    card_text: ClassVar[str] = (
+        "TF-IDF character n-grams (syllables and jamo) with one logistic regression per label, saved as "
+        "safetensors + JSON; it loads only through this recipe's `Ensemble` (hf_trainer), not through "
+        "transformers (its config.json only names the labels)"
+    )
 
 
 def _local_folder(source: str) -> Path:
@@ -263,6 +202,50 @@ def _local_folder(source: str) -> Path:
     return Path(
         snapshot_download(source, allow_patterns=[CONFIG_FILE, WEIGHTS_FILE, "config.json", "member.json"])
     )
+
+
+def fit_char_ngram(texts: Sequence[str], labels: np.ndarray, names: Sequence[str], val_texts: Sequence[str],
+        val_labels: np.ndarray, settings: CharNgramSettings = CharNgramSettings(),
+        c_grid: Sequence[float] = C_GRID) -> tuple[CharNgramMember, dict]:  # fmt: skip
+    """A char n-gram member fitted for each C of the grid; keep the C with the best cross-validated val macro F1 with tuned
+    thresholds (how the ensemble uses its scores; 5 folds of val, see cross_validation.py).
+    Returns the model and the search."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from ..cross_validation import cross_validate_thresholds
+    from ..metrics import multilabel_metrics
+
+    start = time.perf_counter()
+    vectorizer = TfidfVectorizer(
+        analyzer=ngram_analyzer(settings), sublinear_tf=True, min_df=settings.min_df,
+        max_features=settings.max_features, dtype=np.float64,
+    )  # fmt: skip
+    x = vectorizer.fit_transform(texts)
+    vocabulary = {ngram: int(i) for ngram, i in vectorizer.vocabulary_.items()}
+    idf = vectorizer.idf_.astype(np.float64)
+    search, best, val_features = {}, None, None
+    for c in c_grid:
+        coef, intercept = _fit_per_label(x, labels, c, settings)
+        model = CharNgramMember(names, vocabulary, idf, coef, intercept, settings, c)
+        if val_features is None:  # the same for every C: one vocabulary and idf
+            val_features = model.features(val_texts)
+        probs = model._proba(val_features)
+        at_half = multilabel_metrics(probs, val_labels, names, 0.5)["f1_macro"]
+        score = cross_validate_thresholds(probs, val_labels, "tuned", seed=settings.seed)["cv_f1_macro"]
+        search[str(c)] = {"val_f1_macro_at_0.5": at_half, "val_cv_f1_macro_tuned": score}
+        logger.info("char-ngram: C=%g -> val macro F1 %.4f at 0.5, %.4f tuned (5-fold CV)", c, at_half, score)
+        if best is None or score > best[0] + 1e-12:
+            best = (score, model)
+    report = {
+        "criterion": "val_cv_f1_macro_tuned",
+        "c_grid": search,
+        "c": best[1].c,
+        "ngrams": len(vocabulary),
+        "fit_seconds": time.perf_counter() - start,
+    }
+    logger.info("char-ngram: chose C=%g (CV val macro F1 tuned %.4f), %d n-grams, %.1fs", best[1].c, best[0],
+                len(vocabulary), report["fit_seconds"])  # fmt: skip
+    return best[1], report
 
 
 def _fit_label(x, y: np.ndarray, c: float, positive_weight: float, seed: int) -> tuple[np.ndarray, float]:
@@ -311,23 +294,29 @@ def _fit_per_label(
     return coef, intercept
 
 
-def train_char_ngram(
-    splits, schema, output_dir: str | Path, data_report: dict, seed: int, data_config: dict | None = None
-) -> dict:
+def train_char_ngram(data_args, training_args, splits, data_report: dict) -> dict:
     """The member's whole training run, with the transformers members' output contract:
     the model files, predictions/{val,test}.npz (same row ids), metrics.json and run_config.json.
+    Under several processes only the main one fits (one CPU fit is enough).
 
     It trains on the original train rows only: AEDA inserts punctuation marks, which for character
     n-grams are new features of no meaning; the per-label class weights handle the imbalance.
     """
-    from ..aeda import original_rows
-    from ..ensemble import save_predictions
-    from ..metrics import multilabel_metrics
+    import dataclasses
 
-    output_dir = io.ensure_writable(output_dir)
+    from ..aeda import original_rows
+    from ..metrics import multilabel_metrics
+    from ..predictions import save_predictions
+
+    if training_args.process_index != 0:
+        logger.info("char-ngram trains in the main process only; process %d has nothing to do",
+                    training_args.process_index)  # fmt: skip
+        return {"model": "char-ngram", "skipped": True}
+    schema, seed, data_config = data_args.schema, training_args.seed, dataclasses.asdict(data_args)
+    output_dir = io.ensure_writable(training_args.output_dir)
     train = original_rows(splits["train"])
     settings = CharNgramSettings(seed=seed)
-    model, search = CharNgramMember.fit(
+    model, search = fit_char_ngram(
         train["text"], np.asarray(train["labels"]), schema.names,
         splits["validation"]["text"], np.asarray(splits["validation"]["labels"]), settings,
     )  # fmt: skip

@@ -96,20 +96,15 @@ class TransformerMember:
 
         return preflight_transformer(model_args, data_args, training_args, splits)
 
-    @staticmethod
-    def hub_files() -> list[str]:
-        """What publishing uploads: weights, config, tokenizer, the run's JSON results (no checkpoints,
-        no pickles, no predictions: those hold the data's gold labels)."""
-        return ["*.safetensors", "*.json", "*.txt", "*.model"]
-
-    @staticmethod
-    def card_noun(count: int) -> str:
-        return f"transformer encoder{'s' if count != 1 else ''} fine-tuned with a pos_weight BCE loss"
-
-    @staticmethod
-    def card_text(repo_id: str) -> str:
-        """What the model card says this member is and how it loads."""
-        return (
-            "a fine-tuned transformer encoder; it also loads on its own in a plain transformers pipeline: "
-            f'`pipeline("text-classification", model="{repo_id}", top_k=None, function_to_apply="sigmoid")`'
-        )
+    # What publishing uploads (weights, config, tokenizer, the run's JSON results; no checkpoints, no
+    # pickles, no predictions: they hold the data's gold labels) and what the model card says this kind
+    # of member is and how it loads ({repo_id}: the member's repository).
+    hub_files: ClassVar[tuple[str, ...]] = ("*.safetensors", "*.json", "*.txt", "*.model")
+    card_noun: ClassVar[tuple[str, str]] = (
+        "transformer encoder fine-tuned with a pos_weight BCE loss",
+        "transformer encoders fine-tuned with a pos_weight BCE loss",
+    )
+    card_text: ClassVar[str] = (
+        "a fine-tuned transformer encoder; it also loads on its own in a plain transformers pipeline: "
+        '`pipeline("text-classification", model="{repo_id}", top_k=None, function_to_apply="sigmoid")`'
+    )

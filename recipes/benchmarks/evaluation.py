@@ -15,9 +15,11 @@ import numpy as np
 
 from hf_trainer import io
 from hf_trainer.data import save_prepared_splits
-from hf_trainer.ensemble import combine, optimise_weights, save_predictions
 from hf_trainer.labels import LabelSchema
+from hf_trainer.predictions import save_predictions
+from hf_trainer.test_once import METRICS_FILE, REPORT_DIR
 from hf_trainer.thresholds import tune_thresholds
+from hf_trainer.weight_search import combine, optimise_weights
 
 RECIPES = Path(__file__).resolve().parent.parent
 
@@ -91,7 +93,7 @@ def test_evaluation_timing(splits) -> dict:
                 [sys.executable, str(RECIPES / args[0]), *args[1:]], check=True, capture_output=True
             )
             seconds[name] = time.perf_counter() - start
-        metrics = io.read_json(work / "ensemble" / "report" / "test_metrics.json")
+        metrics = io.read_json(work / "ensemble" / REPORT_DIR / METRICS_FILE)
         return {
             "thresholds_s": seconds["thresholds"],
             "test_evaluation_s": seconds["test_evaluation"],

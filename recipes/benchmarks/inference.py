@@ -11,7 +11,7 @@ from hf_trainer.aeda import original_rows
 from hf_trainer.ensemble import EnsembleSpec
 from hf_trainer.inference import Ensemble
 from hf_trainer.labels import LabelSchema
-from hf_trainer.members.char_ngram import C_GRID, CharNgramMember
+from hf_trainer.members.char_ngram import C_GRID, fit_char_ngram
 from hf_trainer.members.transformer import TransformerMember
 from hf_trainer.modeling import load_model_and_tokenizer
 
@@ -74,7 +74,7 @@ def char_ngram_timing(splits, comments: int) -> dict:
     """The char n-gram member: a whole fit (its C grid) on the original train rows, and inference."""
     train = original_rows(splits["train"])
     start = time.perf_counter()
-    model, _ = CharNgramMember.fit(
+    model, _ = fit_char_ngram(
         train["text"],
         np.asarray(train["labels"]),
         LabelSchema().names,

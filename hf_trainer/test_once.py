@@ -19,6 +19,11 @@ logger = logging.getLogger(__name__)
 
 HISTORY_FILE = "test_evaluations.json"
 HISTORY_KEPT = 20
+# Where the one test evaluation writes, inside the ensemble folder (read by the summary and publishing).
+REPORT_DIR = "report"
+REPORT_FILE = "report.md"
+METRICS_FILE = "test_metrics.json"
+ERRORS_FILE = "errors.tsv"  # quotes test comments: never published
 
 
 class RescoreRefused(UserError):
