@@ -23,40 +23,10 @@ from transformers import (
 
 from .errors import InvalidArgument, ModelLoadError, UserError
 from .labels import LabelSchema
+from .presets import PRESETS
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class ModelPreset:
-    name: str
-    hub_id: str | None = None  # None: a tiny local model, built from scratch
-    tiny_architecture: str | None = None
-    # SoongsilBERT is already a fine-tuned classifier: its head has another shape.
-    ignore_mismatched_sizes: bool = False
-    revision: str | None = None  # a branch, tag or commit to pin; None: the repository's main branch
-    kind: str = "transformer"  # the member kind it trains (hf_trainer.members.registry)
-    note: str = ""  # shown in --help and the docs
-
-
-PRESETS: dict[str, ModelPreset] = {
-    "kcelectra": ModelPreset(
-        "kcelectra",
-        hub_id="beomi/KcELECTRA-base-v2022",
-        note="deprecated by its author in favour of beomi/KcELECTRA-base at revision v2022: "
-        "--model_name_or_path beomi/KcELECTRA-base --revision v2022",
-    ),
-    "soongsilbert": ModelPreset(
-        "soongsilbert", hub_id="jason9693/SoongsilBERT-base-beep", ignore_mismatched_sizes=True
-    ),
-    "roberta": ModelPreset("roberta", hub_id="klue/roberta-base"),
-    "char-ngram": ModelPreset(
-        "char-ngram", kind="char-ngram", note="TF-IDF character n-grams + logistic regression (CPU)"
-    ),
-    "tiny-electra": ModelPreset("tiny-electra", tiny_architecture="electra"),
-    "tiny-bert": ModelPreset("tiny-bert", tiny_architecture="bert"),
-    "tiny-roberta": ModelPreset("tiny-roberta", tiny_architecture="roberta"),
-}
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 TINY_SIZES = dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=256)
@@ -249,18 +219,6 @@ def _head_mismatch(source: str, schema: LabelSchema, hub_kwargs: dict) -> str | 
         f"{source} is a {architectures[0]} with a {original.num_labels}-label head ({theirs}); "
         f"this run needs {schema.num_labels} labels"
     )
-
-
-def model_kind(model: str | None) -> str:
-    """The member kind a `--model` / `--models` entry trains: its preset's, else a transformer (a Hub
-    id or a checkpoint folder)."""
-    preset = PRESETS.get(model or "")
-    return preset.kind if preset is not None else "transformer"
-
-
-def member_name(model: str) -> str:
-    """The folder name of a trained model: the preset name, or the last part of a Hub id or path."""
-    return Path(model.rstrip("/")).name
 
 
 def set_label_config(config: PretrainedConfig, schema: LabelSchema, classifier_dropout: float = 0.3) -> None:

@@ -11,12 +11,13 @@ import dataclasses
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from datasets import DatasetDict
 
 from . import io
 from .aeda import augment_minority_classes
-from .configs import DataArguments, RecipeTrainingArguments
+from .configs import DataArguments
 from .data import (
     hub_dataset_commit,
     load_splits,
@@ -25,6 +26,9 @@ from .data import (
     save_prepared_splits,
 )
 from .labels import UNSMILE_TRAIN_FILE, UNSMILE_VALID_FILE
+
+if TYPE_CHECKING:  # the training arguments import torch; the data stage needs neither
+    from .train_configs import RecipeTrainingArguments
 
 logger = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 from transformers.trainer_utils import get_last_checkpoint
 
-from .configs import RecipeTrainingArguments
 from .labels import LabelSchema
 from .metrics import multilabel_metrics
+from .train_configs import RecipeTrainingArguments
 
 logger = logging.getLogger(__name__)
 

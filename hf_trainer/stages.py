@@ -20,7 +20,7 @@ from .configs import DataArguments
 from .errors import InputNotFound
 from .labels import UNSMILE_TRAIN_FILE, UNSMILE_VALID_FILE
 from .members import member_class
-from .modeling import member_name, model_kind
+from .presets import member_name, model_kind
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RECIPES = REPO_ROOT / "recipes"
@@ -273,6 +273,7 @@ class StageGraph:
                 run_only_args=run_models,
             )
             for m in ([] if self.options.skip_preflight else models)
+            if member_class(model_kind(m)).has_preflight_checks
         ]
         trains = [
             Stage(

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from . import io
-from .modeling import member_name
+from .presets import member_name
 from .runner import duration
 from .stages import PipelineOptions
 from .test_once import METRICS_FILE, REPORT_DIR, REPORT_FILE, read_history

@@ -12,13 +12,14 @@ import numpy as np
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback
 
 from . import io
-from .configs import DataArguments, ModelArguments, RecipeTrainingArguments
+from .configs import DataArguments
 from .data import tokenize_splits
 from .metrics import make_compute_metrics
 from .modeling import load_model_and_tokenizer
 from .predictions import save_predictions
 from .preflight import checkpoint_bytes, kept_checkpoints, run_preflight
 from .run_outputs import resume_checkpoint, run_metrics
+from .train_configs import ModelArguments, RecipeTrainingArguments
 from .trainer import (
     EpochSummaryCallback,
     MultiLabelTrainer,

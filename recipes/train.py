@@ -23,11 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 from transformers import set_seed
 
-from hf_trainer.configs import parse_train_args
 from hf_trainer.errors import run_recipe
 from hf_trainer.log import setup_logging
 from hf_trainer.members import MemberInfo, claim_folder, member_class
 from hf_trainer.preparation import prepare_splits_once
+from hf_trainer.train_configs import parse_train_args
 
 logger = logging.getLogger("hf_trainer.train")
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from hf_trainer.configs import parse_train_args
+from hf_trainer.train_configs import parse_train_args
 
 
 def test_design_defaults():
@@ -88,3 +88,25 @@ def test_korean_flags_survive_a_c_locale():
     escaped = "문장".encode().decode("ascii", errors="surrogateescape")
     _, data_args, _ = parse_train_args(["--text_column", escaped, "--output_dir", "x"])
     assert data_args.text_column == "문장"
+
+
+@pytest.mark.parametrize(
+    "recipe",
+    [
+        "train",
+        "prepare_data",
+        "ensemble",
+        "thresholds",
+        "evaluate_test",
+        "export",
+        "predict",
+        "publish",
+        "benchmark",
+    ],
+)
+def test_every_recipe_explains_itself_with_help(recipe, capsys):
+    from tests.helpers import load_recipe
+
+    with pytest.raises(SystemExit) as info:
+        load_recipe(recipe).main(["--help"])
+    assert info.value.code == 0 and "usage:" in capsys.readouterr().out

@@ -18,10 +18,10 @@ from huggingface_hub import constants
 from transformers import AutoTokenizer, BertTokenizerFast, pipeline
 
 from hf_trainer import Ensemble, preflight
-from hf_trainer.configs import parse_train_args
 from hf_trainer.errors import ModelLoadError, run_recipe
 from hf_trainer.labels import UNSMILE_LABELS, UNSMILE_TRAIN_FILE, UNSMILE_VALID_FILE, LabelSchema
 from hf_trainer.modeling import load_model_and_tokenizer
+from hf_trainer.train_configs import parse_train_args
 from hf_trainer.trainer import MultiLabelTrainer
 from tests.helpers import DEMO_TEST, DEMO_TRAIN, REPO_ROOT, load_recipe, tiny_train_args
 from tests.hub_replicas import KCELECTRA, KLUE_ROBERTA, SOONGSILBERT, build_replica_cache

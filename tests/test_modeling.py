@@ -8,7 +8,8 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from hf_trainer.labels import UNSMILE_LABELS, LabelSchema
-from hf_trainer.modeling import PRESETS, build_wordpiece_tokenizer, load_model_and_tokenizer
+from hf_trainer.modeling import build_wordpiece_tokenizer, load_model_and_tokenizer
+from hf_trainer.presets import PRESETS
 
 TEXTS = [
     "여자들은 다 똑같다 진짜",

@@ -266,7 +266,7 @@ def test_training_commands_for_presets_hub_ids_and_pass_through(tmp_path):
     assert [s.fingerprint() for s in without_push] == [s.fingerprint() for s in stages.values()][
         : len(without_push)
     ]
-    from hf_trainer.configs import parse_train_args
+    from hf_trainer.train_configs import parse_train_args
 
     script = next(i for i, part in enumerate(hub) if part.endswith("train.py"))
     model_args, _, args = parse_train_args(hub[script + 1 :])

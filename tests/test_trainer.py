@@ -5,9 +5,9 @@ import pytest
 import torch
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback
 
-from hf_trainer.configs import RecipeTrainingArguments
 from hf_trainer.labels import UNSMILE_LABELS
 from hf_trainer.metrics import make_compute_metrics
+from hf_trainer.train_configs import RecipeTrainingArguments
 from hf_trainer.trainer import EpochSummaryCallback, MultiLabelTrainer, compute_pos_weight
 from tests.helpers import tiny_setup
 

@@ -76,6 +76,7 @@ class CharNgramMember:
 
     kind: ClassVar[str] = "char-ngram"
     trains_in_epochs: ClassVar[bool] = False  # one fit per C, no epochs
+    has_preflight_checks: ClassVar[bool] = False  # no weights to load, no GPU step: run_all.sh has no stage
 
     def __init__(self, labels: Sequence[str], vocabulary: dict[str, int], idf: np.ndarray,
                  coef: np.ndarray, intercept: np.ndarray, settings: CharNgramSettings, c: float) -> None:  # fmt: skip

@@ -36,6 +36,9 @@ class TransformerMember:
 
     kind: ClassVar[str] = "transformer"
     trains_in_epochs: ClassVar[bool] = True
+    has_preflight_checks: ClassVar[bool] = (
+        True  # loading, [UNK] share, a training step: run_all.sh checks first
+    )
 
     def __init__(self, model, tokenizer, *, max_length: int = 128, device=None, half_precision=None) -> None:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))

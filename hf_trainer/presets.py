@@ -1,0 +1,52 @@
+"""The model presets: the design's three Hub encoders, the tiny local stand-ins and the char n-gram
+member, and the folder name and member kind of a `--model` entry. Imports nothing heavy: the
+pipeline and the argument dataclasses read it without loading torch or transformers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ModelPreset:
+    name: str
+    hub_id: str | None = None  # None: a tiny local model, built from scratch
+    tiny_architecture: str | None = None
+    # SoongsilBERT is already a fine-tuned classifier: its head has another shape.
+    ignore_mismatched_sizes: bool = False
+    revision: str | None = None  # a branch, tag or commit to pin; None: the repository's main branch
+    kind: str = "transformer"  # the member kind it trains (hf_trainer.members.registry)
+    note: str = ""  # shown in --help and the docs
+
+
+PRESETS: dict[str, ModelPreset] = {
+    "kcelectra": ModelPreset(
+        "kcelectra",
+        hub_id="beomi/KcELECTRA-base-v2022",
+        note="deprecated by its author in favour of beomi/KcELECTRA-base at revision v2022: "
+        "--model_name_or_path beomi/KcELECTRA-base --revision v2022",
+    ),
+    "soongsilbert": ModelPreset(
+        "soongsilbert", hub_id="jason9693/SoongsilBERT-base-beep", ignore_mismatched_sizes=True
+    ),
+    "roberta": ModelPreset("roberta", hub_id="klue/roberta-base"),
+    "char-ngram": ModelPreset(
+        "char-ngram", kind="char-ngram", note="TF-IDF character n-grams + logistic regression (CPU)"
+    ),
+    "tiny-electra": ModelPreset("tiny-electra", tiny_architecture="electra"),
+    "tiny-bert": ModelPreset("tiny-bert", tiny_architecture="bert"),
+    "tiny-roberta": ModelPreset("tiny-roberta", tiny_architecture="roberta"),
+}
+
+
+def model_kind(model: str | None) -> str:
+    """The member kind a `--model` / `--models` entry trains: its preset's, else a transformer (a Hub
+    id or a checkpoint folder)."""
+    preset = PRESETS.get(model or "")
+    return preset.kind if preset is not None else "transformer"
+
+
+def member_name(model: str) -> str:
+    """The folder name of a trained model: the preset name, or the last part of a Hub id or path."""
+    return Path(model.rstrip("/")).name
