@@ -89,6 +89,70 @@ def _column_label(header: list[str], index: int) -> str:
     return f"{index + 1} ('{header[index]}')" if index < len(header) else str(index + 1)
 
 
+def _file_lines(path: Path) -> list[str]:
+    """The lines of a UTF-8 text file (a CP949 file gets a conversion hint), at least the header."""
+    if not path.is_file():
+        raise InputNotFound(f"data file not found: {path}")
+    text = _decode(path, path.read_bytes())
+    # Split on newlines only: str.splitlines() would also split inside comments on U+2028, \x1c etc.
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    if not lines:
+        raise DataValidationError(path, 1, "-", "the file is empty (no header row)")
+    return lines
+
+
+def _checked_header(path: Path, first_line: str, wanted: Sequence[str]) -> list[str]:
+    """The header's column names; a wanted column that is missing names the closest one."""
+    header = [name.strip() for name in first_line.split("\t")]
+    for name in wanted:
+        if name not in header:
+            close = difflib.get_close_matches(name, header, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            if len(header) == 1 and ("," in first_line or ";" in first_line):
+                hint += " The header has no tab: is this a comma-separated file? This reader expects TSV."
+            raise DataValidationError(
+                path, 1, f"'{name}'", f"required column missing from the header {header}.{hint}"
+            )
+    return header
+
+
+def _label_columns(fields: list[str], label_idx: list[int], where: tuple) -> np.ndarray:
+    """A row's labels from one 0/1 column per label."""
+    path, line_no, header = where
+    vector = np.zeros(len(label_idx), dtype=np.float32)
+    for j, idx in enumerate(label_idx):
+        value = fields[idx].strip()
+        if value not in ("0", "1"):
+            raise DataValidationError(
+                path, line_no, _column_label(header, idx), f"label must be 0 or 1, found {value!r}"
+            )
+        vector[j] = float(value)
+    return vector
+
+
+def _label_list(fields: list[str], list_idx: int, schema: LabelSchema, where: tuple) -> np.ndarray:
+    """A row's labels from one column of comma-separated label names or ids."""
+    path, line_no, header = where
+    vector = np.zeros(schema.num_labels, dtype=np.float32)
+    for item in fields[list_idx].split(","):
+        if not item.strip():
+            continue
+        try:
+            vector[schema.index(item)] = 1.0
+        except KeyError:
+            raise DataValidationError(
+                path,
+                line_no,
+                _column_label(header, list_idx),
+                f"unknown label {item.strip()!r}; known labels: {list(schema.names)} or ids "
+                f"0..{schema.num_labels - 1}",
+            ) from None
+    return vector
+
+
 def read_labelled_tsv(
     path: str | os.PathLike,
     schema: LabelSchema,
@@ -104,32 +168,13 @@ def read_labelled_tsv(
     (`label_list_column`; empty means no label). Extra columns are ignored.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputNotFound(f"data file not found: {path}")
-    text = _decode(path, path.read_bytes())
-    # Split on newlines only: str.splitlines() would also split inside comments on U+2028, \x1c etc.
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-    if not lines:
-        raise DataValidationError(path, 1, "-", "the file is empty (no header row)")
-
-    header = [name.strip() for name in lines[0].split("\t")]
+    lines = _file_lines(path)
     if label_list_column is None and label_columns is None:
         label_columns = list(schema.names)
     wanted = [text_column] + ([label_list_column] if label_list_column else list(label_columns or []))
     if label_columns is not None and label_list_column is None and len(label_columns) != schema.num_labels:
         raise InvalidInput(f"{len(label_columns)} label columns given for {schema.num_labels} labels")
-    for name in wanted:
-        if name not in header:
-            close = difflib.get_close_matches(name, header, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
-            if len(header) == 1 and ("," in lines[0] or ";" in lines[0]):
-                hint += " The header has no tab: is this a comma-separated file? This reader expects TSV."
-            raise DataValidationError(
-                path, 1, f"'{name}'", f"required column missing from the header {header}.{hint}"
-            )
+    header = _checked_header(path, lines[0], wanted)
     text_idx = header.index(text_column)
     label_idx = [header.index(name) for name in (label_columns or [])]
     list_idx = header.index(label_list_column) if label_list_column else None
@@ -151,29 +196,12 @@ def read_labelled_tsv(
             raise DataValidationError(
                 path, line_no, _column_label(header, text_idx), "empty or whitespace-only text"
             )
-        vector = np.zeros(schema.num_labels, dtype=np.float32)
-        if list_idx is None:
-            for j, idx in enumerate(label_idx):
-                value = fields[idx].strip()
-                if value not in ("0", "1"):
-                    raise DataValidationError(
-                        path, line_no, _column_label(header, idx), f"label must be 0 or 1, found {value!r}"
-                    )
-                vector[j] = float(value)
-        else:
-            for item in fields[list_idx].split(","):
-                if not item.strip():
-                    continue
-                try:
-                    vector[schema.index(item)] = 1.0
-                except KeyError:
-                    raise DataValidationError(
-                        path,
-                        line_no,
-                        _column_label(header, list_idx),
-                        f"unknown label {item.strip()!r}; known labels: {list(schema.names)} or ids "
-                        f"0..{schema.num_labels - 1}",
-                    ) from None
+        where = (path, line_no, header)
+        vector = (
+            _label_columns(fields, label_idx, where)
+            if list_idx is None
+            else _label_list(fields, list_idx, schema, where)
+        )
         ids.append(row_number)
         texts.append(comment)
         rows.append(vector)

@@ -205,6 +205,15 @@ def check_agreement(
     return checks
 
 
+def log_checks(checks: dict, valid: dict, labels: int, min_agreement: float) -> None:
+    for variant, check in checks.items():
+        logger.info(
+            "%s copy: %.4f%% of %d x %d decisions agree with PyTorch fp32, max |p diff| %.2e, macro F1 %+.4f: %s",
+            variant, 100 * check["decisions_agree"], check["rows"], labels, check["max_abs_prob_diff"],
+            check["f1_macro_diff"], "valid" if valid[variant] else f"NOT valid (below {min_agreement})",
+        )  # fmt: skip
+
+
 def export_ensemble(
     ensemble_dir: str | Path,
     quantize: str = "none",
@@ -268,17 +277,7 @@ def export_ensemble(
         "max_length": max_length,
     }
     io.write_json(record_file, record)
-    for variant, check in checks.items():
-        logger.info(
-            "%s copy: %.4f%% of %d x %d decisions agree with PyTorch fp32, max |p diff| %.2e, macro F1 %+.4f: %s",
-            variant,
-            100 * check["decisions_agree"],
-            check["rows"],
-            len(spec.labels),
-            check["max_abs_prob_diff"],
-            check["f1_macro_diff"],
-            "valid" if valid[variant] else f"NOT valid (below {min_agreement})",
-        )
+    log_checks(checks, valid, len(spec.labels), min_agreement)
     served = "int8" if quantize == "int8" else "fp32"
     if not valid[served]:
         raise ExportRefused(

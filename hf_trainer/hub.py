@@ -60,6 +60,17 @@ def model_card(spec: EnsembleSpec, test_metrics: dict | None, repo_id: str) -> s
         f"# {repo_id.split('/')[-1]}: Korean multi-label hate-speech classifier (UnSmile ensemble)",
         "",
         "Ten labels per comment: " + ", ".join(spec.labels) + ". " + _composition(spec, test_metrics),
+        *_members_section(spec),
+    ]
+    if test_metrics:
+        lines += _test_section(spec, test_metrics) + _provenance_lines(test_metrics)
+        lines += ["", "The full report with plots is in `report/`."]
+    return "\n".join(lines + _usage_and_limits(repo_id))
+
+
+def _members_section(spec: EnsembleSpec) -> list[str]:
+    """The members' weights and val scores, and what each is and how it loads (from its kind)."""
+    lines = [
         "",
         "## Members",
         "",
@@ -72,55 +83,65 @@ def model_card(spec: EnsembleSpec, test_metrics: dict | None, repo_id: str) -> s
             f"{m.get('val_f1_macro_tuned', float('nan')):.4f} |"
         )
     lines.append("")
-    for m in spec.members:  # what each member is and how it loads, from its kind
-        lines.append(
-            f"- {m.get('hub_id') or m['name']}: {member_class(entry_kind(m, None)).card_text.format(repo_id=m.get('hub_id') or m['name'])}."
-        )
-    if test_metrics:
-        systems = test_metrics["systems"]
+    for m in spec.members:
+        where = m.get("hub_id") or m["name"]
+        lines.append(f"- {where}: {member_class(entry_kind(m, None)).card_text.format(repo_id=where)}.")
+    return lines
+
+
+def _test_section(spec: EnsembleSpec, test_metrics: dict) -> list[str]:
+    """Every system's test macro F1 with its interval, the published baseline, the per-label table."""
+    systems = test_metrics["systems"]
+    lines = [
+        "",
+        "## Test results",
+        "",
+        "| system | macro F1 [95% bootstrap interval] | micro F1 |",
+        "|---|---:|---:|",
+    ]
+    intervals = test_metrics.get("bootstrap_ci", {}).get("systems", {})
+    for name, result in systems.items():
+        ci = intervals.get(name, {}).get("f1_macro")
+        shown = f"{result['f1_macro']:.4f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+        lines.append(f"| {name} | {shown} | {result['f1_micro']:.4f} |")
+    lines.append(
+        f"| {KCBERT_BASELINE['name']} | {KCBERT_BASELINE['f1_macro']:.2f} | {KCBERT_BASELINE['f1_micro']:.2f} |"
+    )
+    final = systems.get("ensemble tuned")
+    if final:
         lines += [
             "",
-            "## Test results",
-            "",
-            "| system | macro F1 [95% bootstrap interval] | micro F1 |",
-            "|---|---:|---:|",
+            "| label | threshold | precision | recall | F1 | support |",
+            "|---|---:|---:|---:|---:|---:|",
         ]
-        intervals = test_metrics.get("bootstrap_ci", {}).get("systems", {})
-        for name, result in systems.items():
-            ci = intervals.get(name, {}).get("f1_macro")
-            shown = f"{result['f1_macro']:.4f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
-            lines.append(f"| {name} | {shown} | {result['f1_micro']:.4f} |")
-        lines.append(
-            f"| {KCBERT_BASELINE['name']} | {KCBERT_BASELINE['f1_macro']:.2f} | {KCBERT_BASELINE['f1_micro']:.2f} |"
-        )
-        final = systems.get("ensemble tuned")
-        if final:
-            lines += [
-                "",
-                "| label | threshold | precision | recall | F1 | support |",
-                "|---|---:|---:|---:|---:|---:|",
-            ]
-            for j, (name, row) in enumerate(final["per_label"].items()):
-                lines.append(
-                    f"| {name} | {spec.thresholds[j]:.3f} | {row['precision']:.4f} | {row['recall']:.4f} | "
-                    f"{row['f1']:.4f} | {row['support']} |"
-                )
-        count = test_metrics.get("test_evaluation", 1)
-        lines += ["", f"Test evaluations of the output folder behind these numbers: {count}."]
-        if test_metrics.get("base_models"):
-            lines += ["", "Base models (Hub commit fine-tuned from):", ""]
-            for name, base in test_metrics["base_models"].items():
-                base = base or {}
-                where = (
-                    f"`{base['source']}` at commit `{base.get('commit') or 'local'}`"
-                    if base
-                    else "built from scratch"
-                )
-                lines.append(f"- {name}: {where}")
-        if test_metrics.get("data_source"):
-            lines += ["", f"Data: `{json.dumps(test_metrics['data_source'], ensure_ascii=False)}`"]
-        lines += ["", "The full report with plots is in `report/`."]
-    lines += [
+        for j, (name, row) in enumerate(final["per_label"].items()):
+            lines.append(
+                f"| {name} | {spec.thresholds[j]:.3f} | {row['precision']:.4f} | {row['recall']:.4f} | "
+                f"{row['f1']:.4f} | {row['support']} |"
+            )
+    count = test_metrics.get("test_evaluation", 1)
+    return lines + ["", f"Test evaluations of the output folder behind these numbers: {count}."]
+
+
+def _provenance_lines(test_metrics: dict) -> list[str]:
+    """The base models' Hub commits and the data source the report recorded."""
+    lines = []
+    if test_metrics.get("base_models"):
+        lines += ["", "Base models (Hub commit fine-tuned from):", ""]
+        for name, base in test_metrics["base_models"].items():
+            where = (
+                f"`{base['source']}` at commit `{base.get('commit') or 'local'}`"
+                if base
+                else "built from scratch"
+            )
+            lines.append(f"- {name}: {where}")
+    if test_metrics.get("data_source"):
+        lines += ["", f"Data: `{json.dumps(test_metrics['data_source'], ensure_ascii=False)}`"]
+    return lines
+
+
+def _usage_and_limits(repo_id: str) -> list[str]:
+    return [
         "",
         "## How to use",
         "",
@@ -147,14 +168,13 @@ def model_card(spec: EnsembleSpec, test_metrics: dict | None, repo_id: str) -> s
         'Speech Dataset", Smilegate AI, 2022.',
         "",
     ]
-    return "\n".join(lines)
 
 
 def _composition(spec: EnsembleSpec, test_metrics: dict | None) -> str:
     """The card's first sentences, from the data: what the members are, how often test was scored."""
     kinds = [entry_kind(m, None) for m in spec.members]
     parts = [
-        f"{kinds.count(kind)} {member_class(kind).card_noun(kinds.count(kind))}"
+        f"{kinds.count(kind)} {member_class(kind).card_noun[kinds.count(kind) != 1]}"
         for kind in dict.fromkeys(kinds)
     ]
     count = (test_metrics or {}).get("test_evaluation")

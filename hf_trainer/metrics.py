@@ -81,7 +81,7 @@ def multilabel_metrics(
     return load_metric().compute(
         predictions=binarize(probs, thresholds),
         references=references,
-        scores=np.asarray(probs, dtype=np.float32),
+        scores=np.asarray(probs, dtype=np.float64),  # float32 would tie saturated scores (LRAP, AUC)
         label_names=list(label_names),
     )
 

@@ -227,6 +227,29 @@ def set_label_config(config: PretrainedConfig, schema: LabelSchema, classifier_d
         setattr(config, key, value)
 
 
+def build_tiny(
+    preset, schema: LabelSchema, train_texts: Iterable[str] | None, max_length: int, classifier_dropout: float,
+    attn_implementation: str | None, vocab_size: int,
+) -> LoadedModel:  # fmt: skip
+    """A tiny preset built from scratch: a WordPiece tokenizer from the train texts, a random-init model."""
+    if train_texts is None:
+        raise InvalidArgument("a tiny preset needs train_texts to train its tokenizer")
+    tokenizer = build_wordpiece_tokenizer(train_texts, vocab_size, max_length)
+    config = tiny_config(preset.tiny_architecture, tokenizer, max_length)
+    set_label_config(config, schema, classifier_dropout)
+    if attn_implementation:
+        config._attn_implementation = attn_implementation
+    classifier = AutoModelForSequenceClassification.from_config(config)
+    logger.info(
+        "Built %s from scratch: %s, %.1fM parameters, vocab %d",
+        preset.name,
+        type(classifier).__name__,
+        classifier.num_parameters() / 1e6,
+        len(tokenizer),
+    )
+    return LoadedModel(classifier, tokenizer, None)
+
+
 def load_model_and_tokenizer(
     *,
     schema: LabelSchema,
@@ -258,22 +281,8 @@ def load_model_and_tokenizer(
     label_kwargs = label_config_kwargs(schema, classifier_dropout)
 
     if model_name_or_path is None and model_preset is not None and model_preset.tiny_architecture:
-        if train_texts is None:
-            raise InvalidArgument("a tiny preset needs train_texts to train its tokenizer")
-        tokenizer = build_wordpiece_tokenizer(train_texts, tiny_vocab_size, max_length)
-        config = tiny_config(model_preset.tiny_architecture, tokenizer, max_length)
-        set_label_config(config, schema, classifier_dropout)
-        if attn_implementation:
-            config._attn_implementation = attn_implementation
-        classifier = AutoModelForSequenceClassification.from_config(config)
-        logger.info(
-            "Built %s from scratch: %s, %.1fM parameters, vocab %d",
-            model_preset.name,
-            type(classifier).__name__,
-            classifier.num_parameters() / 1e6,
-            len(tokenizer),
-        )
-        return LoadedModel(classifier, tokenizer, None)
+        return build_tiny(model_preset, schema, train_texts, max_length, classifier_dropout,
+                          attn_implementation, tiny_vocab_size)  # fmt: skip
 
     source = model_name_or_path or (model_preset.hub_id if model_preset else None)
     if source is None:

@@ -88,20 +88,10 @@ def _synchronize() -> None:
         torch.cuda.synchronize()
 
 
-def run_preflight(
-    trainer,
-    tokenizer,
-    train_texts: Sequence[str],
-    *,
-    name: str,
-    max_length: int,
-    run_models: int = 1,
-) -> dict:
-    """Run the checks for one model; raise `PreflightError` listing every problem found."""
-    args = trainer.args
-    start = time.perf_counter()
-    problems: list[str] = []
+def check_tokens(tokenizer, train_texts: Sequence[str], name: str, max_length: int) -> tuple[dict, list[str]]:
+    """The [UNK] share and truncation of the train texts, and the problem when [UNK] floods them."""
     stats = token_statistics(tokenizer, train_texts, max_length)
+    problems = []
     if stats["unk_share"] > MAX_UNK_SHARE:
         problems.append(
             f"{name}: {stats['unk_share']:.1%} of the train tokens are {tokenizer.unk_token} (limit "
@@ -116,10 +106,16 @@ def run_preflight(
         max_length,
         stats["mean_tokens"],
     )
+    return stats, problems
 
-    dataloader = trainer.get_train_dataloader()
+
+def check_training_step(trainer, dataloader, name: str) -> tuple[float, float, float, list[str]]:
+    """Forward and backward passes on real batches: (loss, gradient norm, median seconds per step,
+    problems: out of memory, a non-finite loss, zero gradients)."""
+    args = trainer.args
     batches = iter(dataloader)
     loss, grad_norm, step_seconds = float("nan"), float("nan"), float("nan")
+    problems: list[str] = []
     stepped = False
     try:
         # The first batch of a length-grouped epoch holds the longest comments: the memory worst case.
@@ -151,13 +147,18 @@ def run_preflight(
             f"{name}: the gradients of a real batch are {'zero' if grad_norm == 0 else grad_norm}: nothing "
             "would train. Check that the model's parameters are trainable and --precision."
         )
+    return loss, grad_norm, step_seconds, problems
 
+
+def check_disk(args, model, name: str, run_models: int) -> tuple[int, int, list[str]]:
+    """(bytes the run's checkpoints need, bytes free, problems) for the output folder."""
     folder = Path(args.output_dir)
     existing = next((p for p in [folder, *folder.parents] if p.exists()), Path("."))
     checkpoints = kept_checkpoints(args)
-    one_checkpoint = checkpoint_bytes(trainer.model)
+    one_checkpoint = checkpoint_bytes(model)
     needed = one_checkpoint * checkpoints * max(run_models, 1)
     free = shutil.disk_usage(existing).free
+    problems = []
     if not os.access(existing, os.W_OK):
         problems.append(f"{name}: {existing} is not writable. Choose another --output_dir.")
     if free < needed:
@@ -166,7 +167,26 @@ def run_preflight(
             f"{one_checkpoint / 1e9:.2f} GB x {run_models} model(s)), {existing} has {free / 1e9:.1f} GB free. "
             "Free space, choose another --output_dir, or lower --save_total_limit."
         )
+    return needed, free, problems
 
+
+def run_preflight(
+    trainer,
+    tokenizer,
+    train_texts: Sequence[str],
+    *,
+    name: str,
+    max_length: int,
+    run_models: int = 1,
+) -> dict:
+    """Run the checks for one model; raise `PreflightError` listing every problem found."""
+    args = trainer.args
+    start = time.perf_counter()
+    stats, token_problems = check_tokens(tokenizer, train_texts, name, max_length)
+    dataloader = trainer.get_train_dataloader()
+    loss, grad_norm, step_seconds, step_problems = check_training_step(trainer, dataloader, name)
+    needed, free, disk_problems = check_disk(args, trainer.model, name, run_models)
+    problems = token_problems + step_problems + disk_problems
     epoch_seconds = step_seconds * len(dataloader)  # forward+backward per batch; optimizer steps are cheap
     epochs = args.num_train_epochs  # the cap; early stopping usually ends sooner, --max_steps may too
     result = {
@@ -187,18 +207,9 @@ def run_preflight(
     logger.info(
         "Preflight %s: loss %.4f, gradient norm %.3g (%s, batch %d); %.3f s/step -> %.0f s/epoch, "
         "%.1f h at the %g-epoch cap (training steps only; evaluation adds more); disk %.1f GB needed, %.1f GB free",
-        name,
-        loss,
-        grad_norm,
-        result["precision"],
-        args.per_device_train_batch_size,
-        step_seconds,
-        epoch_seconds,
-        result["hours_at_epoch_cap"],
-        epochs,
-        needed / 1e9,
-        free / 1e9,
-    )
+        name, loss, grad_norm, result["precision"], args.per_device_train_batch_size, step_seconds,
+        epoch_seconds, result["hours_at_epoch_cap"], epochs, needed / 1e9, free / 1e9,
+    )  # fmt: skip
     if problems:
         for line in problems:
             logger.error("Preflight failed: %s", line)

@@ -101,9 +101,9 @@ def summary_md(result: dict) -> list[str]:
     published = result.get("published_lrap")
     if published:
         lines.append(
-            f"| {published['models']} (published LRAP range, not ours) | | | | | "
-            f"{published['low']:.3f}-{published['high']:.3f} | |"
+            f"| {published['models']} (published LRAP, not ours) | | | | | {published['lrap']:.3f} | |"
         )
+        lines += ["", f"Published LRAP: {published['source']} ({published['note']})."]
     if result["test_rows"] != UNSMILE_VALID_ROWS:
         lines += [
             "",
@@ -297,7 +297,13 @@ def write_report_md(
         "",
     ]
     lines += [f"![{p}]({p})" for p in plots]
-    lines += ["", "## Inputs", "", "| file | sha256 |", "|---|---|"]
+    io.write_text(path, "\n".join(lines + provenance_md(result)) + "\n")
+    return path
+
+
+def provenance_md(result: dict) -> list[str]:
+    """The inputs' hashes, the base models, the data source and the earlier test evaluations."""
+    lines = ["", "## Inputs", "", "| file | sha256 |", "|---|---|"]
     lines += [f"| {f} | `{h[:16]}…` |" for f, h in result["inputs"].items()]
     if result.get("base_models"):
         lines += ["", "| member | base model | revision | commit | weights file |", "|---|---|---|---|---|"]
@@ -321,5 +327,4 @@ def write_report_md(
             f"| {h['evaluated_at']} | {h.get('test_f1_macro_tuned', float('nan')):.4f} | `{h.get('inputs_digest', '')}` |"
             for h in result["history"]
         ]
-    io.write_text(path, "\n".join(lines) + "\n")
-    return path
+    return lines

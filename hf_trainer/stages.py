@@ -85,7 +85,8 @@ def parse_options(argv: list[str]) -> PipelineOptions:
         "--launcher",
         choices=["accelerate", "python"],
         default="accelerate",
-        help="How training runs: `accelerate launch` (default; uses your accelerate config) or plain python",
+        help="How training runs: `accelerate launch` with your accelerate config when there is one (default), "
+        "else one plain python process, as accelerate would start it; python: always plain python",
     )
     add(
         "--skip_preflight",
@@ -137,23 +138,11 @@ def split_extra(extra: list[str]) -> tuple[list[str], list[str]]:
     return data, train
 
 
-def accelerate_defaults() -> list[str]:
-    """Without an accelerate config, say what `accelerate launch` would otherwise warn it guessed:
-    one process, and mixed precision left to the recipe (--precision)."""
+def accelerate_config_given() -> bool:
+    """Whether the user set up accelerate (`accelerate config`, or ACCELERATE_CONFIG_FILE)."""
     from accelerate.commands.config import default_config_file
 
-    if Path(default_config_file).is_file() or os.environ.get("ACCELERATE_CONFIG_FILE"):
-        return []
-    return [
-        "--num_processes",
-        "1",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-    ]
+    return Path(default_config_file).is_file() or bool(os.environ.get("ACCELERATE_CONFIG_FILE"))
 
 
 @dataclass
@@ -189,6 +178,24 @@ def data_source_args(options: PipelineOptions) -> list[str]:
     return []
 
 
+def model_flags(model: str, options: PipelineOptions) -> list[str]:
+    """How recipes/train.py is told which model to train: the preset's YAML (the char n-gram member:
+    no epochs, no learning rate), the tiny YAML for tiny presets and the demo, a Hub id or folder."""
+    preset_config = RECIPES / "configs" / f"{model}.yaml"
+    if not member_class(model_kind(model)).trains_in_epochs:
+        return [str(preset_config)]
+    if options.demo or model.startswith("tiny-"):
+        args = [str(RECIPES / "configs" / "tiny.yaml"), "--model", model]
+        if options.demo:
+            args += ["--epochs", DEMO_EPOCHS_FULL_DATA if options.data_dir else DEMO_EPOCHS]
+        return args
+    if preset_config.is_file():
+        return [str(preset_config)]
+    if "/" in model or Path(model).exists():
+        return ["--model_name_or_path", model]
+    return ["--model", model]
+
+
 class StageGraph:
     """The stages of one run_all.sh invocation, in the order they run."""
 
@@ -206,20 +213,7 @@ class StageGraph:
 
     def train_args(self, model: str) -> list[str]:
         """recipes/train.py's arguments for one member (the preset's YAML, data, output, Hub)."""
-        preset_config = RECIPES / "configs" / f"{model}.yaml"
-        if not member_class(model_kind(model)).trains_in_epochs:  # no epochs, no learning rate: its own YAML
-            args = [str(preset_config)]
-        elif self.options.demo or model.startswith("tiny-"):
-            args = [str(RECIPES / "configs" / "tiny.yaml"), "--model", model]
-            if self.options.demo:
-                args += ["--epochs", DEMO_EPOCHS_FULL_DATA if self.options.data_dir else DEMO_EPOCHS]
-        elif preset_config.is_file():
-            args = [str(preset_config)]
-        elif "/" in model or Path(model).exists():
-            args = ["--model_name_or_path", model]
-        else:
-            args = ["--model", model]
-        args += [
+        args = model_flags(model, self.options) + [
             "--prepared_data_dir",
             str(self.out / "data"),
             "--output_dir",
@@ -237,15 +231,43 @@ class StageGraph:
 
     def train_command(self, model: str) -> list[str]:
         script = str(RECIPES / "train.py")
-        if self.options.launcher == "accelerate":
-            launcher = [sys.executable, "-m", "accelerate.commands.launch", *accelerate_defaults(), script]
-        else:
-            launcher = [sys.executable, script]
-        return launcher + self.train_args(model)
+        if self.options.launcher == "accelerate" and accelerate_config_given():
+            return [sys.executable, "-m", "accelerate.commands.launch", script, *self.train_args(model)]
+        # Without an accelerate config, `accelerate launch` would start this one process the same way
+        # (one process, precision left to --precision), a process start (about 6 s here) later.
+        return [sys.executable, script, *self.train_args(model)]
 
     def preflight_command(self, model: str) -> list[str]:
         # One process is enough to check a model; it gets the training stage's own arguments.
         return self.python("train.py", *self.train_args(model), "--preflight_only")
+
+    def member_stages(self, depends_on_data: list[str]) -> tuple[list[Stage], list[Stage]]:
+        """Each model's preflight (for kinds that have checks) and training stage."""
+        models = self.options.models
+        # The disk check counts every model of the run; the count is not part of the fingerprint, so
+        # dropping a model from the run does not repeat checks that passed.
+        run_models = ["--preflight_run_models", str(len(models))]
+        preflights = [
+            Stage(
+                f"preflight_{member_name(m)}",
+                self.preflight_command(m),
+                inputs=depends_on_data,
+                run_only_args=run_models,
+            )  # fmt: skip
+            for m in ([] if self.options.skip_preflight else models)
+            if member_class(model_kind(m)).has_preflight_checks
+        ]
+        trains = [
+            Stage(
+                f"train_{member_name(m)}",
+                self.train_command(m),
+                inputs=depends_on_data,
+                output=self.out / member_name(m),
+                run_only_args=self.push_args(m),
+            )  # fmt: skip
+            for m in models
+        ]
+        return preflights, trains
 
     def stages(self) -> list[Stage]:
         out, models = self.out, self.options.models
@@ -262,29 +284,7 @@ class StageGraph:
         )
         data = Stage("data", data_command + self.data_extra, inputs=data_inputs, output=out / "data")
         depends_on_data = [data.fingerprint()]
-        # The disk check counts every model of the run; the count is not part of the fingerprint, so
-        # dropping a model from the run does not repeat checks that passed.
-        run_models = ["--preflight_run_models", str(len(models))]
-        preflights = [
-            Stage(
-                f"preflight_{member_name(m)}",
-                self.preflight_command(m),
-                inputs=depends_on_data,
-                run_only_args=run_models,
-            )
-            for m in ([] if self.options.skip_preflight else models)
-            if member_class(model_kind(m)).has_preflight_checks
-        ]
-        trains = [
-            Stage(
-                f"train_{member_name(m)}",
-                self.train_command(m),
-                inputs=depends_on_data,
-                output=out / member_name(m),
-                run_only_args=self.push_args(m),
-            )
-            for m in models
-        ]
+        preflights, trains = self.member_stages(depends_on_data)
         member_dirs = [str(out / member_name(m)) for m in models]
         ensemble_command = self.python(
             "ensemble.py", "--members", *member_dirs, "--output_dir", str(out / "ensemble")

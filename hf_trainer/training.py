@@ -127,10 +127,6 @@ def train_transformer(model_args, data_args, training_args, splits, data_report:
     }
     if not trainer.is_world_process_zero():
         return {}
-    for split, (probs, labels) in predictions.items():
-        path = save_predictions(output_dir, "val" if split == "validation" else split, splits[split]["id"], probs,
-                                labels, schema)  # fmt: skip
-        logger.info("Wrote %s (%d rows)", path, len(probs))
     metrics = run_metrics(
         schema=schema, val_probs=predictions["validation"][0], val_labels=predictions["validation"][1],
         log_history=trainer.state.log_history, metric=training_args.metric_for_best_model,
@@ -139,8 +135,12 @@ def train_transformer(model_args, data_args, training_args, splits, data_report:
         precision=training_args.precision_note, base_model=base_model,
     )  # fmt: skip
     io.write_json(output_dir / "metrics.json", metrics)
-    if training_args.push_to_hub:
+    if training_args.push_to_hub:  # before the predictions are written: they hold the data's gold labels
         trainer.push_to_hub(commit_message=f"Best checkpoint: val macro F1 {metrics['val']['f1_macro']:.4f}")
+    for split, (probs, labels) in predictions.items():
+        path = save_predictions(output_dir, "val" if split == "validation" else split, splits[split]["id"], probs,
+                                labels, schema)  # fmt: skip
+        logger.info("Wrote %s (%d rows)", path, len(probs))
     logger.info(
         "Done: best val F1-macro %.4f at epoch %s (%s epochs run); saved to %s",
         metrics["val"]["f1_macro"], metrics["best_epoch"], metrics["epochs_trained"], output_dir,

@@ -142,30 +142,12 @@ def draw_plots(report_dir: Path, spec: EnsembleSpec, systems: dict, val, test, m
     return [p.name for p in plots]
 
 
-def main(argv: list[str] | None = None) -> dict:
-    (args,) = RecipeArgumentParser((EvaluationArguments,)).parse(argv)
-    setup_logging()
-    start = time.perf_counter()
-    folder = Path(args.ensemble_dir)
-    report_dir = folder / REPORT_DIR
-    spec = EnsembleSpec.load(folder)
-    if spec.thresholds is None:
-        raise UserError(f"{folder / 'ensemble.json'} has no thresholds yet: run recipes/thresholds.py first")
-    history = check_may_score(folder, args.force)
-    if (report_dir / METRICS_FILE).exists() and not args.force:  # scored before the count existed
-        raise RescoreRefused(refusal({"count": 1, "history": []}, "--force"))
-    member_dirs = spec.member_dirs(folder)
-    val = load_aligned(member_dirs, "val")
-    test = load_aligned(member_dirs, "test")
-    names, labels = spec.labels, test[0].references
-    systems, decisions, val_mixed, test_mixed = score_systems(spec, val, test)
-    scored = time.perf_counter()
-    # Counted as soon as the test split is scored: a failure in the analysis below must not leave a
-    # score that nobody counted.
-    inputs = [folder / "ensemble.json"] + [
+def count_evaluation(folder: Path, member_dirs: list[Path], test_f1_macro_tuned: float) -> tuple[dict, str]:
+    """Record this evaluation in the folder's test-once history; returns its inputs' SHA-256 and time."""
+    files = [folder / "ensemble.json"] + [
         predictions_path(d, s) for d in member_dirs for s in ("val", "test")
     ]
-    inputs = {os.path.relpath(p, folder): io.sha256_file(p) for p in inputs}
+    inputs = {os.path.relpath(p, folder): io.sha256_file(p) for p in files}
     evaluated_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     record_evaluation(
         folder,
@@ -173,11 +155,17 @@ def main(argv: list[str] | None = None) -> dict:
             "evaluated_at": evaluated_at,
             "ensemble_dir": str(folder.resolve()),
             "inputs_digest": io.digest(inputs),
-            "test_f1_macro_tuned": systems["ensemble tuned"]["f1_macro"],
-            "report": str((report_dir / REPORT_FILE).resolve()),
+            "test_f1_macro_tuned": test_f1_macro_tuned,
+            "report": str((folder / REPORT_DIR / REPORT_FILE).resolve()),
         },
     )
+    return inputs, evaluated_at
 
+
+def analyse(spec: EnsembleSpec, args, decisions: dict, val: list, test: list, val_mixed, test_mixed) -> dict:
+    """The report's figures beyond the point scores: intervals and paired differences, the val
+    estimates beside the test figure, calibration, label confusions."""
+    names, labels = spec.labels, test[0].references
     analysis = bootstrap_section(
         decisions, labels, names, comparisons(spec), args.bootstrap_resamples, args.seed
     )
@@ -198,6 +186,44 @@ def main(argv: list[str] | None = None) -> dict:
         {entry["name"]: entry.get("temperature", 1.0) for entry in spec.members},
     )
     analysis["label_confusion"] = confusion_section(decisions["ensemble tuned"], labels, names)
+    return analysis
+
+
+def provenance(spec: EnsembleSpec, member_dirs: list[Path]) -> dict:
+    """The base models each member was fine-tuned from and the data source, from the run configs."""
+    run_configs = [d / "run_config.json" for d in member_dirs]
+    return {
+        "base_models": {
+            entry["name"]: io.read_json(f).get("base_model")
+            for entry, f in zip(spec.members, run_configs, strict=True)
+            if f.is_file()
+        },
+        "data_source": next((io.read_json(f).get("data_source") for f in run_configs if f.is_file()), None),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    (args,) = RecipeArgumentParser((EvaluationArguments,)).parse(argv)
+    setup_logging()
+    start = time.perf_counter()
+    folder = Path(args.ensemble_dir)
+    report_dir = folder / REPORT_DIR
+    spec = EnsembleSpec.load(folder)
+    if spec.thresholds is None:
+        raise UserError(f"{folder / 'ensemble.json'} has no thresholds yet: run recipes/thresholds.py first")
+    history = check_may_score(folder, args.force)
+    if (report_dir / METRICS_FILE).exists() and not args.force:  # scored before the count existed
+        raise RescoreRefused(refusal({"count": 1, "history": []}, "--force"))
+    member_dirs = spec.member_dirs(folder)
+    val = load_aligned(member_dirs, "val")
+    test = load_aligned(member_dirs, "test")
+    names, labels = spec.labels, test[0].references
+    systems, decisions, val_mixed, test_mixed = score_systems(spec, val, test)
+    scored = time.perf_counter()
+    # Counted as soon as the test split is scored: a failure in the analysis below must not leave a
+    # score that nobody counted.
+    inputs, evaluated_at = count_evaluation(folder, member_dirs, systems["ensemble tuned"]["f1_macro"])
+    analysis = analyse(spec, args, decisions, val, test, val_mixed, test_mixed)
 
     if report_dir.exists():
         logger.info("Moved the earlier report to %s", io.move_aside(report_dir))
@@ -209,22 +235,13 @@ def main(argv: list[str] | None = None) -> dict:
         report_dir, spec, systems, val, test, (val_mixed, test_mixed), analysis["label_confusion"]
     )
 
-    run_configs = [d / "run_config.json" for d in member_dirs]
-    meta = {
+    result = {
         "evaluated_at": evaluated_at,
         "test_rows": len(labels),
         "test_evaluation": history["count"] + 1,
         "history": history["history"],
         "inputs": inputs,
-        "base_models": {
-            entry["name"]: io.read_json(f).get("base_model")
-            for entry, f in zip(spec.members, run_configs, strict=True)
-            if f.is_file()
-        },
-        "data_source": next((io.read_json(f).get("data_source") for f in run_configs if f.is_file()), None),
-    }
-    result = {
-        **meta,
+        **provenance(spec, member_dirs),
         "weights": dict(zip([m["name"] for m in spec.members], spec.weights.tolist(), strict=True)),
         "temperatures": dict(zip([m["name"] for m in spec.members], spec.temperatures, strict=True)),
         "thresholds": dict(zip(names, spec.thresholds, strict=True)),

@@ -122,6 +122,16 @@ def test_a_stale_file_of_another_kind_is_never_picked_up(pipeline_dir, mixed, tm
     shutil.copy(root / "char-ngram" / "char_ngram.json", folder)  # left behind by an earlier run
     assert folder_kind(folder) == "transformer"  # member.json decides, not a probe for files
     assert isinstance(Ensemble.from_pretrained(str(folder), device="cpu").members[0], TransformerMember)
+    spec = {"labels": json.loads((folder / MEMBER_FILE).read_text(encoding="utf-8"))["labels"], "objective": "none",
+            "objective_value": 0.0, "members": [{"name": "m", "kind": "char-ngram", "path": str(folder), "weight": 1.0}]}  # fmt: skip
+    (tmp_path / "ensemble").mkdir()
+    (tmp_path / "ensemble" / "ensemble.json").write_text(
+        json.dumps(spec, ensure_ascii=False), encoding="utf-8"
+    )
+    with pytest.raises(
+        InvalidInput, match="records a char-ngram member, but .* now holds a transformer member"
+    ):
+        Ensemble.from_pretrained(str(tmp_path / "ensemble"), device="cpu")  # retrained since the ensemble
     (folder / MEMBER_FILE).write_text('{"kind": "pickle", "format_version": 1}', encoding="utf-8")
     with pytest.raises(InvalidInput, match="unknown member kind 'pickle'"):
         folder_kind(folder)  # a closed registry: a kind named in a file is never imported

@@ -117,10 +117,10 @@ def test_tampered_ensemble_json_is_refused(tmp_path):
     assert Ensemble.from_pretrained(str(folder), device="cpu").predict(["안녕"])[0]["scores"]
     renamed = dict(good, labels=["a"] * 9 + ["b"])
     (folder / "ensemble.json").write_text(json.dumps(renamed))
-    with pytest.raises(ValueError, match="duplicate label names|member 0 predicts labels"):
+    with pytest.raises(ValueError, match="duplicate label names|member 'member' predicts labels"):
         Ensemble.from_pretrained(str(folder), device="cpu")
     (folder / "ensemble.json").write_text(json.dumps(dict(good, labels=[f"l{i}" for i in range(10)])))
-    with pytest.raises(ValueError, match="member 0 predicts labels"):
+    with pytest.raises(ValueError, match="member 'member' predicts labels"):
         Ensemble.from_pretrained(str(folder), device="cpu")
     (folder / "ensemble.json").write_text(
         json.dumps(dict(good, members=[{"name": "member", "path": "../member", "weight": 0.5}]))

@@ -19,7 +19,7 @@ ENV = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)}
 def command(output_dir) -> list[str]:
     return [
         sys.executable, str(REPO_ROOT / "recipes" / "train.py"),
-        *tiny_train_args("tiny-bert", output_dir, 4, "--seed", "3", "--early_stopping_patience", "2",
+        *tiny_train_args("tiny-bert", output_dir, 2, "--seed", "3", "--early_stopping_patience", "2",
                          "--save_total_limit", "10", "--dataloader_num_workers", "0"),
     ]  # fmt: skip
 

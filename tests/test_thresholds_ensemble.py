@@ -190,3 +190,13 @@ def test_the_refinement_neighbourhood_is_the_filtered_fine_grid_in_its_order():
         for center in coarse[rng.choice(len(coarse), 10, replace=False)]:
             near = fine[np.all(np.abs(fine - center) <= 1.0 / 10 + 1e-9, axis=1)]
             assert np.array_equal(simplex_neighbourhood(center, 50, 5), near)
+
+
+def test_ranking_metrics_see_score_differences_below_float32_precision():
+    from hf_trainer.metrics import multilabel_metrics
+
+    # Saturated scores 1 - 1e-9 and 1 - 2e-9 are one float32 number: cast, the two labels would tie.
+    probs = np.array([[1 - 1e-9, 1 - 2e-9], [1 - 2e-9, 1 - 1e-9]])
+    labels = np.array([[1, 0], [0, 1]])
+    result = multilabel_metrics(probs, labels, ["a", "b"])
+    assert result["lrap"] == 1.0 and result["roc_auc_macro"] == 1.0

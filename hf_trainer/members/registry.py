@@ -47,7 +47,9 @@ def folder_info(folder: str | Path) -> MemberInfo | None:
         return declared
     if (folder / LEGACY_CHAR_NGRAM_FILE).is_file():
         return MemberInfo(CHAR_NGRAM, _config_labels(folder), CHAR_NGRAM)
-    if (folder / "config.json").is_file() or (folder / "run_config.json").is_file():
+    # A transformers checkpoint, a run started before it saved one, or (as the ensemble stage has always
+    # read them) a member's predictions alone.
+    if any((folder / name).exists() for name in ("config.json", "run_config.json", "predictions")):
         return MemberInfo(TRANSFORMER, _config_labels(folder), _trained_from(folder))
     return None
 
