@@ -1,6 +1,9 @@
 """The one metric implementation used by training, thresholds, ensembling and the test report.
 
-It is the local `evaluate` module in `metric_modules/multilabel`, loaded by path (works offline).
+`compute_multilabel` computes every figure. Training reports it through the local `evaluate`
+module in `metric_modules/multilabel` (loaded by path, offline), which calls the same function;
+the later stages call it directly, because importing `evaluate` pulls in transformers.pipelines
+(18 s per process on a 2-core machine) and they need nothing else from it.
 """
 
 from __future__ import annotations
@@ -70,6 +73,57 @@ def macro_f1(predictions: np.ndarray, references: np.ndarray) -> float:
     return float(f1_scores(predictions, references)["f1_macro"][0])
 
 
+def compute_multilabel(predictions, references, scores=None, label_names=None) -> dict:
+    """Every figure of the metric module from 0/1 predictions (and optionally scores, for LRAP and ROC
+    AUC): the one implementation, behind the local `evaluate` module and `multilabel_metrics`."""
+    from sklearn import metrics
+
+    y_pred = np.asarray(predictions, dtype=np.int8)
+    y_true = np.asarray(references, dtype=np.int8)
+    if y_pred.shape != y_true.shape or y_pred.ndim != 2:
+        raise ValueError(f"predictions {y_pred.shape} and references {y_true.shape} must be equal 2-D shapes")
+    n_labels = y_true.shape[1]
+    names = list(label_names) if label_names is not None else [str(i) for i in range(n_labels)]
+    if len(names) != n_labels:
+        raise ValueError(f"{len(names)} label names for {n_labels} labels")
+    precision, recall, f1, support = metrics.precision_recall_fscore_support(
+        y_true, y_pred, average=None, zero_division=0
+    )
+    result = {
+        "f1_macro": float(np.mean(f1)),
+        "f1_micro": float(metrics.f1_score(y_true, y_pred, average="micro", zero_division=0)),
+        "f1_weighted": float(metrics.f1_score(y_true, y_pred, average="weighted", zero_division=0)),
+        "f1_samples": float(metrics.f1_score(y_true, y_pred, average="samples", zero_division=0)),
+        "precision_macro": float(np.mean(precision)),
+        "recall_macro": float(np.mean(recall)),
+        "precision_micro": float(metrics.precision_score(y_true, y_pred, average="micro", zero_division=0)),
+        "recall_micro": float(metrics.recall_score(y_true, y_pred, average="micro", zero_division=0)),
+        "hamming_loss": float(metrics.hamming_loss(y_true, y_pred)),
+        "exact_match": float(metrics.accuracy_score(y_true, y_pred)),
+        "per_label": {
+            name: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
+            for i, name in enumerate(names)
+        },
+    }
+    if scores is not None:
+        y_score = np.asarray(scores, dtype=np.float64)
+        if y_score.shape != y_true.shape:
+            raise ValueError(f"scores {y_score.shape} must have the shape of references {y_true.shape}")
+        result["lrap"] = float(metrics.label_ranking_average_precision_score(y_true, y_score))
+        both_classes = [j for j in range(n_labels) if 0 < y_true[:, j].sum() < len(y_true)]
+        result["roc_auc_macro"] = (
+            float(np.mean([metrics.roc_auc_score(y_true[:, j], y_score[:, j]) for j in both_classes]))
+            if both_classes
+            else float("nan")
+        )
+    return result
+
+
 def multilabel_metrics(
     probs: np.ndarray,
     labels: np.ndarray,
@@ -77,12 +131,11 @@ def multilabel_metrics(
     thresholds: float | Sequence[float] | np.ndarray = 0.5,
 ) -> dict:
     """All metrics of the module for probabilities thresholded per label."""
-    references = (np.asarray(labels) >= 0.5).astype(np.int8)
-    return load_metric().compute(
-        predictions=binarize(probs, thresholds),
-        references=references,
-        scores=np.asarray(probs, dtype=np.float64),  # float32 would tie saturated scores (LRAP, AUC)
-        label_names=list(label_names),
+    return compute_multilabel(
+        binarize(probs, thresholds),
+        (np.asarray(labels) >= 0.5).astype(np.int8),
+        np.asarray(probs, dtype=np.float64),  # float32 would tie saturated scores (LRAP, AUC)
+        list(label_names),
     )
 
 
@@ -97,10 +150,19 @@ def flatten_metrics(result: dict) -> dict[str, float]:
 def make_compute_metrics(label_names: Sequence[str], threshold: float = 0.5) -> Callable:
     """`compute_metrics` for the Trainer: sigmoid, threshold 0.5, the module's metrics."""
 
+    metric = load_metric()  # the local `evaluate` module: what the Trainer reports every epoch
+
     def compute_metrics(eval_pred) -> dict[str, float]:
         logits, labels = eval_pred.predictions, eval_pred.label_ids
         if isinstance(logits, tuple):
             logits = logits[0]
-        return flatten_metrics(multilabel_metrics(sigmoid(logits), labels, label_names, threshold))
+        probs = sigmoid(logits)
+        result = metric.compute(
+            predictions=binarize(probs, threshold),
+            references=(np.asarray(labels) >= 0.5).astype(np.int8),
+            scores=np.asarray(probs, dtype=np.float64),
+            label_names=list(label_names),
+        )
+        return flatten_metrics(result)
 
     return compute_metrics

@@ -13,6 +13,7 @@ import torch
 from hf_trainer.ensemble import EnsembleSpec
 from hf_trainer.inference import Ensemble
 from hf_trainer.labels import UNSMILE_LABELS
+from hf_trainer.members.transformer import TransformerMember
 from hf_trainer.metrics import binarize, multilabel_metrics, sigmoid
 from hf_trainer.modeling import build_wordpiece_tokenizer
 from hf_trainer.thresholds import best_threshold
@@ -94,7 +95,7 @@ def test_saved_thresholds_reproduce_the_tuned_val_f1_and_decisions(saturated):
     tokenizer = build_wordpiece_tokenizer(texts * 2, vocab_size=10 * ROWS)
     token_rows = {tokenizer.convert_tokens_to_ids(t): i for i, t in enumerate(texts)}
     models = [LookupClassifier(x, token_rows) for x in logits]
-    ensemble = Ensemble(models, [tokenizer] * MEMBERS, spec, device="cpu")
+    ensemble = Ensemble([TransformerMember(m, tokenizer, device="cpu") for m in models], spec)
     predicted = ensemble.predict(texts, batch_size=37)
     expected = [[n for n, on in zip(UNSMILE_LABELS, row, strict=True) if on] for row in decisions]
     assert [p["labels"] for p in predicted] == expected

@@ -200,3 +200,16 @@ def test_ranking_metrics_see_score_differences_below_float32_precision():
     labels = np.array([[1, 0], [0, 1]])
     result = multilabel_metrics(probs, labels, ["a", "b"])
     assert result["lrap"] == 1.0 and result["roc_auc_macro"] == 1.0
+
+
+def test_the_local_evaluate_module_gives_the_figures_of_the_library_function():
+    from hf_trainer.metrics import compute_multilabel, load_metric
+
+    rng = np.random.default_rng(5)
+    scores = rng.random((40, 3))
+    predictions, references = (scores >= 0.5).astype(np.int8), (rng.random((40, 3)) < 0.4).astype(np.int8)
+    through_module = load_metric().compute(
+        predictions=predictions, references=references, scores=scores, label_names=["a", "b", "c"]
+    )
+    direct = compute_multilabel(predictions, references, scores, ["a", "b", "c"])
+    assert through_module == direct and 0 < direct["f1_macro"] < 1 and 0 < direct["lrap"] <= 1

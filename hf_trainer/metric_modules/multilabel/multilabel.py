@@ -2,8 +2,8 @@
 
 import datasets
 import evaluate
-import numpy as np
-from sklearn import metrics
+
+from hf_trainer.metrics import compute_multilabel
 
 _DESCRIPTION = """
 Metrics for multi-label classification from 0/1 predictions (and optionally scores):
@@ -41,51 +41,6 @@ class Multilabel(evaluate.Metric):
         )
 
     def _compute(self, predictions, references, scores=None, label_names=None):
-        y_pred = np.asarray(predictions, dtype=np.int8)
-        y_true = np.asarray(references, dtype=np.int8)
-        if y_pred.shape != y_true.shape or y_pred.ndim != 2:
-            raise ValueError(
-                f"predictions {y_pred.shape} and references {y_true.shape} must be equal 2-D shapes"
-            )
-        n_labels = y_true.shape[1]
-        names = list(label_names) if label_names is not None else [str(i) for i in range(n_labels)]
-        if len(names) != n_labels:
-            raise ValueError(f"{len(names)} label names for {n_labels} labels")
-        precision, recall, f1, support = metrics.precision_recall_fscore_support(
-            y_true, y_pred, average=None, zero_division=0
-        )
-        result = {
-            "f1_macro": float(np.mean(f1)),
-            "f1_micro": float(metrics.f1_score(y_true, y_pred, average="micro", zero_division=0)),
-            "f1_weighted": float(metrics.f1_score(y_true, y_pred, average="weighted", zero_division=0)),
-            "f1_samples": float(metrics.f1_score(y_true, y_pred, average="samples", zero_division=0)),
-            "precision_macro": float(np.mean(precision)),
-            "recall_macro": float(np.mean(recall)),
-            "precision_micro": float(
-                metrics.precision_score(y_true, y_pred, average="micro", zero_division=0)
-            ),
-            "recall_micro": float(metrics.recall_score(y_true, y_pred, average="micro", zero_division=0)),
-            "hamming_loss": float(metrics.hamming_loss(y_true, y_pred)),
-            "exact_match": float(metrics.accuracy_score(y_true, y_pred)),
-            "per_label": {
-                name: {
-                    "precision": float(precision[i]),
-                    "recall": float(recall[i]),
-                    "f1": float(f1[i]),
-                    "support": int(support[i]),
-                }
-                for i, name in enumerate(names)
-            },
-        }
-        if scores is not None:
-            y_score = np.asarray(scores, dtype=np.float64)
-            if y_score.shape != y_true.shape:
-                raise ValueError(f"scores {y_score.shape} must have the shape of references {y_true.shape}")
-            result["lrap"] = float(metrics.label_ranking_average_precision_score(y_true, y_score))
-            both_classes = [j for j in range(n_labels) if 0 < y_true[:, j].sum() < len(y_true)]
-            result["roc_auc_macro"] = (
-                float(np.mean([metrics.roc_auc_score(y_true[:, j], y_score[:, j]) for j in both_classes]))
-                if both_classes
-                else float("nan")
-            )
-        return result
+        # The computation lives in the library, so the stages that need no Trainer get the same
+        # figures without importing `evaluate` (whose import pulls in transformers.pipelines).
+        return compute_multilabel(predictions, references, scores, label_names)
