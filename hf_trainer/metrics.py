@@ -150,14 +150,13 @@ def flatten_metrics(result: dict) -> dict[str, float]:
 def make_compute_metrics(label_names: Sequence[str], threshold: float = 0.5) -> Callable:
     """`compute_metrics` for the Trainer: sigmoid, threshold 0.5, the module's metrics."""
 
-    metric = load_metric()  # the local `evaluate` module: what the Trainer reports every epoch
-
     def compute_metrics(eval_pred) -> dict[str, float]:
         logits, labels = eval_pred.predictions, eval_pred.label_ids
         if isinstance(logits, tuple):
             logits = logits[0]
         probs = sigmoid(logits)
-        result = metric.compute(
+        # The local `evaluate` module, loaded at the first evaluation (a preflight never needs it).
+        result = load_metric().compute(
             predictions=binarize(probs, threshold),
             references=(np.asarray(labels) >= 0.5).astype(np.int8),
             scores=np.asarray(probs, dtype=np.float64),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -127,3 +128,19 @@ class FakeHubApi:
         ]
         for rel in filter_repo_objects(paths, allow_patterns=allow_patterns, ignore_patterns=ignore_patterns):
             self.uploaded[rel] = open(os.path.join(folder_path, rel), "rb").read()
+
+
+# run_all.sh in a subprocess: the threads a worker may use (one under pytest-xdist, see conftest.py).
+ENV = os.environ | {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
+# The demo as run_all.sh runs it, with 2 epochs per tiny model instead of 5: what these tests check
+# (stages, artefacts, reruns, resuming, publishing) does not depend on how long the tiny models train.
+DEMO = ("--demo", "--epochs", "2")
+
+
+def run_all(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        ["bash", str(REPO_ROOT / "run_all.sh"), *args], capture_output=True, text=True, env=ENV, timeout=900
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(result.stdout[-4000:] + result.stderr[-4000:])
+    return result

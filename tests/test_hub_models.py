@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 import subprocess
 
@@ -23,7 +22,7 @@ from hf_trainer.labels import UNSMILE_LABELS, UNSMILE_TRAIN_FILE, UNSMILE_VALID_
 from hf_trainer.modeling import load_model_and_tokenizer
 from hf_trainer.train_configs import parse_train_args
 from hf_trainer.trainer import MultiLabelTrainer
-from tests.helpers import DEMO_TEST, DEMO_TRAIN, REPO_ROOT, load_recipe, tiny_train_args
+from tests.helpers import DEMO_TEST, DEMO_TRAIN, ENV, REPO_ROOT, load_recipe, tiny_train_args
 from tests.hub_replicas import KCELECTRA, KLUE_ROBERTA, SOONGSILBERT, build_replica_cache
 
 PRESETS = {"kcelectra": KCELECTRA, "soongsilbert": SOONGSILBERT, "roberta": KLUE_ROBERTA}
@@ -62,7 +61,7 @@ def replica_run(replica_cache, tmp_path_factory):
     shutil.copy(DEMO_TRAIN, data / UNSMILE_TRAIN_FILE)  # the demo sample under UnSmile's file names
     shutil.copy(DEMO_TEST, data / UNSMILE_VALID_FILE)
     out = root / "outputs"
-    env = os.environ | {"HF_HUB_CACHE": str(replica_cache), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "2"}
+    env = ENV | {"HF_HUB_CACHE": str(replica_cache), "HF_HUB_OFFLINE": "1"}
     command = ["bash", str(REPO_ROOT / "run_all.sh"), "--data_dir", str(data), "--output_dir", str(out)]
     command += ["--models", *PRESETS, "--max_steps", "3"]
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)

@@ -1,4 +1,5 @@
-"""A training killed with SIGKILL resumes from its last epoch checkpoint to the same final model."""
+"""A training killed with SIGKILL resumes from its last epoch checkpoint to the same final model, alone
+and inside run_all.sh."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import time
 import pytest
 from safetensors.torch import load_file
 
-from tests.helpers import REPO_ROOT, tiny_train_args
+from tests.helpers import DEMO, REPO_ROOT, run_all, tiny_train_args
+from tests.helpers import ENV as PIPELINE_ENV
 
 ENV = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)}
 
@@ -104,3 +106,38 @@ def test_resume_keeps_the_early_stopping_count(tmp_path):
         f"uninterrupted one after epoch {uninterrupted['epochs_trained']}: resuming reset the early-stopping "
         "count (1 non-improving epoch in the checkpoint's trainer_state.json) to 0"
     )
+
+
+def test_killed_pipeline_resumes_training_from_its_checkpoint(tmp_path):
+    out = tmp_path / "out"
+    args = [
+        "bash",
+        str(REPO_ROOT / "run_all.sh"),
+        *DEMO,
+        "--models",
+        "tiny-bert",
+        "--output_dir",
+        str(out),
+        "--skip_preflight",  # not what this test is about; saves a process start per run
+    ]
+    process = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=PIPELINE_ENV, start_new_session=True
+    )
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        if list((out / "tiny-bert").glob("checkpoint-*/trainer_state.json")):
+            time.sleep(0.3)
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "the pipeline ended before it could be killed"
+    os.killpg(process.pid, signal.SIGKILL)  # the whole process group: run_all, accelerate, train.py
+    process.wait()
+    assert not (out / ".pipeline" / "train_tiny-bert.done.json").exists()
+
+    again = run_all(*DEMO, "--models", "tiny-bert", "--output_dir", str(out), "--skip_preflight").stdout
+    assert not (out / "logs" / "preflight_tiny-bert.log").exists()  # --skip_preflight skipped it
+    assert "Stage data: unchanged since its last run, skipped" in again
+    assert "Resuming from" in (out / "logs" / "train_tiny-bert.log").read_text(encoding="utf-8")
+    import json
+
+    assert json.loads((out / "summary.json").read_text())["models"]["tiny-bert"]["epochs_trained"] == 2

@@ -12,21 +12,7 @@ import pytest
 from hf_trainer import io
 from hf_trainer.hub import HubAccessError, check_hub_access, publish_bundle, publish_member, stage_bundle
 from hf_trainer.stages import StageGraph, parse_options, split_extra
-from tests.helpers import DEMO_TEST, DEMO_TRAIN, REPO_ROOT, FakeHubApi
-
-ENV = os.environ | {"OMP_NUM_THREADS": "2"}
-# The demo as run_all.sh runs it, with 2 epochs per tiny model instead of 5: what these tests check
-# (stages, artefacts, reruns, publishing) does not depend on how long the tiny models train.
-DEMO = ("--demo", "--epochs", "2")
-
-
-def run_all(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        ["bash", str(REPO_ROOT / "run_all.sh"), *args], capture_output=True, text=True, env=ENV, timeout=900
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(result.stdout[-4000:] + result.stderr[-4000:])
-    return result
+from tests.helpers import DEMO, DEMO_TEST, DEMO_TRAIN, REPO_ROOT, FakeHubApi, run_all
 
 
 @pytest.fixture(scope="module")
@@ -282,39 +268,3 @@ def test_help_explains_the_options():
     for option in ("--data_dir", "--output_dir", "--models", "--demo", "--push_to_hub", "--hub_org"):
         assert option in result.stdout
     assert "passed to every training run" in result.stdout
-
-
-def test_killed_pipeline_resumes_training_from_its_checkpoint(tmp_path):
-    import signal
-    import time
-
-    out = tmp_path / "out"
-    args = [
-        "bash",
-        str(REPO_ROOT / "run_all.sh"),
-        *DEMO,
-        "--models",
-        "tiny-bert",
-        "--output_dir",
-        str(out),
-        "--skip_preflight",  # not what this test is about; saves a process start per run
-    ]
-    process = subprocess.Popen(
-        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV, start_new_session=True
-    )
-    deadline = time.time() + 300
-    while time.time() < deadline and process.poll() is None:
-        if list((out / "tiny-bert").glob("checkpoint-*/trainer_state.json")):
-            time.sleep(0.3)
-            break
-        time.sleep(0.05)
-    assert process.poll() is None, "the pipeline ended before it could be killed"
-    os.killpg(process.pid, signal.SIGKILL)  # the whole process group: run_all, accelerate, train.py
-    process.wait()
-    assert not (out / ".pipeline" / "train_tiny-bert.done.json").exists()
-
-    again = run_all(*DEMO, "--models", "tiny-bert", "--output_dir", str(out), "--skip_preflight").stdout
-    assert not (out / "logs" / "preflight_tiny-bert.log").exists()  # --skip_preflight skipped it
-    assert "Stage data: unchanged since its last run, skipped" in again
-    assert "Resuming from" in (out / "logs" / "train_tiny-bert.log").read_text(encoding="utf-8")
-    assert json.loads((out / "summary.json").read_text())["models"]["tiny-bert"]["epochs_trained"] == 2
