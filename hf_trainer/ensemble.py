@@ -140,9 +140,10 @@ class EnsembleSpec:
             val_rows=len(first.references),
         )
 
-    def member_dirs(self, folder: str | Path) -> list[Path]:
-        """Local member folders, resolved relative to the ensemble folder."""
-        return [(Path(folder) / m["path"]).resolve() for m in self.members]
+    def member_dirs(self, folder: str | Path) -> list[Path | None]:
+        """Local member folders, resolved relative to the ensemble folder; None for a member with no
+        path (known only by its Hub id)."""
+        return [(Path(folder) / m["path"]).resolve() if m.get("path") else None for m in self.members]
 
 
 def member_entry(

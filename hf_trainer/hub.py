@@ -212,6 +212,7 @@ def stage_bundle(
     staging.mkdir(parents=True)
     for member, folder in zip(spec.members, local, strict=True):
         member["hub_id"] = by_folder[folder]
+        member["kind"] = entry_kind(member, folder)  # what loads it from the Hub, and what the card says
     spec.save(staging)
     report = ensemble_dir / REPORT_DIR
     test_metrics = io.read_json(report / METRICS_FILE) if (report / METRICS_FILE).is_file() else None

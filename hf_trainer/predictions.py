@@ -57,6 +57,11 @@ class MemberPredictions:
 
     @classmethod
     def load(cls, member_dir: str | Path, split: str) -> MemberPredictions:
+        if member_dir is None:
+            raise InputNotFound(
+                "a member known only by its Hub id has no predictions here: this step needs every member's "
+                "local folder (train it, or download its folder, and name it in ensemble.json)"
+            )
         file = predictions_path(member_dir, split)
         if not file.is_file():
             raise InputNotFound(f"{file} not found: train this member first (recipes/train.py)")

@@ -153,11 +153,14 @@ class Stage:
     output: Path | None = None  # a folder owned by this stage (moved aside when its config changes)
     # Appended when the stage runs, not part of its fingerprint (e.g. evaluate_test's --force).
     run_only_args: list[str] = field(default_factory=list)
+    # The command as fingerprinted, when the stage is started another way that runs the same thing.
+    fingerprinted_command: list[str] | None = None
 
     def fingerprint(self) -> str:
         # Paths of the interpreter and of this checkout do not change what a stage computes.
         portable = [
-            "python" if part == sys.executable else part.replace(str(REPO_ROOT), ".") for part in self.command
+            "python" if part == sys.executable else part.replace(str(REPO_ROOT), ".")
+            for part in (self.fingerprinted_command or self.command)
         ]
         return io.digest(self.name, portable, self.inputs)
 
@@ -237,6 +240,18 @@ class StageGraph:
         # (one process, precision left to --precision), a process start (about 6 s here) later.
         return [sys.executable, script, *self.train_args(model)]
 
+    def launched_as_before(self, model: str) -> list[str] | None:
+        """The training command as runs before 2026-12-02 launched it (with --launcher accelerate,
+        always through `accelerate launch`: one process, mixed precision left to the recipe, without
+        a config): the fingerprint keeps this form, so the stages those runs finished stay finished."""
+        if self.options.launcher != "accelerate":
+            return None
+        one_process = [] if accelerate_config_given() else [
+            "--num_processes", "1", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+        ]  # fmt: skip
+        accelerate = [sys.executable, "-m", "accelerate.commands.launch", *one_process]
+        return [*accelerate, str(RECIPES / "train.py"), *self.train_args(model)]
+
     def preflight_command(self, model: str) -> list[str]:
         # One process is enough to check a model; it gets the training stage's own arguments.
         return self.python("train.py", *self.train_args(model), "--preflight_only")
@@ -264,6 +279,7 @@ class StageGraph:
                 inputs=depends_on_data,
                 output=self.out / member_name(m),
                 run_only_args=self.push_args(m),
+                fingerprinted_command=self.launched_as_before(m),
             )  # fmt: skip
             for m in models
         ]

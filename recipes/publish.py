@@ -4,8 +4,9 @@
         --members outputs/kcelectra outputs/soongsilbert outputs/roberta \
         --member_repos ORG/unsmile-kcelectra ORG/unsmile-soongsilbert ORG/unsmile-roberta [--private]
 
-Uploads each member's final model (weights, config, tokenizer, results; no checkpoints, no pickles)
-to its repository, then ensemble.json with the members' Hub ids, the test report and a model card
+Uploads each member's final model (the files its kind names: a transformer's weights, config,
+tokenizer and results, a char n-gram member's two model files and results; no checkpoints, pickles
+or predictions) to its repository, then ensemble.json with the members' Hub ids, the test report and a model card
 to ORG/unsmile-ensemble. Members that their training run already pushed get a no-op commit.
 """
 

@@ -78,7 +78,7 @@ def test_a_char_ngram_member_known_only_through_ensemble_json_loads_from_the_hub
     spec = json.loads((root / "ensemble" / "ensemble.json").read_text(encoding="utf-8"))
     for member in spec["members"]:
         if member["kind"] == "char-ngram":  # on the Hub only: no local folder at its path
-            member["path"], member["hub_id"] = "../no-such-folder", "org/unsmile-char-ngram"
+            member["path"], member["hub_id"] = None, "org/unsmile-char-ngram"
     hub_case = root / "ensemble-hub-case"  # beside the ensemble: the transformers' paths still resolve
     hub_case.mkdir(exist_ok=True)
     (hub_case / "ensemble.json").write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
@@ -157,6 +157,7 @@ def test_model_card_and_uploads_say_what_each_member_is(mixed, pipeline_dir, tmp
     assert "not through transformers" in lines["- org/unsmile-char-ngram"]
     assert 'pipeline("text-classification", model="org/unsmile-tiny-bert"' in lines["- org/unsmile-tiny-bert"]
     assert "2 transformer encoders fine-tuned" in card and "1 char n-gram model" in card
+    assert [m["kind"] for m in staged["members"]] == ["transformer", "transformer", "char-ngram"]
     assert "was scored 1 time;" not in card and "was scored 1 time." in card
     with pytest.raises(InvalidArgument, match="not the members of"):
         stage_bundle(
@@ -166,4 +167,6 @@ def test_model_card_and_uploads_say_what_each_member_is(mixed, pipeline_dir, tmp
         api = FakeHubApi()
         publish_member(folder, repo, api=api)
         assert MEMBER_FILE in api.uploaded and not [n for n in api.uploaded if n.startswith("predictions/")]
+        assert {"model.safetensors", "char_ngram.safetensors"} & set(api.uploaded)  # the weights go
+        assert not [n for n in api.uploaded if n.startswith("checkpoint-") or n.endswith((".bin", ".pkl"))]
         assert (folder / "predictions" / "test.npz").is_file()  # they were there

@@ -278,3 +278,17 @@ def test_help_explains_the_options():
     for option in ("--data_dir", "--output_dir", "--models", "--demo", "--push_to_hub", "--hub_org"):
         assert option in result.stdout
     assert "passed to every training run" in result.stdout
+
+
+def test_training_runs_as_one_plain_process_and_keeps_the_fingerprint_of_earlier_runs(tmp_path, monkeypatch):
+    from hf_trainer import stages as stage_graph
+
+    monkeypatch.setattr(stage_graph, "accelerate_config_given", lambda: False)  # no `accelerate config`
+    stage = next(s for s in StageGraph(parse_options(["--demo", "--output_dir", str(tmp_path)])).stages()
+                 if s.name == "train_tiny-bert")  # fmt: skip
+    assert stage.command[1].endswith("train.py") and "accelerate.commands.launch" not in stage.command
+    # Runs finished before launched it through `accelerate launch`: their stages stay finished.
+    launched_before = stage_graph.Stage(stage.name, stage.fingerprinted_command, stage.inputs)
+    assert stage.fingerprinted_command[1:4] == ["-m", "accelerate.commands.launch", "--num_processes"]
+    assert stage.fingerprint() == launched_before.fingerprint() != stage_graph.Stage(stage.name, stage.command,
+                                                                                     stage.inputs).fingerprint()  # fmt: skip

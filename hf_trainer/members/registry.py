@@ -34,7 +34,13 @@ def member_class(kind: str) -> type:
         from .char_ngram import CharNgramMember
 
         return CharNgramMember
-    raise InvalidInput(f"unknown member kind {kind!r}; this version knows {', '.join(KINDS)}")
+    _check_known(kind)
+    raise AssertionError(kind)  # a kind in KINDS without a class above
+
+
+def _check_known(kind: str) -> None:
+    if kind not in KINDS:
+        raise InvalidInput(f"unknown member kind {kind!r}; this version knows {', '.join(KINDS)}")
 
 
 def folder_info(folder: str | Path) -> MemberInfo | None:
@@ -43,7 +49,7 @@ def folder_info(folder: str | Path) -> MemberInfo | None:
     folder = Path(folder)
     declared = MemberInfo.read(folder)
     if declared is not None:
-        member_class(declared.kind)  # an unknown kind stops here, with its name
+        _check_known(declared.kind)
         return declared
     if (folder / LEGACY_CHAR_NGRAM_FILE).is_file():
         return MemberInfo(CHAR_NGRAM, _config_labels(folder), CHAR_NGRAM)
@@ -78,7 +84,7 @@ def entry_kind(entry: dict, local: Path | None) -> str:
             )
         return kind
     kind = recorded or TRANSFORMER
-    member_class(kind)
+    _check_known(kind)
     return kind
 
 
@@ -115,7 +121,7 @@ def load_members(folder: Path, spec, backend: str = "torch", **options) -> list:
             logger.info("ONNX backend: no transformer member; the char n-gram members keep their own path")
     members = []
     for entry, local, kind in zip(spec.members, spec.member_dirs(folder), kinds, strict=True):
-        source = str(local) if entry.get("path") and local.is_dir() else entry.get("hub_id")
+        source = str(local) if local is not None and local.is_dir() else entry.get("hub_id")
         if not source:
             raise InputNotFound(f"member '{entry.get('name')}': {local} does not exist and it has no hub_id")
         if entry["name"] in onnx_files:
