@@ -61,7 +61,7 @@ class ModelArguments:
     @property
     def member_name(self) -> str:
         """The name of this model's output folder and of its member in an ensemble."""
-        return member_name(self.model_name_or_path or self.model or "model")
+        return member_name(self.trained_from)
 
     @property
     def trained_from(self) -> str:

@@ -25,11 +25,6 @@ def encode(tokenizer, texts: list[str], max_length: int, return_tensors: str):
     return batch
 
 
-def labels_of(model) -> list[str]:
-    """The label names a transformers classifier's config declares, in logit order."""
-    return [model.config.id2label[j] for j in range(model.config.num_labels)]
-
-
 class TransformerMember:
     """A sequence classifier and its tokenizer. Runs on `device` (default: CUDA when there is one),
     in fp16 autocast on CUDA unless `half_precision=False`, never on the CPU."""
@@ -46,7 +41,7 @@ class TransformerMember:
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         self.max_length = max_length
-        self.labels = labels_of(model)
+        self.labels = [model.config.id2label[j] for j in range(model.config.num_labels)]
 
     @classmethod
     def load(
