@@ -20,7 +20,7 @@ from .labels import UNSMILE_HUB_DATASET, UNSMILE_LABELS, UNSMILE_TEXT_COLUMN, La
 logger = logging.getLogger(__name__)
 
 # The ONNX export's agreement check (hf_trainer/export.py): the share of decisions a copy must keep,
-# and how many comments it is checked on (validation first, then original train rows).
+# and how many comments it is checked on (the test split's texts, or a file of unlabelled comments).
 MIN_AGREEMENT = 0.995
 CHECK_ROWS = 3000
 
@@ -253,7 +253,15 @@ class ExportArguments:
     check_rows: int = field(
         default=CHECK_ROWS,
         metadata={
-            "help": "Comments of the agreement check: validation first, then original train rows (never test)."
+            "help": "Comments of the agreement check, at most: the test split's texts (labels unused), "
+            "or the lines of --check_file."
+        },
+    )
+    check_file: str | None = field(
+        default=None,
+        metadata={
+            "help": "A UTF-8 file of unlabelled comments, one per line, that the members never trained or tuned "
+            "on, for the agreement check instead of the test split's texts."
         },
     )
 

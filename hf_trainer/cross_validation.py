@@ -20,7 +20,7 @@ import numpy as np
 from .errors import InvalidInput
 from .metrics import binarize, f1_scores, macro_f1
 from .thresholds import tune_thresholds
-from .weight_search import combine, optimise_weights
+from .weight_search import choose_weights, combine
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +114,8 @@ def cross_validate_selection(
     folds: int = FOLDS,
     seed: int = 42,
 ) -> dict:
-    """Out-of-fold macro F1 of the whole selection: weights searched, then thresholds chosen, on k-1
-    folds; the held-out fold scored with both."""
+    """Out-of-fold macro F1 of the whole selection: weights chosen (`choose_weights`, as the ensemble
+    stage chooses them), then thresholds, on k-1 folds; the held-out fold scored with both."""
     stacked = [np.asarray(p, dtype=np.float64) for p in member_probs]
     labels = np.asarray(labels)
     fold = fold_index(labels, folds, seed)
@@ -124,7 +124,7 @@ def cross_validate_selection(
     fold_weights = []
     for k in range(folds):
         held_out = fold == k
-        weights, _ = optimise_weights([p[~held_out] for p in stacked], labels[~held_out], objective)
+        weights, _, _ = choose_weights([p[~held_out] for p in stacked], labels[~held_out], objective, seed)
         mixed = combine(stacked, weights)
         thresholds = fit_thresholds(mixed[~held_out], labels[~held_out])
         predictions[held_out] = binarize(mixed[held_out], thresholds)

@@ -33,6 +33,8 @@ class EnsembleSpec:
     thresholds: list[float] | None = None
     threshold_report: dict | None = None
     val_rows: int | None = None
+    weight_choice: dict | None = None  # weight_search.choose_weights: the best and the chosen weights
+    removal: list[dict] | None = None  # weight_search.removal_effects: what leaving each member out changes
     format_version: int = FORMAT_VERSION
 
     @property

@@ -1,12 +1,16 @@
 """Export an ensemble's transformer members to ONNX and check that the copies decide as PyTorch does.
 
-The check never touches the test split: it runs on the validation rows, then original train rows
-up to `rows` comments, the PyTorch backend in fp32 on the CPU against each exported copy, at the
-ensemble's thresholds. (Validation rows alone are a pessimistic sample: each tuned threshold sits
-halfway between two validation scores, so on those rows some scores lie next to a threshold by
-construction; on a 150-row demo split those few rows alone are most of a 0.5% budget.) A copy
-whose share of agreeing (comment, label) decisions falls below `min_agreement` is recorded as not
-valid, and the ONNX backend never serves it.
+Agreement needs no gold labels, so the check runs on comments the members never trained or tuned
+on: the test split's texts (their labels are not used; this compares two copies of one model and
+chooses nothing on test, so it is not a test evaluation), or the unlabelled comments of a file the
+user passes (`check_file`), up to `rows` comments. The PyTorch backend in fp32 on the CPU is the
+reference for each exported copy, at the ensemble's thresholds. Rows the members were trained or
+tuned on would not do: training rows sit far from the thresholds, and each tuned threshold sits
+halfway between two validation scores. Beside the share of all (comment, label) decisions that
+agree (mostly easy negatives), the record gives the flip rate among the decisions either backend
+flags and among those whose reference score lies within NEAR_THRESHOLD of the threshold. A copy
+whose overall share falls below `min_agreement` is recorded as not valid, and the ONNX backend never
+serves it.
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ import numpy as np
 from . import io
 from .configs import CHECK_ROWS, MIN_AGREEMENT
 from .ensemble import ENSEMBLE_FILE, EnsembleSpec
-from .error_analysis import split_rows, split_texts
-from .errors import InvalidInput, UserError
+from .error_analysis import split_texts
+from .errors import InputNotFound, InvalidInput, UserError
 from .inference import Ensemble
 from .members import TRANSFORMER
 from .members.onnx import (
@@ -38,12 +42,12 @@ from .members.onnx import (
     OnnxMember,
     require_onnxruntime,
 )
-from .predictions import load_aligned
 
 logger = logging.getLogger(__name__)
 
 CHECK_BATCH_SIZE = 64
 OPSET = 17
+NEAR_THRESHOLD = 0.05  # a reference score this close to its threshold counts as a near decision
 
 
 class ExportRefused(UserError):
@@ -114,18 +118,32 @@ def export_member(model, tokenizer, folder: Path, quantize: str | None) -> dict[
     return files
 
 
-def agreement(
-    reference: np.ndarray, candidate: np.ndarray, thresholds: Sequence[float], labels: np.ndarray
-) -> dict:
-    """How far `candidate` scores are from `reference` scores: the share of (comment, label) decisions
-    that agree at `thresholds`, the largest absolute score difference, and the macro F1 difference."""
-    from .metrics import binarize, macro_f1
+def agreement(reference: np.ndarray, candidate: np.ndarray, thresholds: Sequence[float]) -> dict:
+    """How far `candidate` scores are from `reference` scores, without gold labels: the share of
+    (comment, label) decisions that agree at `thresholds`; the flips among the decisions either side
+    flags and among those whose reference score is within NEAR_THRESHOLD of its threshold; the
+    largest absolute score difference."""
+    from .metrics import binarize
 
+    reference, candidate = np.asarray(reference, dtype=np.float64), np.asarray(candidate, dtype=np.float64)
     ref, cand = binarize(reference, thresholds), binarize(candidate, thresholds)
+    flipped = ref != cand
+    flagged = (ref == 1) | (cand == 1)
+    near = np.abs(reference - np.asarray(thresholds, dtype=np.float64)) < NEAR_THRESHOLD
+
+    def rate(mask: np.ndarray) -> float | None:
+        return float(flipped[mask].mean()) if mask.any() else None
+
     return {
-        "decisions_agree": float(np.mean(ref == cand)),
-        "max_abs_prob_diff": float(np.max(np.abs(np.asarray(reference) - np.asarray(candidate)))),
-        "f1_macro_diff": macro_f1(cand, labels) - macro_f1(ref, labels),
+        "decisions_agree": float(1.0 - flipped.mean()),
+        "decisions": int(flipped.size),
+        "flips": int(flipped.sum()),
+        "flagged_decisions": int(flagged.sum()),
+        "flagged_flip_rate": rate(flagged),
+        "near_threshold": NEAR_THRESHOLD,
+        "near_threshold_decisions": int(near.sum()),
+        "near_threshold_flip_rate": rate(near),
+        "max_abs_prob_diff": float(np.max(np.abs(reference - candidate))),
         "rows": len(reference),
     }
 
@@ -146,35 +164,32 @@ def package_versions(ort) -> dict[str, str]:
     }
 
 
-def check_rows(
-    folder: Path, spec: EnsembleSpec, limit: int = CHECK_ROWS
-) -> tuple[list[str], np.ndarray, str]:
-    """Comments for the agreement check (validation first, then original train rows; never test),
-    their gold labels, and a description."""
-    member_dirs = spec.member_dirs(folder)
-    val = load_aligned(member_dirs, "val")[0]
-    texts = split_texts(member_dirs, "validation")
-    if texts is None:
-        raise InvalidInput("the agreement check needs the validation comments; see the warning above")
-    ids = val.ids[:limit]
-    missing = [int(i) for i in ids if int(i) not in texts]
-    if missing:
+def check_texts(
+    folder: Path, spec: EnsembleSpec, limit: int = CHECK_ROWS, check_file: str | Path | None = None
+) -> tuple[list[str], str]:
+    """Comments for the agreement check and a description: the first `limit` non-empty lines of
+    `check_file` (one comment per line), else the test split's texts (never its labels)."""
+    if check_file is not None:
+        path = Path(check_file)
+        if not path.is_file():
+            raise InputNotFound(f"--check_file {path} not found")
+        with path.open("rb") as handle:
+            texts = [line for line in io.read_lines(handle) if line.strip()][:limit]
+        if not texts:
+            raise InvalidInput(f"--check_file {path}: no comments in it")
+        return texts, f"{len(texts)} comments of {path.name} (unlabelled)"
+    test = split_texts(spec.member_dirs(folder), "test")
+    if not test:
         raise InvalidInput(
-            f"{len(missing)} validation rows of the members' predictions (ids {missing[:5]}...) are not in "
-            "the validation split the members' run_config.json describes; was the data changed after training?"
+            "the agreement check needs comments the members never trained or tuned on: the test split's texts "
+            "could not be read (see the warning above); pass --check_file with one comment per line"
         )
-    comments, labels = [texts[int(i)] for i in ids], [val.references[: len(ids)]]
-    train = split_rows(member_dirs, "train") if len(comments) < limit else None
-    taken = 0
-    if train is not None and len(train):
-        taken = min(limit - len(comments), len(train))
-        comments += train["text"][:taken]
-        labels.append(np.asarray(train["labels"][:taken], dtype=np.float32))
-    return comments, np.concatenate(labels), f"{len(ids)} validation and {taken} train comments"
+    texts = [test[i] for i in sorted(test)][:limit]
+    return texts, f"{len(texts)} test comments (texts only; their labels are not used)"
 
 
 def check_agreement(
-    folder: Path, reference: Ensemble, files: dict[str, dict[str, str]], texts: list[str], labels: np.ndarray
+    folder: Path, reference: Ensemble, files: dict[str, dict[str, str]], texts: list[str]
 ) -> dict[str, dict]:
     """Per exported variant: `agreement` of its ensemble scores with the reference's."""
     start = time.perf_counter()
@@ -198,7 +213,7 @@ def check_agreement(
         copy = Ensemble(members, reference.spec)
         start = time.perf_counter()
         probs = copy.predict_proba(texts, batch_size=CHECK_BATCH_SIZE)
-        checks[variant] = agreement(expected, probs, reference.thresholds, labels) | {
+        checks[variant] = agreement(expected, probs, reference.thresholds) | {
             "seconds": time.perf_counter() - start,
             "torch_fp32_seconds": torch_s,
         }
@@ -206,11 +221,17 @@ def check_agreement(
 
 
 def log_checks(checks: dict, valid: dict, labels: int, min_agreement: float) -> None:
+    def share(rate: float | None) -> str:
+        return "none" if rate is None else f"{100 * rate:.2f}%"
+
     for variant, check in checks.items():
         logger.info(
-            "%s copy: %.4f%% of %d x %d decisions agree with PyTorch fp32, max |p diff| %.2e, macro F1 %+.4f: %s",
-            variant, 100 * check["decisions_agree"], check["rows"], labels, check["max_abs_prob_diff"],
-            check["f1_macro_diff"], "valid" if valid[variant] else f"NOT valid (below {min_agreement})",
+            "%s copy: %.4f%% of %d x %d decisions agree with PyTorch fp32 (flips: %s of %d flagged, %s of %d "
+            "within %.2f of a threshold), max |p diff| %.2e: %s",
+            variant, 100 * check["decisions_agree"], check["rows"], labels, share(check["flagged_flip_rate"]),
+            check["flagged_decisions"], share(check["near_threshold_flip_rate"]), check["near_threshold_decisions"],
+            check["near_threshold"], check["max_abs_prob_diff"],
+            "valid" if valid[variant] else f"NOT valid (below {min_agreement})",
         )  # fmt: skip
 
 
@@ -220,6 +241,7 @@ def export_ensemble(
     min_agreement: float = MIN_AGREEMENT,
     rows: int = CHECK_ROWS,
     max_length: int = 128,
+    check_file: str | Path | None = None,
 ) -> dict:
     """Export every transformer member, check the copies, write onnx/export.json; returns its content.
     Raises `ExportRefused` (after writing the record) when the copy to be served fails the check."""
@@ -234,8 +256,8 @@ def export_ensemble(
             f"{folder / ENSEMBLE_FILE}: nothing to export; every member is a char n-gram model, which keeps "
             "its own fast path with either backend"
         )
-    # The check's comments first: a missing validation split should stop the export before it starts.
-    texts, labels, checked_on = check_rows(folder, spec, rows)
+    # The check's comments first: missing comments should stop the export before it starts.
+    texts, checked_on = check_texts(folder, spec, rows, check_file)
     # The old record goes first: until the new one is written, no copy counts as checked.
     record_file = folder / ONNX_DIR / EXPORT_FILE
     record_file.unlink(missing_ok=True)
@@ -253,7 +275,7 @@ def export_ensemble(
             ", ".join(files[entry["name"]]),
             time.perf_counter() - start,
         )
-    checks = check_agreement(folder, reference, files, texts, labels)
+    checks = check_agreement(folder, reference, files, texts)
     valid = {variant: check["decisions_agree"] >= min_agreement for variant, check in checks.items()}
     record = {
         "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

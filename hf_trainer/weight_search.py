@@ -3,6 +3,14 @@
 The objective is val macro F1 with per-label thresholds tuned for each candidate (the final
 predictions use tuned thresholds, so that is what to maximise; the exact threshold search makes a
 candidate cost about a millisecond), or the log loss of the mixed probabilities.
+
+With tuned thresholds the search is often indifferent to a weak member: a member whose scores carry
+little information only shifts the others' scores, the thresholds follow, and a weight of 0.45 on it
+can score as well as 0.05. A reader takes such a weight for "this member carries 45%". So
+`choose_weights` does not simply take the best candidate: among the candidates the validation rows
+cannot tell apart from it (the 95% interval of the paired bootstrap difference of tuned macro F1
+covers 0), it takes the one that puts the least weight on weak members. `removal_effects` says, per
+member, what leaving it out changes, with the same paired bootstrap.
 """
 
 from __future__ import annotations
@@ -14,9 +22,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from .errors import InvalidInput
-from .thresholds import tuned_macro_f1, tuned_macro_f1_many
+from .thresholds import tune_thresholds, tuned_macro_f1, tuned_macro_f1_many
 
 OBJECTIVES = ("f1_macro_tuned", "logloss")
+NOISE_RESAMPLES = 200  # paired bootstrap resamples of the validation rows for "within the noise"
+SHORTLIST = 64  # the best-scoring candidates compared with the best one
 
 
 def combine(probs: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
@@ -72,29 +82,142 @@ def optimise_weights(
 ) -> tuple[np.ndarray, float]:
     """Weights on the simplex maximising `objective` on (probs, labels): a coarse grid, then a finer
     grid around the best point. Equal scores go to the weights closest to uniform."""
+    candidates, values = search_candidates(member_probs, labels, objective)
+    best = _best_index(candidates, values)
+    return candidates[best], float(values[best])
+
+
+def search_candidates(
+    member_probs: Sequence[np.ndarray], labels: np.ndarray, objective: str = "f1_macro_tuned"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every weight vector the search scored (the coarse grid, then a 5x finer grid within one coarse
+    step of the coarse grid's best point) and its `objective` value."""
     n = len(member_probs)
     if n == 0:
         raise InvalidInput("an ensemble needs at least one member")
     if n == 1:
-        return np.ones(1), score(np.asarray(member_probs[0]), labels, objective)
+        return np.ones((1, 1)), np.array([score(np.asarray(member_probs[0]), labels, objective)])
     stacked = np.stack([np.asarray(p, dtype=np.float64) for p in member_probs])
     uniform = np.full(n, 1.0 / n)
-
-    def evaluate(candidates: np.ndarray) -> tuple[np.ndarray, float]:
-        best_w, best_s, best_d = uniform, -np.inf, np.inf
-        for w, s in zip(candidates, scores(candidates, stacked, labels, objective), strict=True):
-            d = float(np.abs(w - uniform).sum())
-            if s > best_s + 1e-12 or (abs(s - best_s) <= 1e-12 and d < best_d):
-                best_w, best_s, best_d = w, s, d
-        return best_w, best_s
-
     steps = _steps_for(n)
-    weights, best = evaluate(np.vstack([simplex_grid(n, steps), uniform]))
+    candidates = np.vstack([simplex_grid(n, steps), uniform])
+    values = np.asarray(scores(candidates, stacked, labels, objective), dtype=np.float64)
     if math.comb(steps * 5 + n - 1, n - 1) > 1_000_000:
-        return weights, best  # many members: the coarse grid is as far as a grid goes
-    # Refine: a grid 5x finer within one coarse step of the best point.
-    weights, best = evaluate(np.vstack([simplex_neighbourhood(weights, steps * 5, 5), weights]))
-    return weights, best
+        return candidates, values  # many members: the coarse grid is as far as a grid goes
+    centre = candidates[_best_index(candidates, values)]
+    finer = simplex_neighbourhood(centre, steps * 5, 5)
+    finer_values = np.asarray(scores(finer, stacked, labels, objective), dtype=np.float64)
+    return np.vstack([candidates, finer]), np.concatenate([values, finer_values])
+
+
+def _best_index(candidates: np.ndarray, values: np.ndarray) -> int:
+    """The best value; among equal values (within 1e-12), the weights closest to uniform."""
+    uniform = np.full(candidates.shape[1], 1.0 / candidates.shape[1])
+    distance = np.abs(candidates - uniform).sum(axis=1)
+    top = values.max()
+    tied = np.flatnonzero(values >= top - 1e-12)
+    return int(tied[np.argmin(distance[tied])])
+
+
+def _decisions(stacked: np.ndarray, weights: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """0/1 decisions of one mixture at thresholds tuned on the same rows (what the objective scores)."""
+    from .metrics import binarize
+
+    mixed = np.tensordot(weights, stacked, axes=1)
+    return binarize(mixed, tune_thresholds(mixed, labels)[0])
+
+
+def choose_weights(
+    member_probs: Sequence[np.ndarray],
+    labels: np.ndarray,
+    objective: str = "f1_macro_tuned",
+    seed: int = 42,
+) -> tuple[np.ndarray, float, dict]:
+    """The weights to ship, their objective value, and how they were chosen.
+
+    With the tuned-F1 objective: the best candidate of `search_candidates`, unless one of the
+    SHORTLIST best is inside the noise of it (the 95% paired bootstrap interval of the difference in
+    tuned macro F1 on these rows covers 0) and puts less weight on weak members: the candidate with
+    the least sum of weight x (best member's tuned F1 - this member's) among those wins. With log
+    loss, the best candidate.
+    """
+    from .uncertainty import paired_difference, resample_counts
+
+    candidates, values = search_candidates(member_probs, labels, objective)
+    best = _best_index(candidates, values)
+    n = candidates.shape[1]
+    if objective != "f1_macro_tuned" or n == 1:
+        return candidates[best], float(values[best]), {"rule": "best objective value"}
+    labels = np.asarray(labels)
+    stacked = np.stack([np.asarray(p, dtype=np.float64) for p in member_probs])
+    strength = np.array([tuned_macro_f1(p, labels) for p in stacked])
+    deficit = strength.max() - strength  # 0 for the strongest member
+    # The best candidates by value (the best first), each weight vector once.
+    order = [int(i) for i in np.lexsort((np.arange(len(values)), -values)) if i != best]
+    shortlist, seen = [best], {candidates[best].round(9).tobytes()}
+    for i in order:
+        key = candidates[i].round(9).tobytes()
+        if key not in seen:
+            seen.add(key)
+            shortlist.append(i)
+        if len(shortlist) >= SHORTLIST:
+            break
+    counts = resample_counts(len(labels), NOISE_RESAMPLES, seed)
+    reference = _decisions(stacked, candidates[best], labels)
+    inside = [best]
+    for i in shortlist[1:]:
+        difference = paired_difference("candidate", _decisions(stacked, candidates[i], labels), "best",
+                                       reference, labels, counts)  # fmt: skip
+        if difference.inside_noise:
+            inside.append(i)
+    penalty = {i: float(candidates[i] @ deficit) for i in inside}
+    chosen = min(inside, key=lambda i: (round(penalty[i], 12), -values[i]))
+    report = {
+        "rule": (
+            f"least weight on weak members among the {SHORTLIST} best candidates whose tuned val macro F1 "
+            f"is inside the noise of the best (95% paired bootstrap interval over {NOISE_RESAMPLES} resamples "
+            "of the validation rows covers 0); weakness = the strongest member's tuned val macro F1 minus "
+            "the member's"
+        ),
+        "best": {"weights": candidates[best].tolist(), "value": float(values[best]),
+                 "weak_member_penalty": float(candidates[best] @ deficit)},  # fmt: skip
+        "chosen": {"weights": candidates[chosen].tolist(), "value": float(values[chosen]),
+                   "weak_member_penalty": penalty[chosen]},  # fmt: skip
+        "candidates_inside_noise": len(inside),
+        "member_val_f1_macro_tuned": strength.tolist(),
+    }
+    return candidates[chosen], float(values[chosen]), report
+
+
+def removal_effects(
+    member_probs: Sequence[np.ndarray], weights: Sequence[float], labels: np.ndarray,
+    names: Sequence[str], seed: int = 42,
+) -> list[dict]:  # fmt: skip
+    """Per member: tuned val macro F1 of the ensemble without it (the other weights rescaled to sum
+    to 1, thresholds tuned again) minus the ensemble's, with its 95% paired bootstrap interval;
+    `changes_nothing` when the interval covers 0 (the rows cannot tell the two apart)."""
+    from .uncertainty import paired_difference, resample_counts
+
+    weights = np.asarray(weights, dtype=np.float64)
+    if len(weights) < 2:
+        return []
+    labels = np.asarray(labels)
+    stacked = np.stack([np.asarray(p, dtype=np.float64) for p in member_probs])
+    counts = resample_counts(len(labels), NOISE_RESAMPLES, seed)
+    full = _decisions(stacked, weights, labels)
+    effects = []
+    for i, name in enumerate(names):
+        rest = np.delete(weights, i)
+        if rest.sum() <= 0:  # every other member has weight 0: the ensemble is this member
+            rest = np.full(len(rest), 1.0 / len(rest))
+        without = np.insert(rest / rest.sum(), i, 0.0)
+        difference = paired_difference(f"without {name}", _decisions(stacked, without, labels), "ensemble",
+                                       full, labels, counts)  # fmt: skip
+        effects.append({
+            "member": name, "difference": difference.observed, "ci": difference.ci,
+            "changes_nothing": difference.inside_noise,
+        })  # fmt: skip
+    return effects
 
 
 def simplex_neighbourhood(center: np.ndarray, steps: int, reach: int) -> np.ndarray:

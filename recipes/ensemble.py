@@ -25,7 +25,7 @@ from hf_trainer.log import setup_logging
 from hf_trainer.members import folder_kind
 from hf_trainer.predictions import load_aligned
 from hf_trainer.thresholds import tuned_macro_f1
-from hf_trainer.weight_search import optimise_weights
+from hf_trainer.weight_search import choose_weights, removal_effects
 
 logger = logging.getLogger("hf_trainer.ensemble_recipe")
 
@@ -50,11 +50,13 @@ def main(argv: list[str] | None = None) -> EnsembleSpec:
                 ],
             )
     calibrated = [apply_temperature(m.probs, t) for m, t in zip(members, temperatures, strict=True)]
-    weights, value = optimise_weights(calibrated, labels, args.objective)
+    weights, value, weight_choice = choose_weights(calibrated, labels, args.objective)
     kinds = [folder_kind(d) for d in args.members]
     spec = EnsembleSpec.from_members(
         members, kinds, weights, args.objective, value, args.output_dir, temperatures
     )
+    spec.weight_choice = weight_choice
+    spec.removal = removal_effects(calibrated, weights, labels, [m.name for m in members])
     mixed = spec.mix([m.probs for m in members])
     path = spec.save(args.output_dir)
     for entry in spec.members:
@@ -65,6 +67,20 @@ def main(argv: list[str] | None = None) -> EnsembleSpec:
             entry["val_f1_macro"],
             entry["val_f1_macro_tuned"],
         )
+    if weight_choice.get("best") and weight_choice["best"]["weights"] != weight_choice["chosen"]["weights"]:
+        logger.info(
+            "Weights: the best val candidate (%s, %.4f) is inside the noise of %d others; chose the one "
+            "with the least weight on weak members (%.4f)",
+            ", ".join(f"{w:.3f}" for w in weight_choice["best"]["weights"]), weight_choice["best"]["value"],
+            weight_choice["candidates_inside_noise"] - 1, value,
+        )  # fmt: skip
+    for effect in spec.removal:
+        if effect["changes_nothing"]:
+            logger.info(
+                "%s: leaving it out changes val macro F1 (tuned) by %+.4f [%.4f, %.4f], inside the noise: "
+                "it adds nothing these rows can show",
+                effect["member"], effect["difference"], *effect["ci"],
+            )  # fmt: skip
     logger.info(
         "Ensemble: val %s %.4f (tuned-threshold macro F1 %.4f); %d rows; %.2fs; wrote %s",
         args.objective,

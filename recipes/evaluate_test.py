@@ -186,7 +186,27 @@ def analyse(spec: EnsembleSpec, args, decisions: dict, val: list, test: list, va
         {entry["name"]: entry.get("temperature", 1.0) for entry in spec.members},
     )
     analysis["label_confusion"] = confusion_section(decisions["ensemble tuned"], labels, names)
+    analysis["members"] = members_section(spec)
     return analysis
+
+
+def members_section(spec: EnsembleSpec) -> dict:
+    """Each member's weight and val figures, what leaving it out changes on val (from the ensemble
+    stage), and how the weights were chosen."""
+    removal = {effect["member"]: effect for effect in spec.removal or []}
+    return {
+        "members": [
+            {
+                "name": entry["name"],
+                "kind": entry.get("kind"),
+                "weight": entry["weight"],
+                "val_f1_macro_tuned": entry.get("val_f1_macro_tuned"),
+                "removal": removal.get(entry["name"]),
+            }
+            for entry in spec.members
+        ],
+        "weight_choice": spec.weight_choice,
+    }
 
 
 def provenance(spec: EnsembleSpec, member_dirs: list[Path]) -> dict:

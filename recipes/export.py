@@ -4,9 +4,10 @@
 
 Writes <ensemble_dir>/onnx/<member>/model.onnx (and model.int8.onnx) and onnx/export.json: for each
 copy, the share of (comment, label) decisions that agree with the PyTorch fp32 backend at the
-ensemble's thresholds, on the validation comments and then original train comments up to
---check_rows (never the test split), the largest score difference and the macro F1
-difference, and whether the copy is valid. A copy below --min_agreement is never served; exit code 2
+ensemble's thresholds, the flip rate among flagged decisions and among decisions near a threshold,
+and the largest score difference, on comments the members never trained or tuned on (up to
+--check_rows of the test split's texts, whose labels are not used, or of --check_file), and
+whether the copy is valid. A copy below --min_agreement is never served; exit code 2
 when the copy asked for fails. Serve with `Ensemble.from_pretrained(dir, backend="onnx")` or
 `recipes/predict.py --backend onnx`. Needs `pip install -e ".[onnx]"`.
 """
@@ -27,7 +28,9 @@ from hf_trainer.log import setup_logging
 def main(argv: list[str] | None = None) -> dict:
     (args,) = RecipeArgumentParser((ExportArguments,)).parse(argv)
     setup_logging()
-    return export_ensemble(args.ensemble_dir, args.quantize, args.min_agreement, args.check_rows)
+    return export_ensemble(
+        args.ensemble_dir, args.quantize, args.min_agreement, args.check_rows, check_file=args.check_file
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The ONNX backend: export of tiny members (fp32 and int8), the agreement check on val, serving
+"""The ONNX backend: export of tiny members (fp32 and int8), the agreement check on held-out comments, serving
 through Ensemble and predict.py, and the refusals (missing onnxruntime, a copy below the bar)."""
 
 from __future__ import annotations
@@ -37,19 +37,66 @@ def exported(pipeline_dir, tmp_path_factory):
     return folder, record
 
 
-def test_export_writes_both_copies_of_every_member_and_checks_them_on_val(exported):
+def test_export_writes_both_copies_and_checks_them_on_comments_never_trained_on(exported, pipeline_dir):
+    from hf_trainer.error_analysis import split_texts
+
     folder, record = exported
     assert json.loads((folder / ONNX_DIR / EXPORT_FILE).read_text(encoding="utf-8")) == record
     for name in PIPELINE_MEMBERS:
         assert record["members"][name] == {"fp32": "model.onnx", "int8": "model.int8.onnx"}
         fp32, int8 = (folder / ONNX_DIR / name / f for f in ("model.onnx", "model.int8.onnx"))
         assert fp32.stat().st_size > 0 and 0 < int8.stat().st_size < fp32.stat().st_size
-    assert record["checked_on"] == "150 validation and 600 train comments"  # never the test split
-    assert record["checks"]["fp32"]["rows"] == 750
-    fp32, int8 = record["checks"]["fp32"], record["checks"]["int8"]
-    assert fp32["max_abs_prob_diff"] < 1e-4 and fp32["decisions_agree"] >= 0.999  # the same model
-    assert int8["decisions_agree"] >= TINY_BAR and record["valid"] == {"fp32": True, "int8": True}
-    assert record["min_agreement"] == TINY_BAR and int8["decisions_agree"] < 1.0  # int8 moves some scores
+    # The comments: the test split's texts (the rows the members' test predictions hold), not training rows.
+    test = split_texts([pipeline_dir / m for m in PIPELINE_MEMBERS], "test")
+    texts = [test[i] for i in sorted(test)]
+    test_ids = np.load(pipeline_dir / "tiny-bert" / "predictions" / "test.npz")["ids"]
+    assert sorted(test) == sorted(test_ids.tolist()) and len(texts) == 150
+    assert record["checked_on"] == "150 test comments (texts only; their labels are not used)"
+    # Every figure of the int8 check, recomputed here from the two backends a user serves.
+    torch_backend = Ensemble.from_pretrained(str(folder), device="cpu")
+    onnx_backend = Ensemble.from_pretrained(str(folder), device="cpu", backend="onnx")
+    reference, served = (
+        torch_backend.predict_proba(texts, batch_size=64),
+        onnx_backend.predict_proba(texts, batch_size=64),
+    )
+    thresholds = np.asarray(torch_backend.thresholds)
+    flipped = (reference >= thresholds) != (served >= thresholds)
+    flagged = (reference >= thresholds) | (served >= thresholds)
+    near = np.abs(reference - thresholds) < record["checks"]["int8"]["near_threshold"]
+    int8 = record["checks"]["int8"]
+    assert (int8["rows"], int8["decisions"], int8["flips"]) == (150, 1500, int(flipped.sum()))
+    assert int8["flagged_decisions"] == int(flagged.sum()) and int8["near_threshold_decisions"] == int(
+        near.sum()
+    )
+    assert int8["flagged_flip_rate"] == pytest.approx(flipped[flagged].mean())
+    assert int8["near_threshold_flip_rate"] == pytest.approx(flipped[near].mean())
+    assert int8["max_abs_prob_diff"] == pytest.approx(np.abs(reference - served).max(), rel=1e-6)
+    assert 0 < int8["flips"] and int8["decisions_agree"] >= TINY_BAR  # int8 moves some decisions, few
+    # A decision flips only where the score moved across its threshold: all flips are near decisions.
+    assert int8["max_abs_prob_diff"] < int8["near_threshold"] and flipped[near].sum() == int8["flips"]
+    assert int8["near_threshold_flip_rate"] > 1 - int8["decisions_agree"]
+    fp32 = record["checks"]["fp32"]
+    assert fp32["max_abs_prob_diff"] < 1e-4 and fp32["flips"] <= 1  # the same model in fp32
+    assert record["valid"] == {"fp32": True, "int8": True} and record["min_agreement"] == TINY_BAR
+
+
+def test_the_agreement_check_reads_unlabelled_comments_from_a_file(exported, tmp_path):
+    from hf_trainer.ensemble import EnsembleSpec
+    from hf_trainer.export import check_texts
+
+    folder, _ = exported
+    spec = EnsembleSpec.load(folder)
+    comments = tmp_path / "comments.txt"
+    comments.write_text("첫 댓글\n\n두 번째 댓글\r\n세 번째\n", encoding="utf-8")
+    assert check_texts(folder, spec, 2, comments) == (
+        ["첫 댓글", "두 번째 댓글"],
+        "2 comments of comments.txt (unlabelled)",
+    )
+    with pytest.raises(InputNotFound, match="missing.txt not found"):
+        check_texts(folder, spec, 10, tmp_path / "missing.txt")
+    (tmp_path / "empty.txt").write_text("\n \n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="no comments in it"):
+        check_texts(folder, spec, 10, tmp_path / "empty.txt")
 
 
 def test_onnx_backend_serves_through_ensemble_and_predict_py(exported, tmp_path):

@@ -24,7 +24,9 @@ from hf_trainer.errors import InvalidInput
 from hf_trainer.labels import UNSMILE_LABELS
 from hf_trainer.metrics import f1_scores, multilabel_metrics
 from hf_trainer.predictions import load_aligned
+from hf_trainer.report import CV_ROWS
 from hf_trainer.thresholds import tuned_macro_f1
+from hf_trainer.weight_search import choose_weights
 from hf_trainer.uncertainty import f1_intervals, paired_difference, resample_counts
 from tests.helpers import PIPELINE_MEMBERS, load_recipe
 
@@ -187,15 +189,22 @@ def test_folds_are_stratified_seeded_and_cover_every_row():
         fold_index(labels[:6], folds=5)
 
 
-def test_cv_of_the_whole_selection_searches_weights_per_fold():
-    rng = np.random.default_rng(9)
-    labels = (rng.random((400, 3)) < 0.3).astype(np.int8)
-    good = np.clip(labels * 0.5 + rng.random((400, 3)) * 0.5, 0, 1)
-    noise = rng.random((400, 3))
-    result = cross_validate_selection([good, noise], labels, "tuned", folds=4, seed=0)
-    assert len(result["fold_weights"]) == 4
-    assert all(w[0] > w[1] for w in result["fold_weights"])  # the informative member wins in every fold
-    assert 0.5 < result["cv_f1_macro"] <= tuned_macro_f1(good, labels) + 1e-9
+def test_cv_of_the_whole_selection_holds_each_fold_out_of_every_choice():
+    # Noisy, overlapping scores: weights and thresholds chosen on all rows score those rows clearly
+    # better than rows they never saw. A selection that leaked the held-out fold into its choices would
+    # score like the in-sample figure.
+    rng = np.random.default_rng(0)
+    labels = (rng.random((300, 4)) < 0.15).astype(np.int8)
+    members = [labels * 0.25 + rng.random((300, 4)), labels * 0.15 + rng.random((300, 4))]
+    _, in_sample, _ = choose_weights(members, labels)
+    cv = cross_validate_selection(members, labels, "tuned", folds=4, seed=0)
+    assert in_sample - cv["cv_f1_macro"] > 0.02, (in_sample, cv["cv_f1_macro"])
+    fold = fold_index(labels, 4, 0)
+    assert len(cv["cv_f1_macro_per_fold"]) == 4
+    # Each fold's weights are the ones chosen without its rows.
+    for k, weights in enumerate(cv["fold_weights"]):
+        expected, _, _ = choose_weights([m[fold != k] for m in members], labels[fold != k])
+        assert weights == pytest.approx(expected.tolist())
 
 
 # --- calibration --------------------------------------------------------------------------------------
@@ -287,11 +296,31 @@ def test_the_report_shows_intervals_cv_calibration_errors_and_korean_plots(pipel
     for name, result in metrics["systems"].items():
         low, high = systems[name]["f1_macro"]
         assert low <= result["f1_macro"] <= high
+    # The ensemble's interval against a bootstrap computed here with scikit-learn on the same draws.
+    from sklearn.metrics import f1_score
+
+    from hf_trainer.uncertainty import resample_counts
+
+    spec = EnsembleSpec.load(pipeline_dir / "ensemble")
+    saved = [np.load(d / "predictions" / "test.npz") for d in spec.member_dirs(pipeline_dir / "ensemble")]
+    flagged = (spec.mix([s["probs"] for s in saved]) >= np.asarray(spec.thresholds)).astype(int)
+    gold = saved[0]["labels"].astype(int)
+    counts = resample_counts(len(gold), metrics["bootstrap_ci"]["resamples"], metrics["bootstrap_ci"]["seed"])
+    samples = [f1_score(gold, flagged, average="macro", sample_weight=c, zero_division=0) for c in counts]
+    assert systems["ensemble tuned"]["f1_macro"] == pytest.approx(np.percentile(samples, [2.5, 97.5]), abs=1e-9)
     pairs = {(p["a"], p["b"]) for p in metrics["paired_bootstrap"]}
     assert ("ensemble tuned", "ensemble @0.5") in pairs and len(pairs) == 2
     estimates = metrics["val_cv"]["estimates"]
     assert set(estimates) == {"tuned", "per_label", "weights_and_thresholds"}
     spec = EnsembleSpec.load(pipeline_dir / "ensemble")
+    evidence = spec.threshold_report["cv"]  # what the thresholds stage measured, before any test score
+    text = (report / "report.md").read_text(encoding="utf-8")
+    for key in ("tuned", "per_label", "weights_and_thresholds"):
+        stored = evidence["cv"][key]["cv_f1_macro"]
+        assert estimates[key]["val_cv"] == stored and 0 < stored < 1
+        row = next(line for line in text.splitlines() if line.startswith(f"| {CV_ROWS[key]} |"))
+        assert row.split("|")[3].strip() == f"{stored:.4f}", row
+    assert estimates[evidence["chosen"]]["shipped"] and metrics["val_cv"]["folds"] == evidence["folds"] == 5
     shipped = estimates["weights_and_thresholds"]
     assert shipped["val_in_sample"] == pytest.approx(spec.threshold_report["val_f1_macro_tuned"], abs=1e-12)
     assert shipped["test"] == pytest.approx(metrics["systems"]["ensemble tuned"]["f1_macro"], abs=1e-12)
@@ -316,7 +345,6 @@ def test_the_report_shows_intervals_cv_calibration_errors_and_korean_plots(pipel
     best = max(spec.members, key=lambda m: m["val_f1_macro_tuned"])["name"]
     assert ("ensemble tuned", f"{best} tuned") in pairs  # against its best member by val
     assert set(metrics["calibration"]["systems"]) == {*PIPELINE_MEMBERS, "ensemble"}
-    text = (report / "report.md").read_text(encoding="utf-8")
     for heading in (
         "Are the differences real?",
         "Validation estimates beside the test figure",
@@ -328,6 +356,14 @@ def test_the_report_shows_intervals_cv_calibration_errors_and_korean_plots(pipel
         assert ("inside the noise" in row) == pair["inside_noise"] == (pair["ci"][0] <= 0 <= pair["ci"][1])
     assert "| 0.892 |" in text and "not ours" in text and "arXiv:2204.03262" in text
     assert "| KcBERT baseline (published) | 0.76 |" in text
+    members = {m["name"]: m for m in metrics["members"]["members"]}
+    assert set(members) == set(PIPELINE_MEMBERS)
+    for entry in spec.members:
+        removal = members[entry["name"]]["removal"]
+        assert members[entry["name"]]["weight"] == entry["weight"] and removal["member"] == entry["name"]
+        row = next(line for line in text.splitlines() if line.startswith(f"| {entry['name']} | "))
+        assert f"{removal['difference']:+.4f}" in row
+        assert ("removal changes nothing" in row) == removal["changes_nothing"] == (removal["ci"][0] <= 0 <= removal["ci"][1])
     reliability = sorted(p.name for p in report.glob("*reliability*.png"))
     assert reliability == sorted(f"reliability_{n}.png" for n in [*PIPELINE_MEMBERS, "ensemble"])
     assert (report / "label_confusion.png").read_bytes()[:4] == b"\x89PNG"
@@ -338,11 +374,24 @@ def test_the_report_shows_intervals_cv_calibration_errors_and_korean_plots(pipel
     assert all(int(r["rank"]) <= 20 for r in errors)
 
 
-def test_plots_use_a_hangul_font_and_say_so_when_there_is_none(monkeypatch, caplog):
+def test_plots_use_a_hangul_font_and_say_so_when_there_is_none(monkeypatch, caplog, tmp_path):
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
     from hf_trainer import plots
 
     plots.hangul_font.cache_clear()
     assert plots.hangul_font() is not None  # the koreanize-matplotlib wheel's NanumGothic at least
+    # The font matplotlib actually draws a Korean tick label with has the label's glyphs.
+    drawn = {}
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path, dpi: drawn.setdefault("fig", fig))
+    plots.plot_confusion(tmp_path / "c.png", np.eye(len(UNSMILE_LABELS)), UNSMILE_LABELS)
+    ticks = drawn["fig"].axes[0].get_yticklabels()
+    assert [t.get_text() for t in ticks] == list(UNSMILE_LABELS)
+    for tick in ticks[:2]:
+        path = font_manager.findfont(tick.get_fontproperties(), fallback_to_default=False)
+        font = FT2Font(path)
+        assert all(font.get_char_index(ord(c)) for c in tick.get_text() if c != "/"), (path, tick.get_text())
     plots.hangul_font.cache_clear()
     monkeypatch.setattr(plots, "HANGUL_FONTS", ())
     monkeypatch.setattr(plots.importlib.util, "find_spec", lambda name: None)

@@ -8,7 +8,14 @@ from hf_trainer.ensemble import EnsembleSpec
 from hf_trainer.metrics import multilabel_metrics
 from hf_trainer.predictions import MemberPredictions, check_aligned
 from hf_trainer.thresholds import best_threshold, tune_thresholds, tuned_macro_f1
-from hf_trainer.weight_search import combine, optimise_weights, score, simplex_grid
+from hf_trainer.weight_search import (
+    choose_weights,
+    combine,
+    optimise_weights,
+    removal_effects,
+    score,
+    simplex_grid,
+)
 
 
 def brute_force_f1(scores, labels):
@@ -110,6 +117,46 @@ def test_equal_scores_go_to_the_weights_closest_to_uniform(objective):
         # does, so every weight vector gets the same tuned thresholds F1.
         weights, _ = optimise_weights([p, p**2, np.sqrt(p)], labels, objective)
         assert weights == pytest.approx(np.full(3, 1 / 3), abs=1e-12)
+
+
+def test_a_member_without_information_gets_no_weight_and_is_flagged():
+    # A member whose scores are the same for every comment only shifts the others' scores; tuned
+    # thresholds follow the shift, so every weight below 1 on it scores the same. The plain search
+    # then goes to the weights closest to uniform (half on a useless member); the choice must not.
+    rng = np.random.default_rng(5)
+    labels = (rng.random((600, 4)) < 0.3).astype(np.float32)
+    good = np.clip(labels * 0.5 + rng.random((600, 4)) * 0.5, 0, 1)
+    weak = np.clip(labels * 0.05 + rng.random((600, 4)) * 0.95, 0, 1)  # barely informative
+    constant = np.full((600, 4), 0.3)
+    best, _ = optimise_weights([constant, good], labels)
+    assert best == pytest.approx([0.5, 0.5])  # the indifference the choice corrects
+    chosen, value, report = choose_weights([constant, good], labels)
+    assert chosen.tolist() == [0.0, 1.0]
+    assert value == pytest.approx(tuned_macro_f1(good, labels))
+    assert report["candidates_inside_noise"] > 1 and report["chosen"]["weak_member_penalty"] == 0.0
+    # With a barely informative member, the chosen mix is inside the noise of the best and leans less
+    # on the weak member.
+    chosen, value, report = choose_weights([weak, good], labels)
+    assert chosen[0] <= report["best"]["weights"][0] and value <= report["best"]["value"]
+    assert report["chosen"]["weak_member_penalty"] <= report["best"]["weak_member_penalty"]
+    effects = {e["member"]: e for e in removal_effects([constant, good], [0.5, 0.5], labels, ["constant", "good"])}
+    assert effects["constant"]["difference"] == 0.0 and effects["constant"]["changes_nothing"]
+    assert effects["good"]["difference"] < -0.1 and not effects["good"]["changes_nothing"]
+    assert effects["good"]["ci"][1] < 0
+
+
+def test_weights_the_rows_can_tell_apart_stay_the_best():
+    # Two members each informative on different labels: the mix beats either member clearly, and the
+    # choice keeps a mix inside the noise of the best (no member dropped).
+    rng = np.random.default_rng(6)
+    labels = (rng.random((800, 4)) < 0.3).astype(np.float32)
+    signal = np.array([1.0, 1.0, 0.0, 0.0])
+    a = np.clip(labels * 0.6 * signal + rng.random((800, 4)) * 0.5, 0, 1)
+    b = np.clip(labels * 0.6 * signal[::-1] + rng.random((800, 4)) * 0.5, 0, 1)
+    chosen, value, report = choose_weights([a, b], labels)
+    assert 0.2 <= chosen[0] <= 0.8, chosen
+    assert value > max(tuned_macro_f1(a, labels), tuned_macro_f1(b, labels)) + 0.1
+    assert all(not e["changes_nothing"] for e in removal_effects([a, b], chosen, labels, ["a", "b"]))
 
 
 def _member(tmp_path, name, ids, labels, names=("a", "b")):

@@ -19,7 +19,7 @@ from hf_trainer.labels import LabelSchema
 from hf_trainer.predictions import save_predictions
 from hf_trainer.test_once import METRICS_FILE, REPORT_DIR
 from hf_trainer.thresholds import tune_thresholds
-from hf_trainer.weight_search import combine, optimise_weights
+from hf_trainer.weight_search import choose_weights, combine
 
 RECIPES = Path(__file__).resolve().parent.parent
 
@@ -56,7 +56,7 @@ def ensemble_timing(splits) -> dict:
         np.clip(labels * rng.uniform(0.3, 0.6) + rng.random(labels.shape) * 0.6, 0, 1) for _ in range(3)
     ]
     start = time.perf_counter()
-    weights, _ = optimise_weights(members, labels)
+    weights, _, _ = choose_weights(members, labels)
     tune_thresholds(combine(members, weights), labels)
     return {"seconds": time.perf_counter() - start, "val_rows": len(labels), "members": 3}
 

@@ -74,13 +74,7 @@ def char_ngram_timing(splits, comments: int) -> dict:
     """The char n-gram member: a whole fit (its C grid) on the original train rows, and inference."""
     train = original_rows(splits["train"])
     start = time.perf_counter()
-    model, _ = fit_char_ngram(
-        train["text"],
-        np.asarray(train["labels"]),
-        LabelSchema().names,
-        splits["validation"]["text"],
-        np.asarray(splits["validation"]["labels"]),
-    )
+    model, _ = fit_char_ngram(train["text"], np.asarray(train["labels"]), LabelSchema().names)
     train_s = time.perf_counter() - start
     texts = repeated(splits["test"]["text"], comments)
     start = time.perf_counter()
