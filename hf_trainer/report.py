@@ -206,7 +206,10 @@ def members_md(result: dict) -> list[str]:
         removal = member.get("removal")
         effect, ci, flag = "", "", ""
         if removal:
-            effect, ci = f"{removal['difference']:+.4f}", f"[{removal['ci'][0]:+.4f}, {removal['ci'][1]:+.4f}]"
+            effect, ci = (
+                f"{removal['difference']:+.4f}",
+                f"[{removal['ci'][0]:+.4f}, {removal['ci'][1]:+.4f}]",
+            )
             flag = "**removal changes nothing these rows can show**" if removal["changes_nothing"] else ""
         tuned = member.get("val_f1_macro_tuned")
         lines.append(

@@ -179,10 +179,16 @@ def choose_weights(
             "of the validation rows covers 0); weakness = the strongest member's tuned val macro F1 minus "
             "the member's"
         ),
-        "best": {"weights": candidates[best].tolist(), "value": float(values[best]),
-                 "weak_member_penalty": float(candidates[best] @ deficit)},  # fmt: skip
-        "chosen": {"weights": candidates[chosen].tolist(), "value": float(values[chosen]),
-                   "weak_member_penalty": penalty[chosen]},  # fmt: skip
+        "best": {
+            "weights": candidates[best].tolist(),
+            "value": float(values[best]),
+            "weak_member_penalty": float(candidates[best] @ deficit),
+        },  # fmt: skip
+        "chosen": {
+            "weights": candidates[chosen].tolist(),
+            "value": float(values[chosen]),
+            "weak_member_penalty": penalty[chosen],
+        },  # fmt: skip
         "candidates_inside_noise": len(inside),
         "member_val_f1_macro_tuned": strength.tolist(),
     }

@@ -26,8 +26,8 @@ from hf_trainer.metrics import f1_scores, multilabel_metrics
 from hf_trainer.predictions import load_aligned
 from hf_trainer.report import CV_ROWS
 from hf_trainer.thresholds import tuned_macro_f1
-from hf_trainer.weight_search import choose_weights
 from hf_trainer.uncertainty import f1_intervals, paired_difference, resample_counts
+from hf_trainer.weight_search import choose_weights
 from tests.helpers import PIPELINE_MEMBERS, load_recipe
 
 
@@ -307,7 +307,9 @@ def test_the_report_shows_intervals_cv_calibration_errors_and_korean_plots(pipel
     gold = saved[0]["labels"].astype(int)
     counts = resample_counts(len(gold), metrics["bootstrap_ci"]["resamples"], metrics["bootstrap_ci"]["seed"])
     samples = [f1_score(gold, flagged, average="macro", sample_weight=c, zero_division=0) for c in counts]
-    assert systems["ensemble tuned"]["f1_macro"] == pytest.approx(np.percentile(samples, [2.5, 97.5]), abs=1e-9)
+    assert systems["ensemble tuned"]["f1_macro"] == pytest.approx(
+        np.percentile(samples, [2.5, 97.5]), abs=1e-9
+    )
     pairs = {(p["a"], p["b"]) for p in metrics["paired_bootstrap"]}
     assert ("ensemble tuned", "ensemble @0.5") in pairs and len(pairs) == 2
     estimates = metrics["val_cv"]["estimates"]
@@ -363,7 +365,11 @@ def test_the_report_shows_intervals_cv_calibration_errors_and_korean_plots(pipel
         assert members[entry["name"]]["weight"] == entry["weight"] and removal["member"] == entry["name"]
         row = next(line for line in text.splitlines() if line.startswith(f"| {entry['name']} | "))
         assert f"{removal['difference']:+.4f}" in row
-        assert ("removal changes nothing" in row) == removal["changes_nothing"] == (removal["ci"][0] <= 0 <= removal["ci"][1])
+        assert (
+            ("removal changes nothing" in row)
+            == removal["changes_nothing"]
+            == (removal["ci"][0] <= 0 <= removal["ci"][1])
+        )
     reliability = sorted(p.name for p in report.glob("*reliability*.png"))
     assert reliability == sorted(f"reliability_{n}.png" for n in [*PIPELINE_MEMBERS, "ensemble"])
     assert (report / "label_confusion.png").read_bytes()[:4] == b"\x89PNG"

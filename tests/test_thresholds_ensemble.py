@@ -139,7 +139,9 @@ def test_a_member_without_information_gets_no_weight_and_is_flagged():
     chosen, value, report = choose_weights([weak, good], labels)
     assert chosen[0] <= report["best"]["weights"][0] and value <= report["best"]["value"]
     assert report["chosen"]["weak_member_penalty"] <= report["best"]["weak_member_penalty"]
-    effects = {e["member"]: e for e in removal_effects([constant, good], [0.5, 0.5], labels, ["constant", "good"])}
+    effects = {
+        e["member"]: e for e in removal_effects([constant, good], [0.5, 0.5], labels, ["constant", "good"])
+    }
     assert effects["constant"]["difference"] == 0.0 and effects["constant"]["changes_nothing"]
     assert effects["good"]["difference"] < -0.1 and not effects["good"]["changes_nothing"]
     assert effects["good"]["ci"][1] < 0
