@@ -35,18 +35,22 @@ def split_rows(member_dirs: Sequence[Path], split: str):
     from datasets import DatasetDict
 
     from .configs import DataArguments
-    from .preparation import prepare_splits
+    from .preparation import changed_data_files, prepare_splits
 
-    configs = [d / "run_config.json" for d in member_dirs]
-    data = next(
-        (io.read_json(f).get("data") for f in configs if f.is_file() and io.read_json(f).get("data")), None
-    )
-    if not data:
+    configs = [d / "run_config.json" for d in member_dirs if d is not None]
+    run_config = next((io.read_json(f) for f in configs if f.is_file() and io.read_json(f).get("data")), None)
+    if not run_config:
         logger.warning("No member records its data flags (run_config.json): no texts for the %s rows", split)
         return None
     known = {f.name for f in dataclasses.fields(DataArguments)}
     try:
-        data_args = DataArguments(**{k: v for k, v in data.items() if k in known})
+        data_args = DataArguments(**{k: v for k, v in run_config["data"].items() if k in known})
+        # Row ids point into the files the members were trained on: other files, other comments.
+        changed = changed_data_files(run_config.get("data_source"), data_args)
+        if changed:
+            logger.warning("The data is not what the members were trained on (%s): no texts for the %s rows",
+                           "; ".join(changed), split)  # fmt: skip
+            return None
         if data_args.prepared_data_dir:
             rows = DatasetDict.load_from_disk(str(Path(data_args.prepared_data_dir) / "splits"))[split]
         else:

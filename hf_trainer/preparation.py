@@ -44,6 +44,28 @@ def data_source(data_args: DataArguments) -> dict:
     return {"files": {str(f): io.sha256_file(f) for f in files if f and Path(f).is_file()}}
 
 
+def changed_data_files(recorded: dict | None, data_args: DataArguments) -> list[str]:
+    """The data files that are not what a run recorded (`data_source(...)` at training time): one line
+    per file, naming it, with both SHA-256 prefixes (or saying it is gone). With `prepared_data_dir`,
+    the prepared folder's record of its source files is compared instead. A Hub dataset is compared
+    by nothing here (its rows are read at the recorded commit)."""
+    files = (recorded or {}).get("files")
+    if not files:
+        return []
+    if data_args.prepared_data_dir:
+        current = (read_prepared_report(data_args.prepared_data_dir).get("source") or {}).get("files", {})
+    else:
+        current = {f: io.sha256_file(f) for f in files if Path(f).is_file()}
+    changed = []
+    for file, digest in files.items():
+        now = current.get(file)
+        if now is None:
+            changed.append(f"{file} is gone (SHA-256 {digest[:12]}… at training time)")
+        elif now != digest:
+            changed.append(f"{file} changed since training (SHA-256 {digest[:12]}… then, {now[:12]}… now)")
+    return changed
+
+
 def prepare_splits(data_args: DataArguments, seed: int, augment: bool = True) -> tuple[DatasetDict, dict]:
     """Load, validate and split the data, then AEDA on train (unless `augment` is off: a caller that
     needs only the val or test rows). Returns the splits and a data report.

@@ -467,3 +467,38 @@ def test_a_crash_after_scoring_still_counts_the_evaluation(pipeline_dir, tmp_pat
     assert read_history(folder)["count"] == 1  # the test split was scored: that counts
     with pytest.raises(RescoreRefused):
         evaluate.main(["--ensemble_dir", str(folder)])
+
+
+def test_texts_are_read_only_from_the_data_the_members_were_trained_on(pipeline_dir, tmp_path, caplog):
+    import shutil
+
+    from hf_trainer.error_analysis import split_texts
+    from tests.helpers import DEMO_TEST, DEMO_TRAIN
+
+    member = tmp_path / "member"
+    member.mkdir()
+    run_config = json.loads((pipeline_dir / "tiny-bert" / "run_config.json").read_text(encoding="utf-8"))
+    files = {}
+    for key, source in (("train_file", DEMO_TRAIN), ("test_file", DEMO_TEST)):
+        copy = tmp_path / source.name
+        shutil.copyfile(source, copy)
+        assert run_config["data"][key] == str(source)
+        run_config["data"][key] = str(copy)
+        files[str(copy)] = run_config["data_source"]["files"][str(source)]
+    run_config["data_source"] = {"files": files}
+    (member / "run_config.json").write_text(json.dumps(run_config), encoding="utf-8")
+    texts = split_texts([member], "test")
+    assert texts == split_texts([pipeline_dir / "tiny-bert"], "test") and len(texts) == 150
+    # One comment edited after training: the row ids would now name other texts.
+    test_copy = tmp_path / DEMO_TEST.name
+    lines = test_copy.read_text(encoding="utf-8").split("\n")
+    lines[3] = "바뀐 댓글" + lines[3][lines[3].index("\t") :]
+    test_copy.write_text("\n".join(lines), encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="hf_trainer.error_analysis"):
+        assert split_texts([member], "test") is None
+    message = next(
+        r.getMessage() for r in caplog.records if "not what the members were trained on" in r.getMessage()
+    )
+    assert f"{test_copy} changed since training" in message and str(tmp_path / DEMO_TRAIN.name) not in message
+    test_copy.unlink()
+    assert split_texts([member], "test") is None and f"{test_copy} is gone" in caplog.text
