@@ -221,9 +221,8 @@ def members_md(result: dict) -> list[str]:
         best = ", ".join(f"{w:.3f}" for w in choice["best"]["weights"])
         lines += [
             "",
-            f"The best weights on validation ({best}; tuned macro F1 {choice['best']['value']:.4f}) were inside "
-            f"the noise of {choice['candidates_inside_noise'] - 1} other candidates; the shipped ones "
-            f"({choice['chosen']['value']:.4f}) put the least weight on weak members.",
+            f"The best weights on validation ({best}; tuned macro F1 {choice['best']['value']:.4f}) cannot be told "
+            f"apart from the shipped ones ({choice['chosen']['value']:.4f}), which put less weight on weak members.",
         ]
     return lines
 

@@ -19,15 +19,19 @@ Each item is a module of recipes/benchmarks/ (`--items` picks some):
    comments with torch fp32, ONNX Runtime fp32 and int8 (needs `pip install -e ".[onnx]"`), torch
    fp16 on CUDA when present, each copy's weight size and the peak memory it adds to a process;
 5. gpu (--gpu): seconds per epoch of base-size ELECTRA and RoBERTa (random init, real shapes) at
-   batch 16, fixed-128 vs ours, fp16 and bf16, and the projected wall time of the pipeline.
+   batch 16, fixed-128 vs ours, fp16 and bf16, and the projected wall time of the pipeline;
+7. spelling (only with --items spelling): the canonical-form steps measured on validation, clean
+   and under each spelling-game family (hf_trainer/perturb.py) at --spelling_rate.
 Without --data_dir the shipped synthetic demo sample is used (small: the figures are then rough).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -37,7 +41,7 @@ from hf_trainer.configs import DataArguments
 from hf_trainer.errors import InvalidArgument, run_recipe
 from hf_trainer.log import setup_logging
 from hf_trainer.preparation import prepare_splits
-from recipes.benchmarks import data_prep, evaluation, inference, serving, training
+from recipes.benchmarks import data_prep, evaluation, inference, serving, spelling, training
 from recipes.benchmarks.common import demo_data_args, machine
 
 # name -> (run, rows): each item adds its keys to the JSON and its lines to the table
@@ -48,6 +52,7 @@ ITEMS = {
     "evaluation": (evaluation.run, evaluation.rows),
     "serving": (serving.run, serving.rows),
     "gpu": (training.run_gpu, training.rows_gpu),
+    "spelling": (spelling.run, spelling.rows),
 }
 DEFAULT_ITEMS = ["training", "data_prep", "evaluation", "inference", "serving"]
 
@@ -69,6 +74,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--base_comments", type=int, default=1024, help="Comments for item 6 (a base-size member per backend)"
     )
     parser.add_argument("--gpu_steps", type=int, default=200)
+    parser.add_argument(
+        "--spelling_rate", type=float, default=0.3, help="Rate of the spelling games (item 7)"
+    )
     args = parser.parse_args(argv)
     if min(args.steps, args.comments, args.gpu_steps, args.base_comments) < 1:
         raise InvalidArgument("--steps, --comments, --gpu_steps and --base_comments must be at least 1")
@@ -80,11 +88,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     setup_logging(logging.WARNING)
+    start = time.perf_counter()
     splits, _ = prepare_splits(args.data_args, seed=42)
     result: dict = {
         "machine": machine(),
         "data": args.data_dir or "demo sample",
         "command": " ".join(sys.argv),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     table = []
     for name in args.items:
@@ -94,6 +104,7 @@ def main(argv: list[str] | None = None) -> dict:
         item = run(splits, args)
         result.update(item)
         table += rows(item)
+    result["seconds"] = round(time.perf_counter() - start, 1)
     io.write_json(args.json, result)
     width = max(len(row[0]) for row in table)
     print(f"machine: {result['machine']}")

@@ -69,10 +69,10 @@ def main(argv: list[str] | None = None) -> EnsembleSpec:
         )
     if weight_choice.get("best") and weight_choice["best"]["weights"] != weight_choice["chosen"]["weights"]:
         logger.info(
-            "Weights: the best val candidate (%s, %.4f) is inside the noise of %d others; chose the one "
-            "with the least weight on weak members (%.4f)",
+            "Weights: the best val candidate (%s, %.4f) is inside the noise of candidates with less weight on "
+            "weak members; chose %s (%.4f)",
             ", ".join(f"{w:.3f}" for w in weight_choice["best"]["weights"]), weight_choice["best"]["value"],
-            weight_choice["candidates_inside_noise"] - 1, value,
+            ", ".join(f"{w:.3f}" for w in weight_choice["chosen"]["weights"]), value,
         )  # fmt: skip
     for effect in spec.removal:
         if effect["changes_nothing"]:

@@ -26,11 +26,22 @@ def machine() -> dict:
         "torch": torch.__version__,
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "memory_gib": memory_gib(),
     }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
         info["cuda"] = torch.version.cuda
     return info
+
+
+def memory_gib() -> float | None:
+    """Total memory of the machine (Linux), GiB."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            kib = next(int(line.split()[1]) for line in handle if line.startswith("MemTotal:"))
+    except (OSError, StopIteration, ValueError):
+        return None
+    return round(kib / 2**20, 1)
 
 
 def repeated(texts, count: int) -> list[str]:

@@ -1,0 +1,113 @@
+"""One canonical form of a comment, undoing the spelling games that can be undone safely.
+
+The same function runs in training (on every split, before tokenisation and before the char n-gram
+vectoriser), in evaluation (the members' predictions are of the canonical texts) and in serving
+(`Ensemble.predict`, `predict.py`, the ONNX backend): each member records the steps it was trained
+with in its `member.json`, and a member trained without them is served without them.
+
+Steps (each named, so a member records exactly which ran):
+
+- ``width``: full-width ASCII (ｆｕｃｋ) to ASCII, the ideographic space to a space, half-width
+  Hangul letters to the usual ones. Not full NFKC: NFKC would also turn the typed letters ㅋㅋ into
+  conjoining jamo, which no tokenizer vocabulary holds.
+- ``invisible``: zero-width characters, the byte-order mark, the soft hyphen and the bidirectional
+  controls removed (they are invisible in a comment and split words for a tokenizer).
+- ``compose``: letters typed one by one that form syllables composed back (ㅅㅣ발 -> 시발,
+  ㄱㅐ새끼 -> 개새끼): an initial consonant followed by a vowel, with a final consonant when the
+  letter after it is not a vowel. Runs of consonants alone (ㅋㅋ, ㅅㅂ) stay as they are.
+- ``repeats``: a character repeated more than three times in a row cut to three (ㅋㅋㅋㅋㅋㅋ -> ㅋㅋㅋ,
+  !!!!!! -> !!!), and a syllable's vowel drawn out over more than one extra syllable cut to one
+  (시이이이발 -> 시이발).
+
+What it does not undo: spaces or punctuation inside a word (시 발: a space is also a real word
+boundary), initial consonants standing for a word (ㅅㅂ), look-alike syllables (댕댕이) and Latin
+look-alikes (7H^H77l), similar-vowel swaps (게세끼): each has a legitimate reading, so undoing it
+would change comments that play no game. The char n-gram member's jamo n-grams catch part of them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from .errors import InvalidInput
+from .perturb import FINALS, INITIALS, VOWELS, is_syllable, join_syllable, split_syllable
+
+STEPS = ("width", "invisible", "compose", "repeats")
+NONE: tuple[str, ...] = ()
+
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
+_REPEATS = re.compile(r"(.)\1{3,}", re.DOTALL)
+# Half-width Hangul letters (U+FFA1..U+FFDC) -> compatibility jamo, as NFKC maps them.
+_HALFWIDTH = {
+    **{0xFFA1 + i: c for i, c in enumerate("ㄱㄲㄳㄴㄵㄶㄷㄸㄹㄺㄻㄼㄽㄾㄿㅀㅁㅂㅃㅄㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ")},
+    **{0xFFC2 + i: c for i, c in enumerate("ㅏㅐㅑㅒㅓㅔ")},
+    **{0xFFCA + i: c for i, c in enumerate("ㅕㅖㅗㅘㅙㅚ")},
+    **{0xFFD2 + i: c for i, c in enumerate("ㅛㅜㅝㅞㅟㅠ")},
+    **{0xFFDA + i: c for i, c in enumerate("ㅡㅢㅣ")},
+}
+_WIDTH = str.maketrans({0xFF01 + i: chr(0x21 + i) for i in range(94)} | {0x3000: " "} | _HALFWIDTH)
+
+
+def width(text: str) -> str:
+    return text.translate(_WIDTH)
+
+
+def remove_invisible(text: str) -> str:
+    return _INVISIBLE.sub("", text)
+
+
+def compose(text: str) -> str:
+    """Typed letters that form syllables, composed into them (see the module docstring)."""
+    out, i, n = [], 0, len(text)
+    while i < n:
+        char = text[i]
+        if char in INITIALS and i + 1 < n and text[i + 1] in VOWELS:
+            vowel, final, step = text[i + 1], "", 2
+            after = text[i + 2] if i + 2 < n else ""
+            # A final consonant only when no vowel follows it (then it starts the next syllable).
+            if after in FINALS[1:] and not (i + 3 < n and text[i + 3] in VOWELS):
+                final, step = after, 3
+            out.append(join_syllable(char, vowel, final))
+            i += step
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+def bound_repeats(text: str) -> str:
+    text = _REPEATS.sub(lambda m: m.group(1) * 3, text)
+    # 시이이이발 -> 시이발: more than one extra ㅇ+vowel syllable after a syllable with that vowel.
+    out = []
+    for char in text:
+        if is_syllable(char) and len(out) >= 2 and is_syllable(out[-1]) and is_syllable(out[-2]):
+            initial, vowel, final = split_syllable(char)
+            before, last = split_syllable(out[-2]), split_syllable(out[-1])
+            drawn = initial == "ㅇ" and not final and last == ("ㅇ", vowel, "") and before[1] == vowel
+            if drawn and not before[2]:
+                continue
+        out.append(char)
+    return "".join(out)
+
+
+_FUNCTIONS = {"width": width, "invisible": remove_invisible, "compose": compose, "repeats": bound_repeats}
+
+
+def check_steps(steps: Sequence[str], source: str = "canonical form") -> tuple[str, ...]:
+    unknown = [s for s in steps if s not in STEPS]
+    if unknown:
+        raise InvalidInput(f"{source}: unknown canonical-form step {unknown[0]!r}; known: {', '.join(STEPS)}")
+    return tuple(s for s in STEPS if s in steps)  # always applied in STEPS order
+
+
+def canonical(text: str, steps: Sequence[str] = STEPS) -> str:
+    """`text` with the given steps applied, in STEPS order."""
+    for step in check_steps(steps):
+        text = _FUNCTIONS[step](text)
+    return text
+
+
+def canonical_all(texts: Sequence[str], steps: Sequence[str] = STEPS) -> list[str]:
+    steps = check_steps(steps)
+    return [canonical(t, steps) for t in texts] if steps else list(texts)

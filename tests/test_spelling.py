@@ -1,0 +1,112 @@
+"""Spelling games (hf_trainer/perturb.py) on known words, and the canonical form that undoes the safe
+ones (hf_trainer/canonical.py)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from hf_trainer.canonical import STEPS, canonical, canonical_all, check_steps, compose
+from hf_trainer.errors import InvalidArgument, InvalidInput
+from hf_trainer.perturb import (
+    FAMILIES,
+    MIXED,
+    initial_consonants,
+    inner_spaces,
+    invisible,
+    jamo_split,
+    join_syllable,
+    latin_lookalikes,
+    lookalike_syllables,
+    perturb,
+    perturb_all,
+    split_syllable,
+    stretch,
+    vowel_swap,
+)
+from hf_trainer.perturb import fullwidth as to_fullwidth
+
+SENTENCE = "시발 놈아 개새끼 멍멍이 귀엽다 fuck 1"
+
+
+def rng() -> random.Random:
+    return random.Random(0)
+
+
+def test_syllables_split_and_join_by_unicode_arithmetic():
+    assert split_syllable("발") == ("ㅂ", "ㅏ", "ㄹ") and split_syllable("시") == ("ㅅ", "ㅣ", "")
+    assert join_syllable("ㅂ", "ㅏ", "ㄹ") == "발" and join_syllable("ㄲ", "ㅣ") == "끼"
+    every = [chr(c) for c in range(0xAC00, 0xD7A4)]
+    assert all(join_syllable(*split_syllable(s)) == s for s in every)
+
+
+def test_each_family_on_known_words_at_rate_one():
+    assert jamo_split("시발", 1.0, rng()) == "ㅅㅣㅂㅏㄹ"
+    assert initial_consonants("시발 놈아 아", 1.0, rng()) == "ㅅㅂ ㄴㅇ 아"  # one syllable: no abbreviation
+    spaced = inner_spaces("시발", 1.0, rng())
+    assert len(spaced) == 3 and spaced[0] == "시" and spaced[2] == "발" and spaced[1] in " .*1_"
+    drawn = stretch("시", 1.0, rng())
+    assert drawn[0] == "시" and set(drawn[1:]) == {"이"} and 2 <= len(drawn) <= 4
+    assert stretch("놈", 1.0, random.Random(1)).endswith("옴")  # the final moves to the last syllable
+    assert lookalike_syllables("멍멍이 명작 귀엽다", 1.0, rng()) == "댕댕이 띵작 커엽다"
+    assert latin_lookalikes("개새끼", 1.0, rng()) == "7H^H77l"
+    assert latin_lookalikes("뭐", 1.0, rng()) == "뭐"  # ㅁ and ㅝ have no look-alike: left alone
+    assert vowel_swap("개새끼 예쁘다", 1.0, rng()) == "게세끼 얘쁘다"
+    hidden = invisible("시발", 1.0, rng())
+    assert (
+        len(hidden) == 3
+        and hidden[0] == "시"
+        and hidden[2] == "발"
+        and hidden[1] in "\u200b\u200c\u200d\u2060\ufeff"
+    )
+    assert to_fullwidth("fuck 1", 1.0, rng()) == "ｆｕｃｋ\u3000１"
+
+
+def test_rates_seeds_and_labels_of_the_families():
+    texts = ["시발 놈아 개새끼 멍멍이 귀엽다 진짜로 오늘 날씨가 좋네요"] * 200
+    for family in FAMILIES:
+        assert perturb(SENTENCE, family, 0.0, 1) == SENTENCE, family  # rate 0: the text as written
+        assert perturb(SENTENCE, family, 0.5, 7) == perturb(SENTENCE, family, 0.5, 7)  # seeded
+        assert perturb(SENTENCE, family, 1.0, 7) != SENTENCE, family
+    # About the rate's share of the syllables is split.
+    split = sum(
+        sum(c in "ㅅㅣㅂㅏㄹ" for c in perturb(t, "jamo_split", 0.3, i)) > 0 for i, t in enumerate(texts)
+    )
+    assert 150 < split <= 200
+    once = perturb_all(texts[:3], "jamo_split", 0.3, 5)
+    assert once == [perturb(t, "jamo_split", 0.3, 5) for t in texts[:3]]  # per text, not per position
+    assert perturb(SENTENCE, MIXED, 0.3, 3) != SENTENCE
+    with pytest.raises(InvalidArgument, match="unknown perturbation family 'leet'"):
+        perturb(SENTENCE, "leet", 0.3, 0)
+    with pytest.raises(InvalidArgument, match=r"rate must be in \[0, 1\]"):
+        perturb(SENTENCE, "jamo_split", 1.5, 0)
+
+
+@pytest.mark.parametrize("family", ["jamo_split", "invisible", "fullwidth"])
+def test_the_canonical_form_undoes_the_safe_games(family):
+    text = SENTENCE + " ㅋㅋㅋ 오이 ㅇㅇ 감사합니당"
+    for seed in range(20):
+        for rate in (0.3, 1.0):
+            assert canonical(perturb(text, family, rate, seed)) == canonical(text), (family, seed, rate)
+
+
+def test_the_canonical_form_of_text_without_games():
+    # Ordinary comments come back as they were: typed consonants, emoji, Latin words, digits.
+    for text in ("ㅋㅋㅋ 진짜 웃기네 😂", "ㅅㅂ 뭐하냐", "BTS 최고 2024", "아이 오이 우유", "ㅇㅇ 맞음", ""):
+        assert canonical(text) == text
+    assert canonical("ㅋㅋㅋㅋㅋㅋㅋ!!!!!!") == "ㅋㅋㅋ!!!"
+    assert canonical("시이이이이발") == "시이발" and canonical("노오옴") == "노오옴"
+    assert compose("ㅅㅣ발 ㄱㅐ새끼 ㅂㅏㄹㅇㅏ") == "시발 개새끼 발아"  # ㄹ before ㅇㅏ: a final, then 아
+    assert compose("ㅂㅏㄹㅏ") == "바라"  # ㄹ before a vowel starts the next syllable
+    assert canonical("ｆｕｃｋ\u3000ﾡ") == "fuck ㄱ" and canonical("a\u200bb\u202ec\ufeff") == "abc"
+    assert canonical_all(["ㅅㅣ발", "ok"], ()) == ["ㅅㅣ발", "ok"]  # no steps: the text as it is
+    assert canonical("ㅅㅣ발\u200b", ["invisible"]) == "ㅅㅣ발"
+    assert check_steps(["repeats", "width"]) == ("width", "repeats") and set(STEPS) == {
+        "width",
+        "invisible",
+        "compose",
+        "repeats",
+    }
+    with pytest.raises(InvalidInput, match="unknown canonical-form step 'nfkc'"):
+        canonical("x", ["nfkc"])
