@@ -14,7 +14,8 @@ from pathlib import Path
 import yaml
 from transformers import HfArgumentParser
 
-from .errors import InputNotFound, InvalidArgument, recover_utf8_argv
+from .canonical import STEPS, check_steps
+from .errors import InputNotFound, InvalidArgument, InvalidInput, recover_utf8_argv
 from .labels import UNSMILE_HUB_DATASET, UNSMILE_LABELS, UNSMILE_TEXT_COLUMN, LabelSchema
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,20 @@ logger = logging.getLogger(__name__)
 # and how many comments it is checked on (the test split's texts, or a file of unlabelled comments).
 MIN_AGREEMENT = 0.995
 CHECK_ROWS = 3000
+
+
+def parse_canonical_form(value: str) -> tuple[str, ...]:
+    """--canonical_form: 'all', 'none' (or empty), or comma-separated steps."""
+    value = value.strip()
+    if value == "all":
+        return STEPS
+    if value in ("", "none"):
+        return ()
+    return check_steps([step.strip() for step in value.split(",") if step.strip()], "the canonical form")
+
+
+# Chosen on validation by `recipes/benchmark.py --items spelling` (docs/PERFORMANCE.md).
+DEFAULT_CANONICAL_FORM = "all"
 
 
 @dataclass
@@ -76,6 +91,14 @@ class DataArguments:
         default=2, metadata={"help": "Each selected row ends up this many times (1 = off)."}
     )
     aeda_punc_ratio: float = field(default=0.3, metadata={"help": "AEDA: at most int(ratio*words+1) marks."})
+    canonical_form: str = field(
+        default=DEFAULT_CANONICAL_FORM,
+        metadata={
+            "help": "Canonical-form steps applied to every split before training, and by the members when "
+            "serving (hf_trainer/canonical.py): comma-separated among width, invisible, compose, repeats; "
+            "'all' or 'none'."
+        },
+    )
     preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for .map."})
     prepared_data_dir: str | None = field(
         default=None,
@@ -93,6 +116,19 @@ class DataArguments:
             )
         if self.label_list_column and not self.class_names:
             raise InvalidArgument("--label_list_column needs --class_names a,b,c")
+        try:
+            parse_canonical_form(self.canonical_form)
+        except InvalidInput as err:
+            raise InvalidArgument(f"--canonical_form: {err}") from None
+
+    @functools.cached_property
+    def canonical_steps(self) -> tuple[str, ...]:
+        """The canonical-form steps of this data: a prepared folder's (its report), else --canonical_form."""
+        if self.prepared_data_dir:
+            from .data import read_prepared_report  # datasets: only when a prepared folder is read
+
+            return check_steps(read_prepared_report(self.prepared_data_dir).get("canonical_form") or ())
+        return parse_canonical_form(self.canonical_form)
 
     @functools.cached_property
     def schema(self) -> LabelSchema:

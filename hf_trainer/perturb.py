@@ -227,3 +227,35 @@ def perturb(text: str, family: str, rate: float, seed: int) -> str:
 
 def perturb_all(texts: Sequence[str], family: str, rate: float, seed: int) -> list[str]:
     return [perturb(text, family, rate, seed) for text in texts]
+
+
+def add_spelling_copies(dataset, share: float, rate: float, seed: int):
+    """Training-time spelling games: for a seeded `share` of the rows, one more row with the same
+    labels whose text plays one family's game (drawn per row) at `rate`. Each copy follows its row,
+    flagged in a `spelling_copy` column; its RNG is seeded by (seed, row id), so the result does not
+    depend on batching. Run it on the train split only (`datasets` `.map`, like AEDA)."""
+    if not 0.0 <= share <= 1.0:
+        raise InvalidArgument(f"--spelling_augment_share must be in [0, 1], got {share}")
+    if "spelling_copy" not in dataset.column_names:
+        dataset = dataset.add_column("spelling_copy", [False] * len(dataset))
+    if share == 0.0 or rate == 0.0:
+        return dataset
+    families = list(FAMILIES)
+
+    def add_batch(batch: dict[str, list]) -> dict[str, list]:
+        out: dict[str, list] = {key: [] for key in batch}
+        for row in range(len(batch["text"])):
+            for key in batch:
+                out[key].append(batch[key][row])
+            rng = random.Random(f"spelling-{seed}-{batch['id'][row]}")
+            if batch["spelling_copy"][row] or rng.random() >= share:
+                continue
+            played = perturb(batch["text"][row], rng.choice(families), rate, seed)
+            if played == batch["text"][row]:
+                continue  # nothing to play with (no Hangul, no ASCII): no copy
+            for key in batch:
+                out[key].append(batch[key][row])
+            out["text"][-1], out["spelling_copy"][-1] = played, True
+        return out
+
+    return dataset.map(add_batch, batched=True, desc="Spelling-game copies")

@@ -17,6 +17,7 @@ from datasets import DatasetDict
 
 from . import io
 from .aeda import augment_minority_classes
+from .canonical import canonical_all
 from .configs import DataArguments
 from .data import (
     hub_dataset_commit,
@@ -97,6 +98,9 @@ def prepare_splits(data_args: DataArguments, seed: int, augment: bool = True) ->
         max_train_samples=data_args.max_train_samples,
         max_eval_samples=data_args.max_eval_samples,
     )
+    steps = data_args.canonical_steps
+    if steps:  # before AEDA and tokenisation; the members apply the same steps when serving
+        splits = splits.map(_canonical_batch, batched=True, fn_kwargs={"steps": steps}, desc="Canonical form")
     overlap = report_overlap(splits)
     original_train_rows = len(splits["train"])
     added = {}
@@ -115,9 +119,14 @@ def prepare_splits(data_args: DataArguments, seed: int, augment: bool = True) ->
         "train_rows_before_aeda": original_train_rows,
         "aeda_rows_added": added,
         "texts_in_several_splits": overlap,
+        "canonical_form": list(steps),
         "prepare_seconds": round(time.perf_counter() - start, 2),
     }
     return splits, report
+
+
+def _canonical_batch(batch: dict, steps: tuple[str, ...]) -> dict:
+    return {"text": canonical_all(batch["text"], steps)}
 
 
 def prepare_splits_once(

@@ -29,9 +29,10 @@ DEMO_TRAIN, DEMO_TEST = DEMO_DATA / "demo_train.tsv", DEMO_DATA / "demo_test.tsv
 DESIGN_MODELS = ["kcelectra", "soongsilbert", "roberta"]
 DEMO_MODELS = ["tiny-electra", "tiny-bert", "tiny-roberta", "char-ngram"]
 DEMO_EPOCHS = "5"  # the tiny models on the shipped sample (a few hundred rows)
-# ... and on a --data_dir: with 14,500 UnSmile rows an epoch takes 25-35 s per model on 2 cores, so
-# 4 epochs keep the CPU demo (three tiny models and the char n-gram member) under 10 minutes.
-DEMO_EPOCHS_FULL_DATA = "4"
+# ... and on a --data_dir: with 14,500 UnSmile rows an epoch takes 40-45 s per model on 2 cores (4 epochs:
+# 3m02s-3m15s per model, 13m33s for the whole demo on 2026-12-02), so 2 epochs keep the CPU demo (three
+# tiny models and the char n-gram member) under 10 minutes. The tiny models add little there either way.
+DEMO_EPOCHS_FULL_DATA = "2"
 
 HELP = """\
 Run the whole UnSmile pipeline: data preparation -> preflight checks of every model -> train each

@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> dict:
     logger.info("Precision: %s", training_args.precision_note)
     member = member_class(model_args.kind)
     output_dir = Path(training_args.output_dir)
-    info = MemberInfo(member.kind, list(data_args.schema.names), model_args.trained_from)
+    info = MemberInfo(
+        member.kind, list(data_args.schema.names), model_args.trained_from, data_args.canonical_steps
+    )
     # The folder holds this member only: another kind's or model's files stop the run here.
     claim_folder(output_dir, info, training_args.overwrite_output_dir, write=training_args.should_save
                  and not training_args.preflight_only)  # fmt: skip

@@ -229,7 +229,7 @@ def test_the_demo_trains_the_tiny_models_fewer_epochs_on_the_full_data(tmp_path)
     for name, source in (("unsmile_train_v1.0.tsv", DEMO_TRAIN), ("unsmile_valid_v1.0.tsv", DEMO_TEST)):
         shutil.copyfile(source, data / name)
     assert epochs() == "5"  # the shipped sample: a few hundred rows
-    assert epochs("--data_dir", str(data)) == "4"  # UnSmile: 14,500 rows, the demo stays under 10 minutes
+    assert epochs("--data_dir", str(data)) == "2"  # UnSmile: 14,500 rows, the demo stays under 10 minutes
 
 
 def test_training_commands_for_presets_hub_ids_and_pass_through(tmp_path):

@@ -110,3 +110,38 @@ def test_the_canonical_form_of_text_without_games():
     }
     with pytest.raises(InvalidInput, match="unknown canonical-form step 'nfkc'"):
         canonical("x", ["nfkc"])
+
+
+def test_members_serve_the_canonical_form_they_were_trained_with(mixed, tmp_path):
+    import json
+    import shutil
+
+    import numpy as np
+
+    from hf_trainer import Ensemble
+    from hf_trainer.members.char_ngram import CharNgramMember
+
+    root, _ = mixed
+    recorded = json.loads((root / "char-ngram" / "member.json").read_text(encoding="utf-8"))
+    assert recorded["canonical_form"] == list(STEPS)
+    ensemble = Ensemble.from_pretrained(str(root / "ensemble"), device="cpu")
+    assert [m.canonical_form for m in ensemble.members] == [STEPS] * 3
+    written = ["여자들은 다 똑같다 ㅋㅋ", "오늘 날씨 좋네요", "시발 진짜 짜증나네"]
+    played = [
+        perturb(written[0], "jamo_split", 1.0, 0),
+        perturb(written[1], "invisible", 1.0, 0),
+        perturb(perturb(written[2], "fullwidth", 1.0, 0), "jamo_split", 0.5, 1),
+    ]
+    assert all(p != w for p, w in zip(played, written, strict=True))
+    # Served: the perturbed comment scores exactly as its canonical form, which is the comment as written.
+    assert ensemble.predict(played) == ensemble.predict(written)
+    # A member whose member.json records no canonical form was trained without one: served without.
+    plain_dir = tmp_path / "char-ngram"
+    shutil.copytree(root / "char-ngram", plain_dir)
+    info = json.loads((plain_dir / "member.json").read_text(encoding="utf-8"))
+    del info["canonical_form"]
+    (plain_dir / "member.json").write_text(json.dumps(info), encoding="utf-8")
+    plain, trained = CharNgramMember.load(plain_dir), CharNgramMember.load(root / "char-ngram")
+    assert plain.canonical_form == () and trained.canonical_form == STEPS
+    assert np.array_equal(plain.predict_proba(written), trained.predict_proba(written))
+    assert not np.allclose(plain.predict_proba(played), trained.predict_proba(played))

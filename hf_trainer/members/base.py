@@ -16,6 +16,7 @@ from typing import ClassVar, Protocol
 import numpy as np
 
 from .. import io
+from ..canonical import canonical_all, check_steps
 from ..errors import InvalidInput
 
 MEMBER_FILE = "member.json"
@@ -44,6 +45,9 @@ class MemberInfo:
     kind: str
     labels: list[str]
     model: str | None = None  # the preset, Hub id or folder it was trained from
+    # The canonical-form steps (hf_trainer/canonical.py) its training texts went through; serving
+    # applies the same. A member.json without the field: a member trained before it, served without.
+    canonical_form: tuple[str, ...] = ()
     format_version: int = MEMBER_FORMAT_VERSION
 
     def save(self, folder: str | Path) -> Path:
@@ -66,15 +70,35 @@ class MemberInfo:
             )
         return cls(
             kind=data["kind"], labels=list(data.get("labels") or []), model=data.get("model"),
+            canonical_form=check_steps(data.get("canonical_form") or (), str(path)),
             format_version=data["format_version"],
         )  # fmt: skip
 
 
+def recorded_canonical_form(source: str | Path) -> tuple[str, ...]:
+    """The canonical-form steps a member folder or Hub id records in its member.json (none when it
+    has no member.json, or no such field: it was trained without them)."""
+    folder = Path(str(source))
+    if not folder.is_dir():
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import EntryNotFoundError
+
+        try:
+            folder = Path(hf_hub_download(str(source), MEMBER_FILE)).parent
+        except EntryNotFoundError:
+            return ()
+    info = MemberInfo.read(folder)
+    return info.canonical_form if info else ()
+
+
 def predict_in_length_order(
-    texts: Sequence[str], batch_size: int, width: int, score_batch: Callable[[list[str]], np.ndarray]
-) -> np.ndarray:
+    texts: Sequence[str], batch_size: int, width: int, score_batch: Callable[[list[str]], np.ndarray],
+    canonical_form: Sequence[str] = (),
+) -> np.ndarray:  # fmt: skip
     """`score_batch` over batches of texts of similar length (each batch pads little), the scores put
-    back in input order: float32, shape (len(texts), width)."""
+    back in input order: float32, shape (len(texts), width). The texts are first put in the member's
+    canonical form (`canonical_form`: the steps it was trained with), as in its training."""
+    texts = canonical_all(texts, canonical_form)
     order = np.argsort([len(t) for t in texts], kind="stable")
     out = np.empty((len(texts), width), dtype=np.float32)
     for start in range(0, len(texts), batch_size):

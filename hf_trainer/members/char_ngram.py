@@ -94,6 +94,7 @@ class CharNgramMember:
             raise InvalidInput("char-ngram member: its weights hold NaN or infinite values")
         self.labels, self.vocabulary, self.idf = list(labels), vocabulary, idf
         self.coef, self.intercept, self.settings, self.c = coef, intercept, settings, c
+        self.canonical_form: tuple[str, ...] = ()  # the training texts' steps (member.json)
         self._counter = None
 
     # -- features --------------------------------------------------------------------------
@@ -115,7 +116,11 @@ class CharNgramMember:
         """Probabilities (float32), shape (len(texts), labels); the same sigmoid as the encoders'.
         Each row's score depends on its text alone, so batching changes no number."""
         return predict_in_length_order(
-            texts, batch_size, len(self.labels), lambda batch: self._proba(self.features(batch))
+            texts,
+            batch_size,
+            len(self.labels),
+            lambda batch: self._proba(self.features(batch)),
+            self.canonical_form,
         )
 
     def _proba(self, features) -> np.ndarray:
@@ -141,7 +146,7 @@ class CharNgramMember:
             "model_type": "char-ngram", "num_labels": len(self.labels),
             "id2label": dict(enumerate(self.labels)), "label2id": {n: i for i, n in enumerate(self.labels)},
         })  # fmt: skip
-        MemberInfo(self.kind, self.labels, model).save(folder)
+        MemberInfo(self.kind, self.labels, model, self.canonical_form).save(folder)
 
     @classmethod
     def load(cls, source: str | Path, **_serving_options) -> CharNgramMember:
@@ -165,12 +170,15 @@ class CharNgramMember:
             arrays = load_file(str(weights_path))
             settings = CharNgramSettings(**{**config["settings"], **OLD_FORMATS.get(config["format"], {})})
             vocabulary = {ngram: i for i, ngram in enumerate(config["ngrams"])}
-            return cls(config["labels"], vocabulary, arrays["idf"], arrays["coef"], arrays["intercept"],
-                       settings, float(config["c"]))  # fmt: skip
+            member = cls(config["labels"], vocabulary, arrays["idf"], arrays["coef"], arrays["intercept"],
+                         settings, float(config["c"]))  # fmt: skip
         except (SafetensorError, KeyError, TypeError, ValueError) as err:
             raise InvalidInput(
                 f"{folder}: a damaged or foreign char-ngram member ({type(err).__name__}: {err})"
             ) from None
+        info = MemberInfo.read(folder)
+        member.canonical_form = info.canonical_form if info else ()
+        return member
 
     @staticmethod
     def train(model_args, data_args, training_args, splits, data_report: dict) -> dict:
@@ -330,6 +338,8 @@ def train_char_ngram(data_args, training_args, splits, data_report: dict) -> dic
     train = original_rows(splits["train"])
     settings = CharNgramSettings(seed=seed)
     model, search = fit_char_ngram(train["text"], np.asarray(train["labels"]), schema.names, settings)
+    # The splits' texts are in this canonical form already (data preparation); serving applies it too.
+    model.canonical_form = data_args.canonical_steps
     model.save(output_dir)
     predictions = {}
     for split, name in (("validation", "val"), ("test", "test")):

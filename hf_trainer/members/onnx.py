@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import io
 from ..errors import InputNotFound, InvalidInput, UserError
-from .base import predict_in_length_order
+from .base import predict_in_length_order, recorded_canonical_form
 from .transformer import encode
 
 logger = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class OnnxMember:
         labels: Sequence[str],
         max_length: int = 128,
         threads: int | None = None,
+        canonical_form: Sequence[str] = (),
     ) -> None:
         ort = require_onnxruntime()
         options = ort.SessionOptions()
@@ -75,6 +76,7 @@ class OnnxMember:
                 f"{path}: the copy gives {width} logits, the ensemble has {len(labels)} labels"
             )
         self.tokenizer, self.labels, self.max_length = tokenizer, list(labels), max_length
+        self.canonical_form = tuple(canonical_form)  # its torch original's (member.json)
 
     @classmethod
     def load(
@@ -87,10 +89,12 @@ class OnnxMember:
 
         logger.info("Member %s: ONNX Runtime, %s", path.parent.name, path)
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
-        return cls(path, tokenizer, labels, max_length)
+        return cls(path, tokenizer, labels, max_length, canonical_form=recorded_canonical_form(source))
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        return predict_in_length_order(texts, batch_size, len(self.labels), self._score_batch)
+        return predict_in_length_order(
+            texts, batch_size, len(self.labels), self._score_batch, self.canonical_form
+        )
 
     def _score_batch(self, texts: list[str]) -> np.ndarray:
         from ..metrics import sigmoid

@@ -10,7 +10,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from .base import MemberInfo, predict_in_length_order
+from .base import MemberInfo, predict_in_length_order, recorded_canonical_form
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ class TransformerMember:
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.labels = [model.config.id2label[j] for j in range(model.config.num_labels)]
+        self.canonical_form: tuple[str, ...] = ()  # set by `load` from member.json
 
     @classmethod
     def load(
@@ -59,11 +60,15 @@ class TransformerMember:
         logger.info("Member %s: %s", Path(source).name, weights.describe())
         model = load_pretrained_classifier(source, weights, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-        return cls(model, tokenizer, max_length=max_length, device=device, half_precision=half_precision)
+        member = cls(model, tokenizer, max_length=max_length, device=device, half_precision=half_precision)
+        member.canonical_form = recorded_canonical_form(source)
+        return member
 
     @torch.inference_mode()
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        return predict_in_length_order(texts, batch_size, len(self.labels), self._score_batch)
+        return predict_in_length_order(
+            texts, batch_size, len(self.labels), self._score_batch, self.canonical_form
+        )
 
     def _score_batch(self, texts: list[str]) -> np.ndarray:
         from ..metrics import sigmoid
@@ -78,7 +83,7 @@ class TransformerMember:
     def save(self, folder: str | Path, model: str | None = None) -> None:
         self.model.save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
-        MemberInfo(self.kind, self.labels, model).save(folder)
+        MemberInfo(self.kind, self.labels, model, self.canonical_form).save(folder)
 
     @staticmethod
     def train(model_args, data_args, training_args, splits, data_report: dict) -> dict:

@@ -20,7 +20,7 @@ from hf_trainer.cross_validation import cross_validate_thresholds
 from hf_trainer.labels import LabelSchema
 from hf_trainer.members.char_ngram import CharNgramMember, CharNgramSettings, _fit_per_label, ngram_analyzer
 from hf_trainer.metrics import binarize, macro_f1
-from hf_trainer.perturb import FAMILIES, MIXED, perturb_all
+from hf_trainer.perturb import FAMILIES, MIXED, add_spelling_copies, perturb_all
 from hf_trainer.thresholds import tune_thresholds
 
 C = 4.0
@@ -32,19 +32,24 @@ def run(splits, args) -> dict:
 
     train = original_rows(splits["train"])
     val_texts, val_labels = splits["validation"]["text"], np.asarray(splits["validation"]["labels"])
-    train_labels = np.asarray(train["labels"])
     families = [*FAMILIES, MIXED]
     played = {f: perturb_all(val_texts, f, args.spelling_rate, SEED) for f in families}
     settings, names = CharNgramSettings(seed=SEED), LabelSchema().names
-    configs = {"none": (), **{step: (step,) for step in STEPS}, "all": STEPS}
+    # (steps, share of train rows given a spelling-game copy at --spelling_rate)
+    configs = {"none": ((), 0.0), **{step: ((step,), 0.0) for step in STEPS}, "all": (STEPS, 0.0)}
+    configs |= {f"all + copies of {share:g} of train": (STEPS, share) for share in args.spelling_shares}
+    if args.spelling_configs:  # only some of them
+        configs = {name: configs[name] for name in args.spelling_configs if name in configs}
     results = {}
-    for name, steps in configs.items():
+    for name, (steps, share) in configs.items():
         start = time.perf_counter()
+        rows = add_spelling_copies(train, share, args.spelling_rate, SEED) if share else train
+        train_labels = np.asarray(rows["labels"])
         vectorizer = TfidfVectorizer(
             analyzer=ngram_analyzer(settings), sublinear_tf=True, min_df=settings.min_df,
             max_features=settings.max_features, dtype=np.float64,
         )  # fmt: skip
-        x = vectorizer.fit_transform(canonical_all(train["text"], steps))
+        x = vectorizer.fit_transform(canonical_all(rows["text"], steps))
         coef, intercept = _fit_per_label(x, train_labels, C, settings)
         vocabulary = {g: int(i) for g, i in vectorizer.vocabulary_.items()}
         model = CharNgramMember(names, vocabulary, vectorizer.idf_, coef, intercept, settings, C)
@@ -55,6 +60,7 @@ def run(splits, args) -> dict:
                 "cv_f1_macro"
             ],
             "clean_f1_macro": macro_f1(binarize(clean, thresholds), val_labels),
+            "train_rows": len(rows),
         }
         for family in families:
             probs = model.predict_proba(canonical_all(played[family], steps))
