@@ -20,8 +20,9 @@ Each item is a module of recipes/benchmarks/ (`--items` picks some):
    fp16 on CUDA when present, each copy's weight size and the peak memory it adds to a process;
 5. gpu (--gpu): seconds per epoch of base-size ELECTRA and RoBERTa (random init, real shapes) at
    batch 16, fixed-128 vs ours, fp16 and bf16, and the projected wall time of the pipeline;
-7. spelling (only with --items spelling): the canonical-form steps measured on validation, clean
-   and under each spelling-game family (hf_trainer/perturb.py) at --spelling_rate.
+7. spelling (only with --items spelling): the canonical-form steps and training-time spelling-game
+   copies (--spelling_shares) measured on validation, clean and under each spelling-game family
+   (hf_trainer/perturb.py) at --spelling_rate.
 Without --data_dir the shipped synthetic demo sample is used (small: the figures are then rough).
 """
 
@@ -77,6 +78,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--spelling_rate", type=float, default=0.3, help="Rate of the spelling games (item 7)"
     )
+    parser.add_argument(
+        "--spelling_shares", type=float, nargs="*", default=[0.5, 1.0],
+        help="Item 7: shares of the train rows given a spelling-game copy, each measured",
+    )  # fmt: skip
+    parser.add_argument(
+        "--spelling_configs", nargs="*", default=None,
+        help="Item 7: run only these configurations (names as in the table: none, width, ..., all, "
+        "'all + copies of 0.5 of train')",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if min(args.steps, args.comments, args.gpu_steps, args.base_comments) < 1:
         raise InvalidArgument("--steps, --comments, --gpu_steps and --base_comments must be at least 1")
