@@ -99,6 +99,16 @@ class DataArguments:
             "'all' or 'none'."
         },
     )
+    spelling_copies: float = field(
+        default=0.5,
+        metadata={
+            "help": "Share of the train rows given one more copy whose text plays a spelling game "
+            "(hf_trainer/perturb.py, one family drawn per row) at --spelling_rate; 0 = off."
+        },
+    )
+    spelling_rate: float = field(
+        default=0.3, metadata={"help": "Rate of the spelling game of each --spelling_copies copy."}
+    )
     preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for .map."})
     prepared_data_dir: str | None = field(
         default=None,
@@ -116,6 +126,9 @@ class DataArguments:
             )
         if self.label_list_column and not self.class_names:
             raise InvalidArgument("--label_list_column needs --class_names a,b,c")
+        for name in ("spelling_copies", "spelling_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise InvalidArgument(f"--{name} must be in [0, 1], got {getattr(self, name)}")
         try:
             parse_canonical_form(self.canonical_form)
         except InvalidInput as err:
@@ -271,6 +284,22 @@ class EvaluationArguments(EnsembleDirArguments):
             )
         if self.errors_per_label < 0:
             raise InvalidArgument(f"--errors_per_label must be >= 0, got {self.errors_per_label}")
+
+
+@dataclass
+class RobustnessArguments(EnsembleDirArguments):
+    rate: float = field(
+        default=0.3,
+        metadata={"help": "Share of the syllables, words or characters each spelling game touches."},
+    )
+    seed: int = field(default=42, metadata={"help": "Seed of the perturbed test split (fixed per run)."})
+    backend: str = field(default="torch", metadata={"help": "torch or onnx (the exported copies)."})
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.rate <= 1.0:
+            raise InvalidArgument(f"--rate must be in (0, 1], got {self.rate}")
+        if self.backend not in ("torch", "onnx"):
+            raise InvalidArgument(f"--backend must be torch or onnx, got {self.backend!r}")
 
 
 @dataclass

@@ -205,6 +205,7 @@ def check_agreement(
                 member.tokenizer,
                 reference.labels,
                 member.max_length,
+                canonical_form=member.canonical_form,
             )
             if entry["name"] in files
             else member

@@ -51,7 +51,7 @@ def model_card(spec: EnsembleSpec, test_metrics: dict | None, repo_id: str) -> s
         "---",
         "language: ko",
         "license: cc-by-nc-nd-4.0",
-        "library_name: transformers",
+        "library_name: hf_trainer_unsmile",
         "pipeline_tag: text-classification",
         "tags: [hate-speech, multi-label, korean, unsmile, ensemble]",
         "datasets: [smilegate-ai/kor_unsmile]",
@@ -59,7 +59,10 @@ def model_card(spec: EnsembleSpec, test_metrics: dict | None, repo_id: str) -> s
         "",
         f"# {repo_id.split('/')[-1]}: Korean multi-label hate-speech classifier (UnSmile ensemble)",
         "",
-        "Ten labels per comment: " + ", ".join(spec.labels) + ". " + _composition(spec, test_metrics),
+        f"{len(spec.labels)} labels per comment: "
+        + ", ".join(spec.labels)
+        + ". "
+        + _composition(spec, test_metrics),
         *_members_section(spec),
     ]
     if test_metrics:
@@ -159,6 +162,10 @@ def _usage_and_limits(repo_id: str) -> list[str]:
         "model inherits the biases and the period of its training data (Korean news and community comments).",
         "- Rare classes (연령, 기타 혐오) are learnt from few examples (partly AEDA copies); expect lower "
         "precision and recall there. Scores are not calibrated probabilities across domains.",
+        "- Spelling games: the members serve the canonical form they were trained with (full-width forms, "
+        "invisible characters, letters typed one by one and long repeats undone); spaces inside words, "
+        "initial-consonant abbreviations (ㅅㅂ), look-alike syllables and Latin look-alikes still cost "
+        "accuracy (the report's robustness section, where there is one, says how much).",
         "- Sarcasm, new slang and text far from the training domain are often misclassified.",
         "",
         "## Data and licence",

@@ -235,7 +235,7 @@ def add_spelling_copies(dataset, share: float, rate: float, seed: int):
     flagged in a `spelling_copy` column; its RNG is seeded by (seed, row id), so the result does not
     depend on batching. Run it on the train split only (`datasets` `.map`, like AEDA)."""
     if not 0.0 <= share <= 1.0:
-        raise InvalidArgument(f"--spelling_augment_share must be in [0, 1], got {share}")
+        raise InvalidArgument(f"--spelling_copies must be in [0, 1], got {share}")
     if "spelling_copy" not in dataset.column_names:
         dataset = dataset.add_column("spelling_copy", [False] * len(dataset))
     if share == 0.0 or rate == 0.0:
@@ -259,3 +259,10 @@ def add_spelling_copies(dataset, share: float, rate: float, seed: int):
         return out
 
     return dataset.map(add_batch, batched=True, desc="Spelling-game copies")
+
+
+def without_spelling_copies(dataset):
+    """The rows of `dataset` that `add_spelling_copies` did not add (all of them when it added none)."""
+    if "spelling_copy" not in dataset.column_names:
+        return dataset
+    return dataset.filter(lambda row: not row["spelling_copy"])

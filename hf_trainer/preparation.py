@@ -27,6 +27,7 @@ from .data import (
     save_prepared_splits,
 )
 from .labels import UNSMILE_TRAIN_FILE, UNSMILE_VALID_FILE
+from .perturb import add_spelling_copies
 
 if TYPE_CHECKING:  # the training arguments import torch; the data stage needs neither
     from .train_configs import RecipeTrainingArguments
@@ -103,7 +104,7 @@ def prepare_splits(data_args: DataArguments, seed: int, augment: bool = True) ->
         splits = splits.map(_canonical_batch, batched=True, fn_kwargs={"steps": steps}, desc="Canonical form")
     overlap = report_overlap(splits)
     original_train_rows = len(splits["train"])
-    added = {}
+    added, copies = {}, 0
     if augment:
         splits["train"], added = augment_minority_classes(
             splits["train"],
@@ -113,6 +114,17 @@ def prepare_splits(data_args: DataArguments, seed: int, augment: bool = True) ->
             punc_ratio=data_args.aeda_punc_ratio,
             seed=seed,
         )
+    if (
+        augment and data_args.spelling_copies > 0
+    ):  # after AEDA, so AEDA picks its labels on the rows as written
+        before = len(splits["train"])
+        train = add_spelling_copies(splits["train"], data_args.spelling_copies, data_args.spelling_rate, seed)
+        if steps:  # the copies in the canonical form too, as serving would put them
+            train = train.map(_canonical_batch, batched=True, fn_kwargs={"steps": steps, "copies_only": True},
+                              desc="Canonical form (copies)")  # fmt: skip
+        splits["train"], copies = train, len(train) - before
+        logger.info("Spelling games: %d copies of train rows added (share %.2f, rate %.2f)", copies,
+                    data_args.spelling_copies, data_args.spelling_rate)  # fmt: skip
     report = {
         "source": source,
         "rows": {name: len(split) for name, split in splits.items()},
@@ -120,13 +132,21 @@ def prepare_splits(data_args: DataArguments, seed: int, augment: bool = True) ->
         "aeda_rows_added": added,
         "texts_in_several_splits": overlap,
         "canonical_form": list(steps),
+        "spelling_copies_added": copies,
         "prepare_seconds": round(time.perf_counter() - start, 2),
     }
     return splits, report
 
 
-def _canonical_batch(batch: dict, steps: tuple[str, ...]) -> dict:
-    return {"text": canonical_all(batch["text"], steps)}
+def _canonical_batch(batch: dict, steps: tuple[str, ...], copies_only: bool = False) -> dict:
+    if not copies_only:
+        return {"text": canonical_all(batch["text"], steps)}
+    return {
+        "text": [
+            canonical_all([t], steps)[0] if copy else t
+            for t, copy in zip(batch["text"], batch["spelling_copy"], strict=True)
+        ]
+    }
 
 
 def prepare_splits_once(

@@ -194,10 +194,10 @@ def members_md(result: dict) -> list[str]:
         "",
         "A weight says how much of the mixed score comes from a member, not how much the member helps: with "
         "thresholds tuned for each candidate, a member whose scores carry little information can take any "
-        "weight at almost no cost. So the weights are chosen among the candidates the validation rows cannot "
-        "tell apart from the best one (95% paired bootstrap interval of the difference covers 0) as the one "
-        "with the least weight on weak members, and each member's removal is measured (validation, tuned "
-        "thresholds, paired bootstrap).",
+        "weight at almost no cost. So the weights shipped are, of the candidates within two bootstrap standard "
+        "deviations of the best one, the one with the least weight on weak members that the validation rows "
+        "cannot tell apart from the best (95% paired bootstrap interval of the difference covers 0); and each "
+        "member's removal is measured (validation, tuned thresholds, paired bootstrap).",
         "",
         "| member | kind | weight | val macro F1 (tuned) | val macro F1 without it | 95% interval | |",
         "|---|---|---:|---:|---:|---:|---|",

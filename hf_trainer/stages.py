@@ -29,14 +29,16 @@ DEMO_TRAIN, DEMO_TEST = DEMO_DATA / "demo_train.tsv", DEMO_DATA / "demo_test.tsv
 DESIGN_MODELS = ["kcelectra", "soongsilbert", "roberta"]
 DEMO_MODELS = ["tiny-electra", "tiny-bert", "tiny-roberta", "char-ngram"]
 DEMO_EPOCHS = "5"  # the tiny models on the shipped sample (a few hundred rows)
-# ... and on a --data_dir: with 14,500 UnSmile rows an epoch takes 40-45 s per model on 2 cores (4 epochs:
-# 3m02s-3m15s per model, 13m33s for the whole demo on 2026-12-02), so 2 epochs keep the CPU demo (three
-# tiny models and the char n-gram member) under 10 minutes. The tiny models add little there either way.
-DEMO_EPOCHS_FULL_DATA = "2"
+# ... and on a --data_dir: with 14,500 UnSmile rows an epoch took 40-45 s per model on 2 cores (4 epochs:
+# 3m02s-3m15s per model, 13m33s for the whole demo on 2026-12-02), and the spelling-game copies add half
+# as many rows again, so one epoch keeps the CPU demo (three tiny models, the char n-gram member and the
+# robustness stage) near 10 minutes. The tiny models add little there either way (docs/PERFORMANCE.md).
+DEMO_EPOCHS_FULL_DATA = "1"
 
 HELP = """\
 Run the whole UnSmile pipeline: data preparation -> preflight checks of every model -> train each
-model -> ensemble weights -> thresholds -> the one test evaluation -> summary. Rerunning skips
+model -> ensemble weights -> thresholds -> the one test evaluation -> spelling games on the test
+split (part of that evaluation) -> summary. Rerunning skips
 finished stages whose inputs and configuration are unchanged and resumes an interrupted training
 from its last checkpoint.
 
@@ -257,6 +259,13 @@ class StageGraph:
         # One process is enough to check a model; it gets the training stage's own arguments.
         return self.python("train.py", *self.train_args(model), "--preflight_only")
 
+    @property
+    def skips_preflight(self) -> bool:
+        """--skip_preflight, or the demo on a --data_dir: tiny local models have nothing to download and
+        their training takes a minute each, so the checks would only cost the 10-minute CPU demo
+        a minute (the shipped-sample demo keeps them, and shows them)."""
+        return self.options.skip_preflight or bool(self.options.demo and self.options.data_dir)
+
     def member_stages(self, depends_on_data: list[str]) -> tuple[list[Stage], list[Stage]]:
         """Each model's preflight (for kinds that have checks) and training stage."""
         models = self.options.models
@@ -270,7 +279,7 @@ class StageGraph:
                 inputs=depends_on_data,
                 run_only_args=run_models,
             )  # fmt: skip
-            for m in ([] if self.options.skip_preflight else models)
+            for m in ([] if self.skips_preflight else models)
             if member_class(model_kind(m)).has_preflight_checks
         ]
         trains = [
@@ -328,7 +337,12 @@ class StageGraph:
             inputs=[thresholds.fingerprint()],
             run_only_args=["--force"] if self.options.rescore_test else [],
         )
-        stages = [data, *preflights, *trains, ensemble, thresholds, evaluate]
+        robustness = Stage(
+            "robustness",
+            self.python("robustness.py", "--ensemble_dir", str(out / "ensemble")),
+            inputs=[evaluate.fingerprint()],
+        )
+        stages = [data, *preflights, *trains, ensemble, thresholds, evaluate, robustness]
         if self.options.push_to_hub:
             publish = self.python("publish.py", "--output_dir", str(out), "--hub_org", self.options.hub_org)
             publish += ["--members", *member_dirs, "--member_repos", *(self.member_repo(m) for m in models)]

@@ -12,10 +12,12 @@ import numpy as np
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback
 
 from . import io
+from .aeda import original_rows
 from .configs import DataArguments
 from .data import tokenize_splits
 from .metrics import make_compute_metrics
 from .modeling import load_model_and_tokenizer
+from .perturb import without_spelling_copies
 from .predictions import save_predictions
 from .preflight import checkpoint_bytes, kept_checkpoints, run_preflight
 from .run_outputs import resume_checkpoint, run_metrics
@@ -86,10 +88,12 @@ def build_trainer(
 def preflight_transformer(model_args, data_args, training_args, splits) -> dict:
     """The preflight checks of one transformer member (`preflight.run_preflight`)."""
     trainer = build_trainer(model_args, data_args, training_args, splits).trainer
+    # The [UNK] check reads the comments as written: spelling-game copies are meant to be hard to read.
+    written = without_spelling_copies(original_rows(splits["train"]))["text"]
     return run_preflight(
         trainer,
         trainer.processing_class,
-        splits["train"]["text"],
+        written,
         name=model_args.member_name,
         max_length=data_args.max_length,
         run_models=training_args.preflight_run_models,

@@ -38,12 +38,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hf_trainer import io
-from hf_trainer.configs import DataArguments
 from hf_trainer.errors import InvalidArgument, run_recipe
 from hf_trainer.log import setup_logging
 from hf_trainer.preparation import prepare_splits
 from recipes.benchmarks import data_prep, evaluation, inference, serving, spelling, training
-from recipes.benchmarks.common import demo_data_args, machine
+from recipes.benchmarks.common import data_args, machine
 
 # name -> (run, rows): each item adds its keys to the JSON and its lines to the table
 ITEMS = {
@@ -91,7 +90,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if min(args.steps, args.comments, args.gpu_steps, args.base_comments) < 1:
         raise InvalidArgument("--steps, --comments, --gpu_steps and --base_comments must be at least 1")
     args.items = args.items or DEFAULT_ITEMS + (["gpu"] if args.gpu else [])
-    args.data_args = DataArguments(data_dir=args.data_dir) if args.data_dir else demo_data_args()
+    args.data_args = data_args(args.data_dir)
     return args
 
 

@@ -117,8 +117,9 @@ def test_only_the_train_split_is_augmented():
     splits, report = prepare_splits(
         DataArguments(train_file=str(DEMO_TRAIN), test_file=str(DEMO_TEST)), seed=42
     )
-    flags = np.asarray(splits["train"]["augmented"])
-    assert (~flags).sum() == report["train_rows_before_aeda"] and flags.sum() > 0
+    flags, copies = np.asarray(splits["train"]["augmented"]), np.asarray(splits["train"]["spelling_copy"])
+    assert (~flags & ~copies).sum() == report["train_rows_before_aeda"] and flags.sum() > 0
+    assert copies.sum() == report["spelling_copies_added"] > 0
     originals = set(np.asarray(splits["train"]["id"])[~flags].tolist())
     assert set(np.asarray(splits["train"]["id"])[flags].tolist()) <= originals
     for name in ("validation", "test"):

@@ -44,7 +44,8 @@ def test_member_writes_the_same_output_contract(mixed, pipeline_dir):
         and search["criterion"] == "holdout_cv_f1_macro_tuned"
     )
     data = metrics["data"]  # it trains on the original rows only, not on the AEDA copies
-    assert metrics["train_rows"] == data["train_rows_before_aeda"] < data["rows"]["train"]
+    # ... spelling-game copies of those included
+    assert data["train_rows_before_aeda"] < metrics["train_rows"] < data["rows"]["train"]
     scores = {c: row["holdout_cv_f1_macro_tuned"] for c, row in search["c_grid"].items()}
     assert scores[str(search["c"])] == max(scores.values())
     for split in ("val", "test"):
@@ -234,3 +235,17 @@ def test_the_per_label_fits_do_not_depend_on_the_number_of_processes(monkeypatch
             fits.append(char_ngram._fit_per_label(x, labels, 2.0, CharNgramSettings()))
     assert np.array_equal(fits[0][0], fits[1][0]) and np.array_equal(fits[0][1], fits[1][1])
     assert np.abs(fits[0][0]).max() > 0  # real fits, not the constant-score case
+
+
+def test_the_c_search_holds_out_a_row_with_its_copies():
+    from hf_trainer.members.char_ngram import HOLDOUT_FOLDS, held_out_rows
+
+    rng = np.random.default_rng(3)
+    labels = (rng.random((200, 3)) < 0.3).astype(np.float32)
+    ids = np.arange(200)
+    copies = rng.choice(200, 100, replace=False)  # half the rows get a copy, as with spelling games
+    all_ids, all_labels = np.concatenate([ids, copies]), np.concatenate([labels, labels[copies]])
+    held = held_out_rows(all_ids, all_labels, seed=42)
+    assert set(all_ids[held]).isdisjoint(all_ids[~held])  # no held-out row has a copy in the fit
+    assert abs(len(set(all_ids[held])) - 200 / HOLDOUT_FOLDS) <= 2
+    assert np.array_equal(held_out_rows(None, labels, 42), held_out_rows(ids, labels, 42))

@@ -98,6 +98,7 @@ def test_korean_flags_survive_a_c_locale():
         "ensemble",
         "thresholds",
         "evaluate_test",
+        "robustness",
         "export",
         "predict",
         "publish",

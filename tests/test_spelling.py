@@ -145,3 +145,43 @@ def test_members_serve_the_canonical_form_they_were_trained_with(mixed, tmp_path
     assert plain.canonical_form == () and trained.canonical_form == STEPS
     assert np.array_equal(plain.predict_proba(written), trained.predict_proba(written))
     assert not np.allclose(plain.predict_proba(played), trained.predict_proba(played))
+
+
+def test_the_robustness_figures_extend_the_one_test_evaluation(mixed, tmp_path):
+    import json
+
+    from hf_trainer.robustness import NotEvaluated, run_robustness
+    from hf_trainer.test_once import read_history
+    from tests.helpers import load_recipe
+
+    root, report = mixed
+    folder = root / "ensemble"
+    before = read_history(folder)["count"]
+    result = run_robustness(folder, rate=0.3)
+    assert read_history(folder)["count"] == before  # not another test evaluation
+    systems = result["systems"]
+    assert list(systems) == ["ensemble", "tiny-bert", "tiny-roberta", "char-ngram"]
+    # As written: the figures of the counted evaluation, from the members served live.
+    assert systems["ensemble"]["as written"] == pytest.approx(
+        report["systems"]["ensemble tuned"]["f1_macro"], abs=2e-3
+    )
+    for family in ("jamo_split", "invisible"):  # undone by the canonical form the members serve
+        assert result["families"][family]["comments_changed"] > 0.5
+        for name in systems:
+            assert systems[name][family]["difference"] == 0.0 and systems[name][family]["ci"] == [0.0, 0.0]
+    # Initial consonants are not undone: some scores move.
+    assert any(systems[name]["initial_consonants"]["difference"] != 0.0 for name in systems)
+    assert json.loads((folder / "report" / "robustness.json").read_text(encoding="utf-8"))["rate"] == 0.3
+    run_robustness(folder, rate=0.3)  # again: the report keeps one section
+    text = (folder / "report" / "report.md").read_text(encoding="utf-8")
+    assert text.count("## Spelling games (robustness)") == 1 and text.index("## Spelling games") < text.index(
+        "## Inputs"
+    )
+    row = next(line for line in text.splitlines() if line.startswith("| jamo_split |"))
+    assert "0.0000 [" in row or "+0.0000 [" in row
+    # A folder whose test split was not scored has no evaluation to extend.
+    members = [str(root / m) for m in ("char-ngram",)]
+    load_recipe("ensemble").main(["--members", *members, "--output_dir", str(tmp_path / "ens")])
+    load_recipe("thresholds").main(["--ensemble_dir", str(tmp_path / "ens")])
+    with pytest.raises(NotEvaluated, match="has not been scored yet; run recipes/evaluate_test.py first"):
+        run_robustness(tmp_path / "ens")

@@ -60,6 +60,10 @@ CASES = {
         (["--ensemble_dir", "no_ensemble"], ["ensemble.json not found"]),
         (["--ensemble_dir", "x", "--unknown_flag", "1"], ["--unknown_flag"]),
     ),
+    "robustness": (
+        (["--ensemble_dir", "no_ensemble"], ["ensemble.json not found"]),
+        (["--ensemble_dir", "x", "--rate", "2"], ["--rate"]),
+    ),
     "evaluate_test": (
         (["--ensemble_dir", "no_ensemble"], ["ensemble.json not found"]),
         (["--ensemble_dir", "x", "--force", "maybe"], ["--force", "maybe"]),

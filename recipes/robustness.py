@@ -1,0 +1,32 @@
+"""Spelling games on the test split: how the ensemble and each member hold (hf_trainer/robustness.py).
+
+    python recipes/robustness.py --ensemble_dir outputs/ensemble [--rate 0.3] [--seed 42] [--backend onnx]
+
+Runs after recipes/evaluate_test.py, on the same inputs: the figures belong to that one test
+evaluation (not counted as another); after any change, evaluate the test split again first. Writes
+<ensemble_dir>/report/robustness.json and a section of report.md: per family of spelling games (and
+all mixed) at --rate, the macro F1 of the ensemble and of each member on the perturbed test comments,
+with the paired bootstrap difference against the comments as written.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hf_trainer.configs import RecipeArgumentParser, RobustnessArguments
+from hf_trainer.errors import run_recipe
+from hf_trainer.log import setup_logging
+from hf_trainer.robustness import run_robustness
+
+
+def main(argv: list[str] | None = None) -> dict:
+    (args,) = RecipeArgumentParser((RobustnessArguments,)).parse(argv)
+    setup_logging()
+    return run_robustness(args.ensemble_dir, args.rate, args.seed, args.backend)
+
+
+if __name__ == "__main__":
+    sys.exit(run_recipe(main))
