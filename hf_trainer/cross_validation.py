@@ -92,6 +92,15 @@ def threshold_fitter(choice: str, folds: int = FOLDS, seed: int = 42):
     raise InvalidInput(f"unknown threshold choice {choice!r}; choose one of {THRESHOLD_CHOICES}")
 
 
+def shipped_threshold_fitter(threshold_report: dict | None):
+    """`fit(probs, labels)` choosing thresholds the way the thresholds stage chose the ensemble's (its
+    recorded choice, folds and seed; "tuned" for an ensemble.json from before the choice)."""
+    evidence = (threshold_report or {}).get("cv") or {}
+    return threshold_fitter(
+        evidence.get("chosen", "tuned"), evidence.get("folds", FOLDS), evidence.get("seed", 42)
+    )
+
+
 def cross_validate_thresholds(
     probs: np.ndarray, labels: np.ndarray, choice: str, folds: int = FOLDS, seed: int = 42
 ) -> dict:

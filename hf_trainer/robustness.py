@@ -15,7 +15,6 @@ another; after any change the test evaluation has to be run (and counted) again 
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +25,8 @@ from .ensemble import EnsembleSpec
 from .errors import UserError
 from .metrics import binarize, macro_f1
 from .perturb import FAMILIES, MIXED, perturb_all
-from .predictions import load_aligned, predictions_path
-from .test_once import METRICS_FILE, REPORT_DIR, REPORT_FILE, read_history
+from .predictions import load_aligned
+from .test_once import METRICS_FILE, REPORT_DIR, REPORT_FILE, evaluation_inputs, read_history
 from .uncertainty import paired_difference, resample_counts
 
 logger = logging.getLogger(__name__)
@@ -51,10 +50,7 @@ def evaluated_inputs(folder: Path, spec: EnsembleSpec) -> dict[str, str]:
             "robustness figures belong to that one evaluation)"
         )
     recorded = io.read_json(folder / REPORT_DIR / METRICS_FILE)["inputs"]
-    files = [folder / "ensemble.json"] + [
-        predictions_path(d, s) for d in spec.member_dirs(folder) for s in ("val", "test")
-    ]
-    now = {os.path.relpath(p, folder): io.sha256_file(p) for p in files}
+    now = evaluation_inputs(folder, spec.member_dirs(folder))
     changed = sorted(k for k in set(now) | set(recorded) if now.get(k) != recorded.get(k))
     if changed or io.digest(now) != history["history"][-1].get("inputs_digest"):
         raise NotEvaluated(
@@ -111,12 +107,9 @@ def robustness(ensemble, texts: list[str], references: np.ndarray, member_thresh
 def member_thresholds(spec: EnsembleSpec, folder: Path) -> list[np.ndarray]:
     """Each member's thresholds, chosen on its validation scores the way the ensemble's were (the
     report's "<member> tuned")."""
-    from .cross_validation import threshold_fitter
+    from .cross_validation import shipped_threshold_fitter
 
-    evidence = (spec.threshold_report or {}).get("cv") or {}
-    fit = threshold_fitter(
-        evidence.get("chosen", "tuned"), evidence.get("folds", 5), evidence.get("seed", 42)
-    )
+    fit = shipped_threshold_fitter(spec.threshold_report)
     return [fit(m.probs, m.references) for m in load_aligned(spec.member_dirs(folder), "val")]
 
 

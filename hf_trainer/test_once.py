@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from pathlib import Path
 
 from . import io
@@ -57,6 +58,18 @@ def check_may_score(ensemble_dir: str | Path, force: bool, how_to_force: str = "
     if history["count"] and not force:
         raise RescoreRefused(refusal(history, how_to_force))
     return history
+
+
+def evaluation_inputs(ensemble_dir: str | Path, member_dirs) -> dict[str, str]:
+    """What a test evaluation reads: ensemble.json and each member's val and test predictions, each by
+    its path relative to the ensemble folder, with its SHA-256."""
+    from .predictions import predictions_path
+
+    folder = Path(ensemble_dir)
+    files = [folder / "ensemble.json"] + [
+        predictions_path(d, s) for d in member_dirs for s in ("val", "test")
+    ]
+    return {os.path.relpath(p, folder): io.sha256_file(p) for p in files}
 
 
 def record_evaluation(ensemble_dir: str | Path, entry: dict) -> dict:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -36,7 +35,7 @@ from hf_trainer.analysis import (
 )
 from hf_trainer.calibration import apply_temperature
 from hf_trainer.configs import EvaluationArguments, RecipeArgumentParser
-from hf_trainer.cross_validation import threshold_fitter
+from hf_trainer.cross_validation import shipped_threshold_fitter
 from hf_trainer.ensemble import EnsembleSpec
 from hf_trainer.error_analysis import error_rows, split_texts, write_errors_tsv
 from hf_trainer.errors import UserError, run_recipe
@@ -49,7 +48,7 @@ from hf_trainer.plots import (
     plot_threshold_curves,
     plot_training_curves,
 )
-from hf_trainer.predictions import load_aligned, predictions_path
+from hf_trainer.predictions import load_aligned
 from hf_trainer.report import write_report_md
 from hf_trainer.test_once import (
     ERRORS_FILE,
@@ -58,6 +57,7 @@ from hf_trainer.test_once import (
     REPORT_FILE,
     RescoreRefused,
     check_may_score,
+    evaluation_inputs,
     record_evaluation,
     refusal,
 )
@@ -70,10 +70,7 @@ def score_systems(spec: EnsembleSpec, val: list, test: list) -> tuple[dict, dict
     """Test metrics and 0/1 decisions of every member and of the ensemble, at 0.5 and with thresholds
     chosen on val (a member's chosen the same way as the ensemble's); and the mixed val/test scores."""
     names, labels = spec.labels, test[0].references
-    evidence = (spec.threshold_report or {}).get("cv") or {}
-    fit = threshold_fitter(
-        evidence.get("chosen", "tuned"), evidence.get("folds", 5), evidence.get("seed", 42)
-    )
+    fit = shipped_threshold_fitter(spec.threshold_report)
     systems, decisions = {}, {}
 
     def add(name: str, probs: np.ndarray, thresholds) -> None:
@@ -144,10 +141,7 @@ def draw_plots(report_dir: Path, spec: EnsembleSpec, systems: dict, val, test, m
 
 def count_evaluation(folder: Path, member_dirs: list[Path], test_f1_macro_tuned: float) -> tuple[dict, str]:
     """Record this evaluation in the folder's test-once history; returns its inputs' SHA-256 and time."""
-    files = [folder / "ensemble.json"] + [
-        predictions_path(d, s) for d in member_dirs for s in ("val", "test")
-    ]
-    inputs = {os.path.relpath(p, folder): io.sha256_file(p) for p in files}
+    inputs = evaluation_inputs(folder, member_dirs)
     evaluated_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     record_evaluation(
         folder,
