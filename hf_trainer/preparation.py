@@ -17,7 +17,7 @@ from datasets import DatasetDict
 
 from . import io
 from .aeda import augment_minority_classes
-from .canonical import canonical_all
+from .canonical import canonical, canonical_all
 from .configs import DataArguments
 from .data import (
     hub_dataset_commit,
@@ -143,7 +143,7 @@ def _canonical_batch(batch: dict, steps: tuple[str, ...], copies_only: bool = Fa
         return {"text": canonical_all(batch["text"], steps)}
     return {
         "text": [
-            canonical_all([t], steps)[0] if copy else t
+            canonical(t, steps) if copy else t
             for t, copy in zip(batch["text"], batch["spelling_copy"], strict=True)
         ]
     }

@@ -179,6 +179,17 @@ def test_the_robustness_figures_extend_the_one_test_evaluation(mixed, tmp_path):
     )
     row = next(line for line in text.splitlines() if line.startswith("| jamo_split |"))
     assert "0.0000 [" in row or "+0.0000 [" in row
+    # After a change to what the evaluation read, the figures would belong to no counted evaluation.
+    import shutil
+
+    copy = tmp_path / "changed"
+    shutil.copytree(root, copy)
+    spec = json.loads((copy / "ensemble" / "ensemble.json").read_text(encoding="utf-8"))
+    for member in spec["members"]:  # the members where they are (one byte of ensemble.json changes)
+        member["path"] = str((folder / member["path"]).resolve())
+    (copy / "ensemble" / "ensemble.json").write_text(json.dumps(spec), encoding="utf-8")
+    with pytest.raises(NotEvaluated, match="ensemble.json changed since the last test evaluation"):
+        run_robustness(copy / "ensemble")
     # A folder whose test split was not scored has no evaluation to extend.
     members = [str(root / m) for m in ("char-ngram",)]
     load_recipe("ensemble").main(["--members", *members, "--output_dir", str(tmp_path / "ens")])
