@@ -199,7 +199,7 @@ def members_md(result: dict) -> list[str]:
         "cannot tell apart from the best (95% paired bootstrap interval of the difference covers 0); and each "
         "member's removal is measured (validation, tuned thresholds, paired bootstrap).",
         "",
-        "| member | kind | weight | val macro F1 (tuned) | val macro F1 without it | 95% interval | |",
+        "| member | kind | weight | val macro F1 (tuned) | change in val macro F1 without it | 95% interval | |",
         "|---|---|---:|---:|---:|---:|---|",
     ]
     for member in section["members"]:
