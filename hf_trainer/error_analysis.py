@@ -38,7 +38,8 @@ def split_rows(member_dirs: Sequence[Path], split: str):
     from .preparation import changed_data_files, prepare_splits
 
     configs = [d / "run_config.json" for d in member_dirs if d is not None]
-    run_config = next((io.read_json(f) for f in configs if f.is_file() and io.read_json(f).get("data")), None)
+    # The first member that records its data flags (each file read once).
+    run_config = next((c for c in (io.read_json(f) for f in configs if f.is_file()) if c.get("data")), None)
     if not run_config:
         logger.warning("No member records its data flags (run_config.json): no texts for the %s rows", split)
         return None
