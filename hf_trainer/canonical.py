@@ -12,6 +12,9 @@ Steps (each named, so a member records exactly which ran):
   conjoining jamo, which no tokenizer vocabulary holds.
 - ``invisible``: zero-width characters, the byte-order mark, the soft hyphen and the bidirectional
   controls removed (they are invisible in a comment and split words for a tokenizer).
+- ``latin``: syllables drawn with Latin letters, digits and symbols read back (7H^H77l -> 개새끼,
+  개^H끼 -> 개새끼), only where a run of such characters reads wholly as syllables and cannot be
+  a Latin word, a number or a smiley (see `latin`); it changes none of UnSmile's 18,742 comments.
 - ``compose``: letters typed one by one that form syllables composed back (ㅅㅣ발 -> 시발,
   ㄱㅐ새끼 -> 개새끼): an initial consonant followed by a vowel, with a final consonant when the
   letter after it is not a vowel. Runs of consonants alone (ㅋㅋ, ㅅㅂ) stay as they are.
@@ -20,8 +23,8 @@ Steps (each named, so a member records exactly which ran):
   (시이이이발 -> 시이발).
 
 What it does not undo: spaces or punctuation inside a word (시 발: a space is also a real word
-boundary), initial consonants standing for a word (ㅅㅂ), look-alike syllables (댕댕이) and Latin
-look-alikes (7H^H77l), similar-vowel swaps (게세끼): each has a legitimate reading, so undoing it
+boundary), initial consonants standing for a word (ㅅㅂ: many words share them), look-alike
+syllables (댕댕이) and similar-vowel swaps (게세끼): each has a legitimate reading, so undoing it
 would change comments that play no game. The char n-gram member's jamo n-grams catch part of them.
 """
 
@@ -33,7 +36,7 @@ from collections.abc import Sequence
 from .errors import InvalidInput
 from .perturb import FINALS, INITIALS, VOWELS, is_syllable, join_syllable, split_syllable
 
-STEPS = ("width", "invisible", "compose", "repeats")
+STEPS = ("width", "invisible", "latin", "compose", "repeats")
 NONE: tuple[str, ...] = ()
 
 _INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
@@ -55,6 +58,67 @@ def width(text: str) -> str:
 
 def remove_invisible(text: str) -> str:
     return _INVISIBLE.sub("", text)
+
+
+# Latin letters, digits and symbols read back as the letters they draw (perturb.LATIN_LETTERS
+# reversed; 7 draws ㄱ and ㅋ and reads ㄱ), two-character drawings first.
+_LATIN_CONSONANTS = {"77": "ㄲ", "^^": "ㅆ", "II": "ㅍ", "7": "ㄱ", "L": "ㄴ", "C": "ㄷ", "2": "ㄹ", "B": "ㅂ",
+                     "^": "ㅅ", "o": "ㅇ", "E": "ㅌ"}  # fmt: skip
+_LATIN_VOWELS = {"F": "ㅏ", "H": "ㅐ", "T": "ㅜ", "-": "ㅡ", "l": "ㅣ"}
+_LATIN_RUN = re.compile(r"[7LC2B^oEIFHTl\-]+")
+_SMILEY = re.compile(r"\^+-+\^+")
+_HANGUL = re.compile("[\uac00-\ud7a3\u3131-\u3163]")
+
+
+def _drawn_letter(run: str, at: int, table: dict[str, str]) -> tuple[str | None, int]:
+    for size in (2, 1):
+        piece = run[at : at + size]
+        if len(piece) == size and piece in table:
+            return table[piece], size
+    return None, 0
+
+
+def _read_drawn_syllables(run: str) -> str | None:
+    """A run of drawn letters read as syllables (initial, vowel, final when no vowel follows it),
+    or None when the run is not wholly such syllables."""
+    out, at = [], 0
+    while at < len(run):
+        initial, size = _drawn_letter(run, at, _LATIN_CONSONANTS)
+        vowel, vowel_size = _drawn_letter(run, at + size, _LATIN_VOWELS) if initial else (None, 0)
+        if vowel is None:
+            return None
+        at += size + vowel_size
+        final, final_size = _drawn_letter(run, at, _LATIN_CONSONANTS)
+        if final in FINALS and _drawn_letter(run, at + final_size, _LATIN_VOWELS)[0] is None:
+            at += final_size
+        else:
+            final = ""
+        out.append(join_syllable(initial, vowel, final))
+    return "".join(out)
+
+
+def latin(text: str) -> str:
+    """Syllables drawn with Latin letters, digits and symbols read back (7H^H77l -> 개새끼, 개^H끼 ->
+    개새끼, ^^-레기 -> 쓰레기). A run is read only when all of it reads as syllables, it is not part
+    of a longer Latin word or number (BTS, 2F4), and it touches Hangul or holds a digit or ^; a run
+    whose only vowel is the dash must touch Hangul, hold a digit or ^ and not be a smiley (E-스포츠, B-급,
+    o-o and ^-^ stay)."""
+
+    def read(match: re.Match) -> str:
+        run, start, end = match.group(0), match.start(), match.end()
+        before, after = text[start - 1 : start], text[end : end + 1]
+        if any(c.isascii() and c.isalnum() for c in before + after):
+            return run
+        touches = bool(_HANGUL.match(before) or _HANGUL.match(after))
+        drawn = bool(re.search(r"[0-9^]", run))  # a digit or ^ among letters: drawn, not written
+        if re.search("[FHTl]", run):  # a vowel other than the dash
+            if not (touches or drawn):
+                return run
+        elif not (touches and drawn) or _SMILEY.fullmatch(run):  # the dash alone: E-스포츠, o-o, ^-^
+            return run
+        return _read_drawn_syllables(run) or run
+
+    return _LATIN_RUN.sub(read, text)
 
 
 def compose(text: str) -> str:
@@ -91,7 +155,9 @@ def bound_repeats(text: str) -> str:
     return "".join(out)
 
 
-_FUNCTIONS = {"width": width, "invisible": remove_invisible, "compose": compose, "repeats": bound_repeats}
+_FUNCTIONS = {
+    "width": width, "invisible": remove_invisible, "latin": latin, "compose": compose, "repeats": bound_repeats,
+}  # fmt: skip
 
 
 def check_steps(steps: Sequence[str], source: str = "canonical form") -> tuple[str, ...]:

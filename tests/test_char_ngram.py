@@ -16,11 +16,13 @@ from hf_trainer.errors import InvalidInput, run_recipe
 from hf_trainer.members.char_ngram import (
     C_GRID,
     CONFIG_FILE,
+    INITIALS_PREFIX,
     JAMO_PREFIX,
     WEIGHTS_FILE,
     CharNgramMember,
     CharNgramSettings,
     fit_char_ngram,
+    initials_view,
     ngram_analyzer,
 )
 from hf_trainer.weight_search import combine
@@ -82,16 +84,33 @@ def test_jamo_ngrams_let_spelling_games_share_features():
     assert set(syllables_only("시발")) < set(with_jamo("시발"))
 
 
-def test_a_member_saved_before_jamo_ngrams_loads_as_it_was(mixed, tmp_path):
+def test_the_initial_consonant_view_reads_a_word_and_its_abbreviation_alike():
+    assert initials_view("시발놈아 ㅅㅂㄴㅇ ㅋㅋ ok 1") == "ㅅㅂㄴㅇ ㅅㅂㄴㅇ ㅋㅋ ok 1"
+    assert initials_view("ㅅㅣ발") == "ㅅㅂ"  # typed vowels drop out
+    with_view = ngram_analyzer(CharNgramSettings(initials_ngram_max=5))
+    without = ngram_analyzer(CharNgramSettings())
+    # The initial-consonant game (시발놈 -> ㅅㅂㄴ) leaves every n-gram of the view unchanged.
+    view = {g for g in with_view("시발놈 꺼져") if g.startswith(INITIALS_PREFIX)}
+    assert view and view == {g for g in with_view("ㅅㅂㄴ 꺼져") if g.startswith(INITIALS_PREFIX)}
+    assert INITIALS_PREFIX + "ㅅㅂㄴ" in view and not any(
+        g.startswith(INITIALS_PREFIX) for g in without("시발놈")
+    )
+
+
+@pytest.mark.parametrize("old_format, dropped", [("char-ngram/1", ("jamo_ngram_max", "initials_ngram_max")),
+                                                 ("char-ngram/2", ("initials_ngram_max",))])  # fmt: skip
+def test_a_member_saved_in_an_older_format_loads_as_it_was(mixed, tmp_path, old_format, dropped):
     import shutil
 
     root, _ = mixed
     folder = tmp_path / "old-format"
     shutil.copytree(root / "char-ngram", folder)
     config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
-    settings = {k: v for k, v in config["settings"].items() if k != "jamo_ngram_max"}
-    (folder / CONFIG_FILE).write_text(json.dumps(dict(config, format="char-ngram/1", settings=settings)))
-    assert CharNgramMember.load(folder).settings.jamo_ngram_max == 0
+    assert config["format"] == "char-ngram/3"
+    settings = {k: v for k, v in config["settings"].items() if k not in dropped}
+    (folder / CONFIG_FILE).write_text(json.dumps(dict(config, format=old_format, settings=settings)))
+    loaded = CharNgramMember.load(folder).settings
+    assert loaded.initials_ngram_max == 0 and loaded.jamo_ngram_max == (0 if old_format.endswith("1") else 6)
 
 
 def test_fit_is_deterministic():

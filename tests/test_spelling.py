@@ -83,7 +83,7 @@ def test_rates_seeds_and_labels_of_the_families():
         perturb(SENTENCE, "jamo_split", 1.5, 0)
 
 
-@pytest.mark.parametrize("family", ["jamo_split", "invisible", "fullwidth"])
+@pytest.mark.parametrize("family", ["jamo_split", "invisible", "fullwidth", "latin_lookalikes"])
 def test_the_canonical_form_undoes_the_safe_games(family):
     text = SENTENCE + " ㅋㅋㅋ 오이 ㅇㅇ 감사합니당"
     for seed in range(20):
@@ -102,14 +102,20 @@ def test_the_canonical_form_of_text_without_games():
     assert canonical("ｆｕｃｋ\u3000ﾡ") == "fuck ㄱ" and canonical("a\u200bb\u202ec\ufeff") == "abc"
     assert canonical_all(["ㅅㅣ발", "ok"], ()) == ["ㅅㅣ발", "ok"]  # no steps: the text as it is
     assert canonical("ㅅㅣ발\u200b", ["invisible"]) == "ㅅㅣ발"
-    assert check_steps(["repeats", "width"]) == ("width", "repeats") and set(STEPS) == {
-        "width",
-        "invisible",
-        "compose",
-        "repeats",
-    }
+    assert check_steps(["repeats", "width"]) == ("width", "repeats")
+    assert STEPS == ("width", "invisible", "latin", "compose", "repeats")
     with pytest.raises(InvalidInput, match="unknown canonical-form step 'nfkc'"):
         canonical("x", ["nfkc"])
+
+
+def test_latin_look_alikes_are_read_back_only_where_nothing_else_is_meant():
+    for drawn, meant in (("7H^H77l", "개새끼"), ("개^H끼", "개새끼"), ("^^-레7l야", "쓰레기야"), ("ㅅㅣ^H77l", "시새끼"),
+                         ("7H 같은", "개 같은"), ("ㅋㅋ7H", "ㅋㅋ개")):  # fmt: skip
+        assert canonical(drawn) == meant, drawn
+    # Latin words and acronyms, numbers, smileys and dashes stay as written.
+    for text in ("BTS 최고", "LoL", "BT", "T-T", "-_-", "o-o", "^^", "^-^ 고마워", "ㅋㅋ^-^", "E-스포츠", "B-급",
+                 "7시", "7-8시", "2F4", "1.5배", "CCTV 설치", "HTML 공부"):  # fmt: skip
+        assert canonical(text) == text, text
 
 
 def test_members_serve_the_canonical_form_they_were_trained_with(mixed, tmp_path):

@@ -25,6 +25,7 @@ from hf_trainer.thresholds import tune_thresholds
 
 C = 4.0
 SEED = 42
+INITIALS = 5  # n-grams 2..5 of the initial-consonant view (members.char_ngram.initials_view)
 
 
 def run(splits, args) -> dict:
@@ -34,14 +35,18 @@ def run(splits, args) -> dict:
     val_texts, val_labels = splits["validation"]["text"], np.asarray(splits["validation"]["labels"])
     families = [*FAMILIES, MIXED]
     played = {f: perturb_all(val_texts, f, args.spelling_rate, SEED) for f in families}
-    settings, names = CharNgramSettings(seed=SEED), LabelSchema().names
-    # (steps, share of train rows given a spelling-game copy at --spelling_rate)
-    configs = {"none": ((), 0.0), **{step: ((step,), 0.0) for step in STEPS}, "all": (STEPS, 0.0)}
-    configs |= {f"all + copies of {share:g} of train": (STEPS, share) for share in args.spelling_shares}
+    names = LabelSchema().names
+    # (steps, share of train rows given a spelling-game copy at --spelling_rate, member settings)
+    plain, initials = CharNgramSettings(seed=SEED), CharNgramSettings(seed=SEED, initials_ngram_max=INITIALS)
+    configs = {"none": ((), 0.0, plain), **{step: ((step,), 0.0, plain) for step in STEPS}}
+    configs |= {"all": (STEPS, 0.0, plain), "all + initials view": (STEPS, 0.0, initials)}
+    for share in args.spelling_shares:
+        configs[f"all + copies of {share:g} of train"] = (STEPS, share, plain)
+        configs[f"all + initials view + copies of {share:g} of train"] = (STEPS, share, initials)
     if args.spelling_configs:  # only some of them
         configs = {name: configs[name] for name in args.spelling_configs if name in configs}
     results = {}
-    for name, (steps, share) in configs.items():
+    for name, (steps, share, settings) in configs.items():
         start = time.perf_counter()
         rows = add_spelling_copies(train, share, args.spelling_rate, SEED) if share else train
         train_labels = np.asarray(rows["labels"])
