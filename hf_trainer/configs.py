@@ -303,6 +303,25 @@ class RobustnessArguments(EnsembleDirArguments):
 
 
 @dataclass
+class FunctionalTestsArguments:
+    ensemble_dir: str = field(default="outputs/ensemble", metadata={"help": "Folder holding ensemble.json."})
+    suite: str = field(
+        default="",
+        metadata={
+            "help": "Suite TSV (default: the shipped Korean suite, hf_trainer/functional_suite/cases.tsv)."
+        },
+    )
+    backend: str = field(default="torch", metadata={"help": "torch or onnx (the exported copies)."})
+    batch_size: int = field(default=64, metadata={"help": "Comments per forward pass."})
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("torch", "onnx"):
+            raise InvalidArgument(f"--backend must be torch or onnx, got {self.backend!r}")
+        if self.batch_size < 1:
+            raise InvalidArgument(f"--batch_size must be at least 1, got {self.batch_size}")
+
+
+@dataclass
 class ExportArguments:
     ensemble_dir: str = field(default="outputs/ensemble", metadata={"help": "Folder holding ensemble.json."})
     quantize: str = field(

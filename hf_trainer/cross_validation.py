@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +23,9 @@ from .errors import InvalidInput
 from .metrics import binarize, f1_scores, macro_f1
 from .thresholds import tune_thresholds
 from .weight_search import choose_weights, combine
+
+if TYPE_CHECKING:
+    from .ensemble import EnsembleSpec
 
 logger = logging.getLogger(__name__)
 
@@ -178,3 +183,12 @@ def choose_thresholds(
         "thresholds": {name: [float(t) for t in values] for name, values in candidates.items()},
     }
     return candidates[chosen], evidence
+
+
+def member_thresholds(spec: EnsembleSpec, folder: Path) -> list[np.ndarray]:
+    """Each member's thresholds, chosen on its validation scores the way the ensemble's were (the
+    report's "<member> tuned")."""
+    from .predictions import load_aligned
+
+    fit = shipped_threshold_fitter(spec.threshold_report)
+    return [fit(m.probs, m.references) for m in load_aligned(spec.member_dirs(folder), "val")]

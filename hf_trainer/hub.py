@@ -14,6 +14,7 @@ from pathlib import Path
 from . import io
 from .ensemble import EnsembleSpec
 from .errors import InvalidArgument, UserError
+from .functional import FUNCTIONAL_FILE, functional_card_md
 from .members import entry_kind, folder_kind, member_class
 from .report import KCBERT_BASELINE
 from .test_once import ERRORS_FILE, METRICS_FILE, REPORT_DIR
@@ -45,8 +46,10 @@ def check_hub_access(api=None, token: str | None = None) -> str:
     return info.get("name", "?") if isinstance(info, Mapping) else "?"
 
 
-def model_card(spec: EnsembleSpec, test_metrics: dict | None, repo_id: str) -> str:
-    """README.md for the ensemble repository."""
+def model_card(
+    spec: EnsembleSpec, test_metrics: dict | None, repo_id: str, functional: dict | None = None
+) -> str:
+    """README.md for the ensemble repository (`functional`: report/functional_tests.json, if any)."""
     lines = [
         "---",
         "language: ko",
@@ -68,6 +71,8 @@ def model_card(spec: EnsembleSpec, test_metrics: dict | None, repo_id: str) -> s
     if test_metrics:
         lines += _test_section(spec, test_metrics) + _provenance_lines(test_metrics)
         lines += ["", "The full report with plots is in `report/`."]
+    if functional:
+        lines += functional_card_md(functional)
     return "\n".join(lines + _usage_and_limits(repo_id))
 
 
@@ -163,9 +168,9 @@ def _usage_and_limits(repo_id: str) -> list[str]:
         "- Rare classes (연령, 기타 혐오) are learnt from few examples (partly AEDA copies); expect lower "
         "precision and recall there. Scores are not calibrated probabilities across domains.",
         "- Spelling games: the members serve the canonical form they were trained with (full-width forms, "
-        "invisible characters, letters typed one by one and long repeats undone); spaces inside words, "
-        "initial-consonant abbreviations (ㅅㅂ), look-alike syllables and Latin look-alikes still cost "
-        "accuracy (the report's robustness section, where there is one, says how much).",
+        "invisible characters, Latin look-alikes, letters typed one by one and long repeats undone); spaces "
+        "inside words, initial-consonant abbreviations (ㅅㅂ) and look-alike syllables still cost accuracy "
+        "(the report's robustness section, where there is one, says how much).",
         "- Sarcasm, new slang and text far from the training domain are often misclassified.",
         "",
         "## Data and licence",
@@ -226,7 +231,9 @@ def stage_bundle(
     if report.is_dir():
         # errors.tsv quotes test comments verbatim: UnSmile is CC BY-NC-ND, so they stay local.
         shutil.copytree(report, staging / REPORT_DIR, ignore=shutil.ignore_patterns(*LOCAL_ONLY_REPORT_FILES))
-    io.write_text(staging / "README.md", model_card(spec, test_metrics, repo_id))
+    functional_file = report / FUNCTIONAL_FILE
+    functional = io.read_json(functional_file) if functional_file.is_file() else None
+    io.write_text(staging / "README.md", model_card(spec, test_metrics, repo_id, functional))
     return staging
 
 

@@ -227,3 +227,48 @@ def plot_confusion(path: Path, rate: np.ndarray, names: Sequence[str]) -> Path:
     save_figure(fig, path, dpi=100)
     plt.close(fig)
     return path
+
+
+def plot_functional(path: Path, result: dict) -> Path:
+    """Functional tests: pass rate per functionality for each system (left, with 95% intervals), and
+    per target group the ensemble's false positive rate on mentions and recall on hate (right)."""
+    plt, hangul = _pyplot()
+    systems = result["systems"]
+    functionalities = list(systems["ensemble"]["functionalities"])
+    groups = list(systems["ensemble"]["groups"])
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(15, 0.32 * len(functionalities) + 2.2), gridspec_kw={"width_ratios": [3, 1.4]}
+    )
+    height = 0.8 / len(systems)
+    y = np.arange(len(functionalities))
+    for i, (name, system) in enumerate(systems.items()):
+        rates = [system["functionalities"][f]["rate"] for f in functionalities]
+        ci = np.array([system["functionalities"][f]["ci"] for f in functionalities])
+        # Error bar lengths; rounding can put a bound a hair on the wrong side of the rate.
+        low, high = np.clip(np.array(rates) - ci[:, 0], 0, None), np.clip(ci[:, 1] - np.array(rates), 0, None)
+        left.barh(y + (i - (len(systems) - 1) / 2) * height, rates, height, xerr=[low, high],
+                  error_kw={"lw": 0.6, "capsize": 0}, label=f"{name} (all {system['overall']['rate']:.0%})")  # fmt: skip
+    left.set_yticks(y, functionalities, fontsize=8)
+    left.invert_yaxis()
+    left.set_xlim(0, 1)
+    left.set_xlabel("pass rate (95% Wilson interval)")
+    left.set_title("Functional tests: pass rate per functionality")
+    left.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0.0, 1.04), ncol=min(len(systems), 3))
+    left.grid(axis="x", alpha=0.3)
+    shown = _display_labels(groups, hangul)
+    g = np.arange(len(groups))
+    ensemble = systems["ensemble"]["groups"]
+    right.barh(g - 0.2, [ensemble[x]["false_positive_rate_on_mentions"]["rate"] or 0 for x in groups], 0.4,
+               color="tab:red", label="false positives on mentions")  # fmt: skip
+    right.barh(g + 0.2, [ensemble[x]["recall_on_hateful"]["rate"] or 0 for x in groups], 0.4,
+               color="tab:green", label="recall on hateful cases")  # fmt: skip
+    right.set_yticks(g, shown, fontsize=9)
+    right.invert_yaxis()
+    right.set_xlim(0, 1)
+    right.set_title("Ensemble, per target group")
+    right.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0.0, 1.04))
+    right.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=100)
+    plt.close(fig)
+    return path

@@ -379,3 +379,19 @@ def provenance_md(result: dict) -> list[str]:
             for h in result["history"]
         ]
     return lines
+
+
+def put_section(report: Path, name: str, lines: Sequence[str]) -> None:
+    """A section added to report.md by a later step (robustness, functional tests), between
+    <!-- name --> markers: an earlier copy is replaced; it goes before the Inputs section."""
+    start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
+    text = report.read_text(encoding="utf-8")
+    if start in text:
+        head, rest = text.split(start, 1)
+        text = head + rest.split(end, 1)[1].lstrip("\n")
+    block = "\n".join([start, *lines, end]) + "\n\n"
+    marker = "\n## Inputs\n"
+    text = (
+        text.replace(marker, "\n" + block + marker.lstrip("\n"), 1) if marker in text else text + "\n" + block
+    )
+    io.write_text(report, text)

@@ -21,11 +21,13 @@ import numpy as np
 
 from . import io
 from .canonical import canonical_all
+from .cross_validation import member_thresholds
 from .ensemble import EnsembleSpec
 from .errors import UserError
 from .metrics import binarize, macro_f1
 from .perturb import FAMILIES, MIXED, perturb_all
 from .predictions import load_aligned
+from .report import put_section
 from .test_once import METRICS_FILE, REPORT_DIR, REPORT_FILE, evaluation_inputs, read_history
 from .uncertainty import paired_difference, resample_counts
 
@@ -34,7 +36,6 @@ logger = logging.getLogger(__name__)
 RATE = 0.3
 SEED = 42
 ROBUSTNESS_FILE = "robustness.json"
-SECTION_START, SECTION_END = "<!-- robustness -->", "<!-- /robustness -->"
 
 
 class NotEvaluated(UserError):
@@ -104,20 +105,10 @@ def robustness(ensemble, texts: list[str], references: np.ndarray, member_thresh
             "systems": systems}  # fmt: skip
 
 
-def member_thresholds(spec: EnsembleSpec, folder: Path) -> list[np.ndarray]:
-    """Each member's thresholds, chosen on its validation scores the way the ensemble's were (the
-    report's "<member> tuned")."""
-    from .cross_validation import shipped_threshold_fitter
-
-    fit = shipped_threshold_fitter(spec.threshold_report)
-    return [fit(m.probs, m.references) for m in load_aligned(spec.member_dirs(folder), "val")]
-
-
 def robustness_md(result: dict) -> list[str]:
     systems = result["systems"]
     families = [*FAMILIES, MIXED]
     lines = [
-        SECTION_START,
         "## Spelling games (robustness)",
         "",
         f"Each test comment played with by one family of spelling games (hf_trainer/perturb.py) at rate "
@@ -143,21 +134,7 @@ def robustness_md(result: dict) -> list[str]:
             + " | ".join(cells)
             + " |"
         )
-    return [*lines, SECTION_END]
-
-
-def add_to_report(report: Path, section: list[str]) -> None:
-    """Put the section into report.md, replacing an earlier one, before the Inputs section."""
-    text = report.read_text(encoding="utf-8")
-    if SECTION_START in text:
-        head, rest = text.split(SECTION_START, 1)
-        text = head + rest.split(SECTION_END, 1)[1].lstrip("\n")
-    block = "\n".join(section) + "\n\n"
-    marker = "\n## Inputs\n"
-    text = (
-        text.replace(marker, "\n" + block + marker.lstrip("\n"), 1) if marker in text else text + "\n" + block
-    )
-    io.write_text(report, text)
+    return lines
 
 
 def run_robustness(folder: str | Path, rate: float = RATE, seed: int = SEED, backend: str = "torch") -> dict:
@@ -184,5 +161,5 @@ def run_robustness(folder: str | Path, rate: float = RATE, seed: int = SEED, bac
     result = robustness(ensemble, texts, test.references, member_thresholds(spec, folder), rate, seed)
     result |= {"inputs_digest": io.digest(inputs), "backend": backend}
     io.write_json(folder / REPORT_DIR / ROBUSTNESS_FILE, result)
-    add_to_report(folder / REPORT_DIR / REPORT_FILE, robustness_md(result))
+    put_section(folder / REPORT_DIR / REPORT_FILE, "robustness", robustness_md(result))
     return result

@@ -18,6 +18,7 @@ from pathlib import Path
 from . import io
 from .configs import DataArguments
 from .errors import InputNotFound
+from .functional import suite_digest
 from .labels import UNSMILE_TRAIN_FILE, UNSMILE_VALID_FILE
 from .members import member_class
 from .presets import member_name, model_kind
@@ -38,7 +39,7 @@ DEMO_EPOCHS_FULL_DATA = "1"
 HELP = """\
 Run the whole UnSmile pipeline: data preparation -> preflight checks of every model -> train each
 model -> ensemble weights -> thresholds -> the one test evaluation -> spelling games on the test
-split (part of that evaluation) -> summary. Rerunning skips
+split (part of that evaluation) -> the Korean functional test suite -> summary. Rerunning skips
 finished stages whose inputs and configuration are unchanged and resumes an interrupted training
 from its last checkpoint.
 
@@ -342,10 +343,19 @@ class StageGraph:
             self.python("robustness.py", "--ensemble_dir", str(out / "ensemble")),
             inputs=[evaluate.fingerprint()],
         )
-        stages = [data, *preflights, *trains, ensemble, thresholds, evaluate, robustness]
+        # The Korean functional test suite: reads no test row, but runs after the evaluation so that
+        # its section lands in the report (the suite's digest: an edited suite reruns it).
+        functional = Stage(
+            "functional_tests",
+            self.python("functional_tests.py", "--ensemble_dir", str(out / "ensemble")),
+            inputs=[robustness.fingerprint(), suite_digest()],
+        )
+        stages = [data, *preflights, *trains, ensemble, thresholds, evaluate, robustness, functional]
         if self.options.push_to_hub:
             publish = self.python("publish.py", "--output_dir", str(out), "--hub_org", self.options.hub_org)
             publish += ["--members", *member_dirs, "--member_repos", *(self.member_repo(m) for m in models)]
             publish += ["--private"] if self.options.hub_private_repo else []
-            stages.append(Stage("publish", publish, inputs=[evaluate.fingerprint()]))
+            stages.append(
+                Stage("publish", publish, inputs=[evaluate.fingerprint(), functional.fingerprint()])
+            )
         return stages

@@ -66,9 +66,16 @@ def test_demo_writes_every_artefact_and_the_summary(demo):
         "tiny-roberta",
         "char-ngram",
     }
-    assert "## Spelling games (robustness)" in (out / "ensemble" / "report" / "report.md").read_text(
-        encoding="utf-8"
+    report = (out / "ensemble" / "report" / "report.md").read_text(encoding="utf-8")
+    assert "## Spelling games (robustness)" in report
+    # The functional test suite's stage: its figures, its plot and its section of the report.
+    assert "Stage functional_tests: done in" in stdout
+    functional = json.loads(
+        (out / "ensemble" / "report" / "functional_tests.json").read_text(encoding="utf-8")
     )
+    assert set(functional["systems"]) == set(robustness["systems"]) and functional["cases"] >= 1500
+    assert (out / "ensemble" / "report" / "functional_tests.png").stat().st_size > 10_000
+    assert report.index("## Functional tests") < report.index("## Inputs")
 
 
 def test_rerun_skips_finished_stages_and_a_subset_reruns_only_what_depends_on_it(demo):
@@ -77,8 +84,8 @@ def test_rerun_skips_finished_stages_and_a_subset_reruns_only_what_depends_on_it
     first_report = (out / "ensemble" / "report" / "report.md").read_text(encoding="utf-8")
     assert "Test evaluations of this output folder: 1.**" in first_report
     again = run_all(*QUICK_DEMO, "--output_dir", str(out)).stdout
-    # data, 4 trainings, ensemble, thresholds, evaluate_test, robustness
-    assert again.count("unchanged since its last run, skipped") == 9 and "Stage" in again
+    # data, 4 trainings, ensemble, thresholds, evaluate_test, robustness, functional_tests
+    assert again.count("unchanged since its last run, skipped") == 10 and "Stage" in again
     subset_args = [*QUICK_DEMO, "--output_dir", str(out), "--models", "tiny-bert", "tiny-roberta"]
     refused = run_all(*subset_args, check=False)
     assert refused.returncode == 2 and "already scored 1 time(s)" in refused.stdout
@@ -86,7 +93,7 @@ def test_rerun_skips_finished_stages_and_a_subset_reruns_only_what_depends_on_it
     subset = run_all(*subset_args, "--rescore_test").stdout
     for stage in ("data", "train_tiny-bert", "train_tiny-roberta"):
         assert f"Stage {stage}: unchanged since its last run, skipped" in subset
-    for stage in ("ensemble", "thresholds", "evaluate_test", "robustness"):
+    for stage in ("ensemble", "thresholds", "evaluate_test", "robustness", "functional_tests"):
         assert f"Stage {stage}: done in" in subset
     assert (out / "tiny-bert" / "model.safetensors").stat().st_mtime_ns == model_before
     spec = io.read_json(out / "ensemble" / "ensemble.json")
