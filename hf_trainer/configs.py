@@ -276,6 +276,13 @@ class EvaluationArguments(EnsembleDirArguments):
         default=20,
         metadata={"help": "report/errors.tsv: false positives and false negatives listed per label."},
     )
+    explain_errors: bool = field(
+        default=True,
+        metadata={
+            "help": "Give each errors.tsv row the spans behind its score (occlusion: loads the members and "
+            "rescores each listed comment once per word); --explain_errors false skips it."
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.bootstrap_resamples < 100:

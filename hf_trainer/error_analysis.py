@@ -19,7 +19,7 @@ from .metrics import binarize
 
 logger = logging.getLogger(__name__)
 
-ERRORS_COLUMNS = ("label", "error", "rank", "id", "score", "threshold", "gold", "predicted", "text")
+ERRORS_COLUMNS = ("label", "error", "rank", "id", "score", "threshold", "gold", "predicted", "text", "spans")
 
 
 def split_texts(member_dirs: Sequence[Path], split: str) -> dict[int, str] | None:
@@ -100,6 +100,7 @@ def error_rows(
                         "gold": names(gold[i]),
                         "predicted": names(predicted[i]),
                         "text": "" if texts is None else texts.get(int(ids[i]), ""),
+                        "spans": "",  # explain.explain_error_rows fills it in
                     }
                 )
     return rows

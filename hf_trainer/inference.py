@@ -124,7 +124,12 @@ class Ensemble:
         texts = [_clean(t) for t in texts]
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float64)
-        return self.spec.mix([member.predict_proba(texts, batch_size) for member in self.members])
+        # A member of weight 0 cannot move the mix (0 x any finite score adds exactly 0): not run.
+        idle = np.full((len(texts), len(self.labels)), 0.5, dtype=np.float32)
+        return self.spec.mix([
+            member.predict_proba(texts, batch_size) if weight != 0 else idle
+            for member, weight in zip(self.members, self.weights, strict=True)
+        ])  # fmt: skip
 
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[dict]:
         """Per comment: every label's score and the labels at or over their thresholds."""
@@ -138,6 +143,16 @@ class Ensemble:
             }
             for row, decisions in zip(probs, binarize(probs, self.thresholds), strict=True)
         ]
+
+    def explain(
+        self, texts: Sequence[str], labels: Sequence[str] | None = None, top_k: int = 3, batch_size: int = 64
+    ) -> list[dict]:
+        """Per comment, per decided label (or `labels`): its score, threshold, and the `top_k` spans of
+        the comment that raise it most, each with character offsets, text and weight (the score
+        lost without it). Occlusion of this ensemble's own score: hf_trainer/explain.py."""
+        from .explain import explain
+
+        return explain(self, texts, labels, top_k, batch_size)
 
     def predict_stream(
         self, texts: Iterable[str], chunk_size: int = 1024, batch_size: int = 64

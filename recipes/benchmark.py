@@ -23,6 +23,10 @@ Each item is a module of recipes/benchmarks/ (`--items` picks some):
 7. spelling (only with --items spelling): the canonical-form steps and training-time spelling-game
    copies (--spelling_shares) measured on validation, clean and under each spelling-game family
    (hf_trainer/perturb.py) at --spelling_rate.
+8. explain (only with --items explain): seconds to explain a 20-word comment with one base-size int8
+   ONNX member; with --explain_ensemble_dir, the faithfulness of the explanations (ERASER's
+   comprehensiveness and sufficiency against random spans) and seconds per comment on the test
+   comments that ensemble flags.
 Without --data_dir the shipped synthetic demo sample is used (small: the figures are then rough).
 """
 
@@ -41,7 +45,7 @@ from hf_trainer import io
 from hf_trainer.errors import InvalidArgument, run_recipe
 from hf_trainer.log import setup_logging
 from hf_trainer.preparation import prepare_splits
-from recipes.benchmarks import data_prep, evaluation, inference, serving, spelling, training
+from recipes.benchmarks import data_prep, evaluation, explain, inference, serving, spelling, training
 from recipes.benchmarks.common import data_args, machine
 
 # name -> (run, rows): each item adds its keys to the JSON and its lines to the table
@@ -53,6 +57,7 @@ ITEMS = {
     "serving": (serving.run, serving.rows),
     "gpu": (training.run_gpu, training.rows_gpu),
     "spelling": (spelling.run, spelling.rows),
+    "explain": (explain.run, explain.rows),
 }
 DEFAULT_ITEMS = ["training", "data_prep", "evaluation", "inference", "serving"]
 
@@ -86,9 +91,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="Item 7: run only these configurations (names as in the table: none, width, ..., all, "
         "'all + copies of 0.5 of train')",
     )  # fmt: skip
+    parser.add_argument(
+        "--explain_ensemble_dir", default=None,
+        help="Item 8: a trained ensemble whose explanations are measured on the test comments it flags",
+    )  # fmt: skip
+    parser.add_argument("--explain_comments", type=int, default=200, help="Item 8: flagged test comments")
     args = parser.parse_args(argv)
-    if min(args.steps, args.comments, args.gpu_steps, args.base_comments) < 1:
-        raise InvalidArgument("--steps, --comments, --gpu_steps and --base_comments must be at least 1")
+    if min(args.steps, args.comments, args.gpu_steps, args.base_comments, args.explain_comments) < 1:
+        raise InvalidArgument(
+            "--steps, --comments, --gpu_steps, --base_comments and --explain_comments must be at least 1"
+        )
     args.items = args.items or DEFAULT_ITEMS + (["gpu"] if args.gpu else [])
     args.data_args = data_args(args.data_dir)
     return args

@@ -39,6 +39,7 @@ from hf_trainer.cross_validation import shipped_threshold_fitter
 from hf_trainer.ensemble import EnsembleSpec
 from hf_trainer.error_analysis import error_rows, split_texts, write_errors_tsv
 from hf_trainer.errors import UserError, run_recipe
+from hf_trainer.explain import explain_error_rows
 from hf_trainer.log import setup_logging
 from hf_trainer.metrics import binarize, multilabel_metrics
 from hf_trainer.plots import (
@@ -216,6 +217,23 @@ def provenance(spec: EnsembleSpec, member_dirs: list[Path]) -> dict:
     }
 
 
+def explain_errors(folder: Path, rows: list[dict]) -> bool:
+    """errors.tsv's spans, from the members served live. The evaluation is counted already: a member
+    that cannot be loaded or run leaves the spans empty, with one warning, and the report is written."""
+    from hf_trainer.inference import Ensemble  # loads transformers: only when the spans are asked for
+
+    try:
+        explain_error_rows(Ensemble.from_pretrained(str(folder)), rows)
+    except Exception as err:  # noqa: BLE001 - the spans are an extra; the evaluation stands
+        logger.warning(
+            "errors.tsv without spans: the members could not be rescored (%s: %s)", type(err).__name__, err
+        )
+        for row in rows:
+            row["spans"] = ""
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> dict:
     (args,) = RecipeArgumentParser((EvaluationArguments,)).parse(argv)
     setup_logging()
@@ -244,6 +262,8 @@ def main(argv: list[str] | None = None) -> dict:
     report_dir.mkdir(parents=True)
     texts = split_texts(member_dirs, "test")
     errors = error_rows(test_mixed, labels, spec.thresholds, test[0].ids, names, texts, args.errors_per_label)
+    if args.explain_errors and texts is not None and errors:
+        explain_errors(folder, errors)
     write_errors_tsv(report_dir / ERRORS_FILE, errors)
     plots = draw_plots(
         report_dir, spec, systems, val, test, (val_mixed, test_mixed), analysis["label_confusion"]

@@ -3,11 +3,15 @@
     echo "댓글 하나" | python recipes/predict.py --ensemble outputs/ensemble
     python recipes/predict.py --ensemble outputs/ensemble --input comments.txt --output labels.jsonl
     python recipes/predict.py --ensemble outputs/ensemble --input data.tsv --tsv_column 문장
+    python recipes/predict.py --ensemble outputs/ensemble --input comments.txt --explain --explain_top_k 3
 
 Input is UTF-8, streamed in chunks, so memory stays flat on long files. Lines are split on "\\n"
 only: output line N always belongs to input line N (with --tsv_column: to data row N, file line
 N + 1), whatever bytes the line holds; only the "\\r" of a CRLF line end is dropped. Empty lines
 and overlong comments get scores like any other (overlong ones are truncated to --max_length tokens).
+With --explain each line also gets `explanations`: per decided label, the spans of the comment that
+raise its score most (character offsets into the comment, its text, and the score lost without it;
+hf_trainer/explain.py), at the cost of rescoring each comment once per word.
 A user mistake (a missing file, a mistyped ensemble folder) ends with one line and exit code 2;
 --debug shows the traceback.
 """
@@ -50,6 +54,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max_length", type=int, default=128)
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     parser.add_argument("--no_text", action="store_true", help="Leave the comment out of each output line")
+    parser.add_argument(
+        "--explain", action="store_true", help="Add the spans behind each decided label (occlusion; slower)"
+    )
+    parser.add_argument("--explain_top_k", type=int, default=3, help="Spans per decided label with --explain")
     parser.add_argument("--trust_remote_code", action="store_true")
     parser.add_argument(
         "--backend",
@@ -64,8 +72,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     # Under a C locale argv arrives surrogate-escaped: recover UTF-8 (a Korean --tsv_column name).
     args = parser.parse_args(recover_utf8_argv(list(sys.argv[1:] if argv is None else argv)))
-    if min(args.batch_size, args.chunk_size, args.max_length) < 1:
-        raise InvalidArgument("--batch_size, --chunk_size and --max_length must be at least 1")
+    if min(args.batch_size, args.chunk_size, args.max_length, args.explain_top_k) < 1:
+        raise InvalidArgument(
+            "--batch_size, --chunk_size, --max_length and --explain_top_k must be at least 1"
+        )
     return args
 
 
@@ -106,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         for text, result in _paired(texts, ensemble, args):
             written += 1
             record = {"line": written} | ({} if args.no_text else {"text": text}) | result
+            if args.explain:
+                (explained,) = ensemble.explain([text], top_k=args.explain_top_k, batch_size=args.batch_size)
+                record["explanations"] = {name: entry["spans"] for name, entry in explained.items()}
             sink.write(json.dumps(record, ensure_ascii=False) + "\n")
             progress.update(1)
     return written

@@ -378,6 +378,13 @@ def test_the_report_shows_intervals_cv_calibration_errors_and_korean_plots(pipel
     assert errors and metrics["errors_have_texts"] and all(r["text"] for r in errors)
     assert {r["label"] for r in errors} <= set(UNSMILE_LABELS)
     assert all(int(r["rank"]) <= 20 for r in errors)
+    # The spans behind each listed error: pieces of its own text, signed as the error says.
+    explained = [r for r in errors if r["spans"]]
+    assert explained, "no errors.tsv row got spans"
+    for row in explained:
+        for part in row["spans"].split("; "):
+            piece, weight = part.rsplit(" (", 1)
+            assert piece in row["text"] and (weight.startswith("+") == (row["error"] == "false positive"))
 
 
 def test_plots_use_a_hangul_font_and_say_so_when_there_is_none(monkeypatch, caplog, tmp_path):

@@ -80,7 +80,7 @@ def rows(result: dict) -> list[tuple[str, str]]:
     return out
 
 
-def _one_member_spec(schema: LabelSchema) -> EnsembleSpec:
+def one_member_spec(schema: LabelSchema) -> EnsembleSpec:
     """Item 6's ensemble: the one base-size member alone, thresholds 0.5."""
     return EnsembleSpec(labels=list(schema.names), members=[{"name": "base", "path": ".", "weight": 1.0}],
                         objective="none", objective_value=0.0, thresholds=[0.5] * schema.num_labels)  # fmt: skip
@@ -104,7 +104,7 @@ def _member_memory_probe(kind: str, folder: str, texts: list[str], queue) -> Non
     from hf_trainer.members.onnx import FILES, OnnxMember
 
     schema = LabelSchema()
-    spec = _one_member_spec(schema)
+    spec = one_member_spec(schema)
     before = _status_kib("VmRSS")
     try:
         Path("/proc/self/clear_refs").write_text("5")  # restart the peak (VmHWM) from the current RSS
@@ -145,22 +145,27 @@ def member_memory(kind: str, folder: Path, texts: list[str]) -> dict | None:
             probe.kill()
 
 
-def base_inference(splits, comments: int) -> dict:
-    """Item 6: one base-size member served by each backend on the same real comments (batch 64)."""
+def base_model(splits, schema: LabelSchema):
+    """A random-init model with KcELECTRA-base's shapes and a WordPiece tokenizer of the train texts."""
     from transformers import ElectraConfig, ElectraForSequenceClassification
 
-    from hf_trainer.export import export_member
-    from hf_trainer.members.onnx import OnnxMember
-
-    schema = LabelSchema()
-    texts = repeated(splits["test"]["text"], comments)
     config = ElectraConfig(vocab_size=54_000, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
                            intermediate_size=3072, max_position_embeddings=512)  # fmt: skip
     set_label_config(config, schema)
     torch.manual_seed(0)
     model = ElectraForSequenceClassification(config).eval()
-    tokenizer = build_wordpiece_tokenizer(splits["train"]["text"], vocab_size=30_000)
-    spec = _one_member_spec(schema)
+    return model, build_wordpiece_tokenizer(splits["train"]["text"], vocab_size=30_000)
+
+
+def base_inference(splits, comments: int) -> dict:
+    """Item 6: one base-size member served by each backend on the same real comments (batch 64)."""
+    from hf_trainer.export import export_member
+    from hf_trainer.members.onnx import OnnxMember
+
+    schema = LabelSchema()
+    texts = repeated(splits["test"]["text"], comments)
+    model, tokenizer = base_model(splits, schema)
+    spec = one_member_spec(schema)
 
     def rate(member) -> tuple[float, np.ndarray]:
         ensemble = Ensemble([member], spec)

@@ -1,0 +1,161 @@
+"""Item 8 (explain, only with --items explain): how faithful and how fast the explanations are.
+
+With --explain_ensemble_dir D (a trained ensemble, e.g. the real-data demo's): on test comments the
+ensemble flags with a label other than clean (seeded sample of --explain_comments), for each flagged
+(comment, label), ERASER's measures of the occlusion explanation (hf_trainer/explain.py):
+comprehensiveness (the label's score lost when the top-1 / top-3 spans are removed) against removing
+a random span of the same number of characters, and sufficiency (the score lost when only the top-3
+spans are kept; lower is better); and the seconds to explain one comment. Without it, and always: the
+seconds to explain one 20-word comment with one base-size int8 ONNX member (item 6's shapes).
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hf_trainer.explain import candidate_spans, character_starts, explain, only, without
+from hf_trainer.inference import Ensemble
+from hf_trainer.labels import LabelSchema
+
+SEED = 42
+CLEAN = "clean"
+
+
+def run(splits, args) -> dict:
+    result = {"explain_base_onnx_int8": base_onnx_timing(splits)}
+    if args.explain_ensemble_dir:
+        result["explain_faithfulness"] = faithfulness(
+            Ensemble.from_pretrained(args.explain_ensemble_dir), splits["test"]["text"], args.explain_comments
+        )
+        result["explain_faithfulness"]["ensemble_dir"] = args.explain_ensemble_dir
+    return result
+
+
+def rows(result: dict) -> list[tuple[str, str]]:
+    base = result["explain_base_onnx_int8"]
+    out = [(
+        "explain: one 20-word comment, one base-size int8 ONNX member (median s)",
+        f"{base['median_seconds']:.3f} (spans per comment {base['spans']:.0f})",
+    )]  # fmt: skip
+    faith = result.get("explain_faithfulness")
+    if faith:
+        out += [
+            (
+                "explain: top-1 span removed vs a random span of its length (mean score drop)",
+                f"{faith['comprehensiveness_top1']:.4f} vs {faith['random_top1']:.4f} "
+                f"(x{faith['top1_over_random']:.1f}; {faith['pairs']} flagged pairs)",
+            ),
+            (
+                "explain: comprehensiveness top-3 / sufficiency top-3",
+                f"{faith['comprehensiveness_top3']:.4f} / {faith['sufficiency_top3']:.4f}",
+            ),
+            (
+                "explain: seconds per comment (the ensemble, median / mean)",
+                f"{faith['median_seconds']:.3f} / {faith['mean_seconds']:.3f}",
+            ),  # fmt: skip
+        ]
+    return out
+
+
+def random_span(text: str, characters: int, rng: random.Random) -> tuple[int, int] | None:
+    """A random run of `characters` whole characters of the text (spaces included), or None."""
+    starts = [*character_starts(text, 0, len(text)), len(text)]
+    if len(starts) - 1 < characters:
+        return None
+    first = rng.randrange(len(starts) - characters)
+    return starts[first], starts[first + characters]
+
+
+def faithfulness(ensemble: Ensemble, texts: list[str], comments: int) -> dict:
+    rng = random.Random(SEED)
+    probs = ensemble.predict_proba(texts)
+    decided = probs >= ensemble.thresholds
+    labels = [name for name in ensemble.labels if name != CLEAN]
+    index = {name: i for i, name in enumerate(ensemble.labels)}
+    flagged = [i for i in range(len(texts)) if any(decided[i, index[n]] for n in labels)]
+    chosen = sorted(rng.sample(flagged, min(comments, len(flagged))))
+    top1, random1, top3, sufficiency, seconds = [], [], [], [], []
+    for i in chosen:
+        text = texts[i]
+        asked = [n for n in labels if decided[i, index[n]]]
+        start = time.perf_counter()
+        (explained,) = explain(ensemble, [text], labels=asked, top_k=3)
+        seconds.append(time.perf_counter() - start)
+        variants, keys = [], []
+        for name in asked:
+            spans = [(s["start"], s["end"]) for s in explained[name]["spans"]]
+            if not spans:
+                continue
+            first = spans[0]
+            length = len(character_starts(text, first[0], first[1]))
+            other = random_span(text, length, rng)
+            removed_all = text
+            for s, e in sorted(spans, reverse=True):  # right to left: earlier offsets stay valid
+                removed_all = without(removed_all, s, e)
+            variants += [
+                without(text, *first),
+                without(text, *other) if other else text,
+                removed_all,
+                only(text, spans),
+            ]
+            keys.append(name)
+        if not keys:
+            continue
+        scores = ensemble.predict_proba(variants).reshape(len(keys), 4, -1)
+        for k, name in enumerate(keys):
+            full = probs[i, index[name]]
+            lost = full - scores[k, :, index[name]]
+            top1.append(lost[0])
+            random1.append(lost[1])
+            top3.append(lost[2])
+            sufficiency.append(lost[3])
+    mean = lambda values: float(np.mean(values)) if values else float("nan")  # noqa: E731
+    return {
+        "comments": len(chosen),
+        "flagged_in_test": len(flagged),
+        "pairs": len(top1),
+        "comprehensiveness_top1": mean(top1),
+        "random_top1": mean(random1),
+        "top1_over_random": mean(top1) / mean(random1) if random1 and mean(random1) > 0 else float("inf"),
+        "comprehensiveness_top3": mean(top3),
+        "sufficiency_top3": mean(sufficiency),
+        "median_seconds": float(np.median(seconds)) if seconds else float("nan"),
+        "mean_seconds": mean(seconds),
+        "method": "occlusion (words, and pairs of characters inside words of 4+ characters)",
+    }
+
+
+def base_onnx_timing(splits, comments: int = 10) -> dict:
+    """Seconds to explain one 20-word comment with one base-size int8 ONNX member (median of
+    `comments` comments of 20 words made from test comments)."""
+    from hf_trainer.export import export_member
+    from hf_trainer.members.onnx import OnnxMember
+
+    from .serving import base_model, one_member_spec
+
+    schema = LabelSchema()
+    words = " ".join(splits["test"]["text"]).split()
+    texts = [" ".join(words[k * 20 : (k + 1) * 20]) for k in range(comments)]
+    model, tokenizer = base_model(splits, schema)
+    work = Path(tempfile.mkdtemp(prefix="bench_explain_"))
+    try:
+        files = export_member(model, tokenizer, work, "int8")
+        ensemble = Ensemble(
+            [OnnxMember(work / files["int8"], tokenizer, schema.names)], one_member_spec(schema)
+        )
+        explain(ensemble, texts[:1], labels=[schema.names[0]])  # warm-up
+        seconds = []
+        for text in texts:
+            start = time.perf_counter()
+            explain(ensemble, [text], labels=list(schema.names))
+            seconds.append(time.perf_counter() - start)
+        return {"median_seconds": float(np.median(seconds)), "spans": float(np.mean([len(candidate_spans(t)) for t in texts])),
+                "comments": comments, "words": 20}  # fmt: skip
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

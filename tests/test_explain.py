@@ -1,0 +1,155 @@
+"""Explanations (hf_trainer/explain.py): occlusion spans of the ensemble's own score."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from hf_trainer.errors import InvalidArgument
+from hf_trainer.explain import candidate_spans, character_starts, explain, only, pick_spans, without
+
+FILLER = (
+    "오늘 날씨 정말 좋다 우리 동네 카페 커피 맛있네 내일 회사 가기 싫다 주말 영화 보러 갈까 점심 뭐 먹지 "
+    "버스 늦게 왔어 친구 만나서 이야기 했다 운동 하고 집에 왔다 시험 공부 해야 하는데 게임 조금만 할까"
+).split()
+TRIGGER = "쓰레기"
+
+
+def synthetic(rows: int, seed: int) -> tuple[list[str], np.ndarray]:
+    """Comments of filler words; label 0 is the presence of TRIGGER, label 1 is random."""
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for _ in range(rows):
+        words = rng.sample(FILLER, rng.randint(4, 9))
+        planted = rng.random() < 0.5
+        if planted:
+            words.insert(rng.randint(0, len(words)), TRIGGER)
+        texts.append(" ".join(words))
+        labels.append([float(planted), float(rng.random() < 0.3)])
+    return texts, np.array(labels, dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def trigger_ensemble(tmp_path_factory):
+    """A char n-gram member trained on the synthetic comments, served as a one-member ensemble."""
+    from hf_trainer import Ensemble
+    from hf_trainer.members.char_ngram import CharNgramSettings, fit_char_ngram
+
+    texts, labels = synthetic(600, 0)
+    member, _ = fit_char_ngram(texts, labels, ["trigger", "noise"], CharNgramSettings(), c_grid=(4.0,))
+    folder = tmp_path_factory.mktemp("trigger") / "char-ngram"
+    folder.mkdir()
+    member.save(folder)
+    ensemble = Ensemble.from_pretrained(str(folder))
+    ensemble.folder = folder  # for the CLI test
+    return ensemble
+
+
+def test_a_planted_trigger_is_the_top_span(trigger_ensemble):
+    texts, labels = synthetic(200, 1)
+    positives = [t for t, y in zip(texts, labels, strict=True) if y[0]]
+    negatives = [t for t, y in zip(texts, labels, strict=True) if not y[0]]
+    explained = explain(trigger_ensemble, positives, labels=["trigger"], top_k=1)
+    top = [e["trigger"]["spans"][0]["text"] if e["trigger"]["spans"] else None for e in explained]
+    assert np.mean([t == TRIGGER for t in top]) >= 0.95, top
+    for text, e in zip(positives, explained, strict=True):
+        span = e["trigger"]["spans"][0]
+        assert text[span["start"] : span["end"]] == span["text"]  # offsets of the text as given
+    # Without the trigger: no span raises the score by more than a small bound.
+    for e in explain(trigger_ensemble, negatives, labels=["trigger"]):
+        assert all(span["weight"] < 0.05 for span in e["trigger"]["spans"]), e
+
+
+def test_explanations_are_of_the_ensembles_own_decided_labels(trigger_ensemble):
+    text = f"오늘 {TRIGGER} 같은 영화 봤다"
+    (default,) = explain(trigger_ensemble, [text])  # the decided labels by default
+    scores = trigger_ensemble.predict_proba([text])[0]
+    decided = [n for n, s, t in zip(trigger_ensemble.labels, scores, trigger_ensemble.thresholds, strict=True)
+               if s >= t]  # fmt: skip
+    assert list(default) == decided and "trigger" in decided
+    entry = default["trigger"]
+    assert entry["score"] == pytest.approx(scores[0], abs=1e-6) and entry["decided"]
+    # The weight is the score lost without the span, rescored by the ensemble.
+    span = entry["spans"][0]
+    rescored = trigger_ensemble.predict_proba([without(text, span["start"], span["end"])])[0, 0]
+    assert span["weight"] == pytest.approx(scores[0] - rescored, abs=1e-6)
+    with pytest.raises(InvalidArgument, match="unknown label 'hate'"):
+        explain(trigger_ensemble, [text], labels=["hate"])
+    assert explain(trigger_ensemble, ["", "   "], labels=["trigger"])[0]["trigger"]["spans"] == []
+
+
+def test_spans_never_cut_a_character_in_half():
+    text = "시발놈아 👍🏽 우리가족👨‍👩‍👧 ᄀᆞ 끝"  # an emoji with a skin tone, a family sequence, a decomposed syllable
+    spans = candidate_spans(text)
+    starts = set(character_starts(text, 0, len(text)))
+    for start, end in spans:
+        assert start in starts and (end == len(text) or end in starts or text[end] == " "), text[start:end]
+    pieces = {text[s:e] for s, e in spans}
+    assert {"시발놈아", "시발", "발놈", "놈아", "👍🏽", "우리가족👨‍👩‍👧", "가족", "족👨‍👩‍👧", "ᄀᆞ"} <= pieces
+    assert not any("\u200d" in p and "👧" not in p for p in pieces)  # the family sequence stays whole
+    assert (
+        without("가 나 다", 2, 3) == "가 다"
+        and without("가 나", 0, 1) == "나"
+        and only("가 나 다", [(4, 5), (0, 1)]) == "가 다"
+    )
+    long = " ".join(["단어가길어요"] * 300)  # about 2,000 characters: words only
+    assert len(candidate_spans(long)) == 300
+    one_word = candidate_spans("ㅋ" * 1000)  # one word of 1,000 characters: the word and pieces of it
+    assert (
+        len(one_word) <= 400
+        and one_word[0] == (0, 1000)
+        and one_word[1] == (0, 3)
+        and one_word[-1][1] == 1000
+    )
+
+
+def test_overlapping_spans_are_not_both_shown():
+    spans = [(0, 4), (0, 2), (5, 7)]
+    assert pick_spans(spans, np.array([0.5, 0.6, 0.1]), 3) == [1, 2]
+    assert pick_spans(spans, np.array([-0.1, 0.0, -0.2]), 3) == []
+
+
+def test_explain_output_is_plain_json(trigger_ensemble):
+    json.dumps(explain(trigger_ensemble, [f"{TRIGGER} 오늘"], top_k=2), ensure_ascii=False)
+
+
+def test_predict_explain_adds_one_field_per_line(trigger_ensemble, tmp_path):
+    from tests.helpers import load_recipe
+
+    lines = [f"오늘 {TRIGGER} 같은 영화", "", "😂👍🏽 " + TRIGGER, "ㅋ" * 1000, f"{TRIGGER}\t탭"]
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    args = ["--ensemble", str(trigger_ensemble.folder), "--input", str(source), "--output", str(out)]
+    assert load_recipe("predict").main([*args, "--explain", "--explain_top_k", "2"]) == len(lines)
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["line"] for r in records] == list(range(1, len(lines) + 1))
+    for record, text in zip(records, lines, strict=True):
+        assert record["text"] == text and set(record["explanations"]) == set(record["labels"])
+        for spans in record["explanations"].values():
+            assert len(spans) <= 2
+            for span in spans:
+                assert text[span["start"] : span["end"]] == span["text"] and span["weight"] > 0
+    assert records[0]["explanations"]["trigger"][0]["text"] == TRIGGER
+    plain = tmp_path / "plain.jsonl"
+    load_recipe("predict").main([*args[:-1], str(plain)])
+    assert all(
+        "explanations" not in json.loads(line) for line in plain.read_text(encoding="utf-8").splitlines()
+    )
+
+
+def test_error_rows_get_the_spans_behind_them(trigger_ensemble):
+    from hf_trainer.explain import explain_error_rows
+
+    rows = [
+        {"label": "trigger", "error": "false positive", "text": f"오늘 {TRIGGER} 같은 영화"},
+        {"label": "trigger", "error": "false negative", "text": "오늘 날씨 정말 좋다"},
+        {"label": "trigger", "error": "false positive", "text": ""},
+    ]
+    explain_error_rows(trigger_ensemble, rows)
+    assert rows[0]["spans"].startswith(f"{TRIGGER} (+")
+    assert rows[2]["spans"] == ""
+    assert all("(-" in part for part in rows[1]["spans"].split("; ") if part)  # what held the score down
