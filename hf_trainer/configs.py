@@ -329,6 +329,23 @@ class FunctionalTestsArguments:
 
 
 @dataclass
+class AppArguments:
+    ensemble_dir: str = field(default="outputs/ensemble", metadata={"help": "Ensemble folder or Hub id."})
+    backend: str = field(default="torch", metadata={"help": "torch or onnx (the exported copies)."})
+    host: str = field(
+        default="127.0.0.1",
+        metadata={"help": "Address to bind: 127.0.0.1 (this machine only) unless you mean to serve others."},
+    )
+    port: int = field(default=7860, metadata={"help": "Port to serve on."})
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("torch", "onnx"):
+            raise InvalidArgument(f"--backend must be torch or onnx, got {self.backend!r}")
+        if not 1 <= self.port <= 65535:
+            raise InvalidArgument(f"--port must be in 1-65535, got {self.port}")
+
+
+@dataclass
 class ExportArguments:
     ensemble_dir: str = field(default="outputs/ensemble", metadata={"help": "Folder holding ensemble.json."})
     quantize: str = field(

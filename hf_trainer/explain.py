@@ -73,13 +73,17 @@ def candidate_spans(text: str) -> list[tuple[int, int]]:
     """The spans occlusion tries: every word, and inside words of SUB_SPAN_MIN_WORD or more
     characters every run of SUB_SPAN_WIDTH neighbouring characters. Past MAX_SPANS (comments of
     several hundred characters), long words are cut into consecutive pieces wide enough to stay
-    under it instead, and past that again (hundreds of words) words alone are tried."""
+    under it instead; past that again, words alone; and past MAX_SPANS words, runs of neighbouring
+    words: never more than MAX_SPANS rescorings."""
     words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
     long = [(start, [*character_starts(text, start, end), end]) for start, end in words]
     long = [bounds for _, bounds in long if len(bounds) - 1 >= SUB_SPAN_MIN_WORD]
     pairs = [(b[i], b[i + SUB_SPAN_WIDTH]) for b in long for i in range(len(b) - SUB_SPAN_WIDTH)]
     if len(words) + len(pairs) <= MAX_SPANS:
         return words + pairs
+    if len(words) > MAX_SPANS:  # hundreds of words: runs of neighbouring words, at most MAX_SPANS
+        size = -(-len(words) // MAX_SPANS)
+        return [(words[i][0], words[min(i + size, len(words)) - 1][1]) for i in range(0, len(words), size)]
     room = MAX_SPANS - len(words)
     characters = sum(len(b) - 1 for b in long)
     if room < len(long):

@@ -58,6 +58,10 @@ def model_card(
         "pipeline_tag: text-classification",
         "tags: [hate-speech, multi-label, korean, unsmile, ensemble]",
         "datasets: [smilegate-ai/kor_unsmile]",
+        # A Space made from this repository runs app.py (the Space bundle, see space_files).
+        "sdk: gradio",
+        f"sdk_version: {pinned_version('gradio')}",
+        "app_file: app.py",
         "---",
         "",
         f"# {repo_id.split('/')[-1]}: Korean multi-label hate-speech classifier (UnSmile ensemble)",
@@ -151,6 +155,14 @@ def _provenance_lines(test_metrics: dict) -> list[str]:
 def _usage_and_limits(repo_id: str) -> list[str]:
     return [
         "",
+        "## Try it in a browser",
+        "",
+        "This repository is also a Gradio Space bundle: [app.py](app.py) serves this ensemble (scores, the "
+        "decided labels with their thresholds, the spans behind each, a file tab), with the pinned "
+        "[requirements.txt](requirements.txt) and the recipe's `hf_trainer` package beside it. Create a Space "
+        "from it (same files; the front matter above names the SDK and the app file), or run it locally: "
+        "`pip install -r requirements.txt && python app.py` (127.0.0.1:7860, no analytics, no share link).",
+        "",
         "## How to use",
         "",
         "```python",
@@ -234,7 +246,58 @@ def stage_bundle(
     functional_file = report / FUNCTIONAL_FILE
     functional = io.read_json(functional_file) if functional_file.is_file() else None
     io.write_text(staging / "README.md", model_card(spec, test_metrics, repo_id, functional))
+    space_files(staging)
     return staging
+
+
+# What a Space built from the bundle installs: the versions this recipe is tested with (the installed
+# ones when staging, where they are installed), and Gradio for the app.
+SPACE_PACKAGES = ("torch", "transformers", "tokenizers", "safetensors", "huggingface_hub", "accelerate", "numpy",
+                  "scipy", "scikit-learn", "joblib", "threadpoolctl", "pyyaml", "gradio")  # fmt: skip
+SPACE_REQUIREMENTS = {"gradio": "6.31.0"}
+SPACE_APP = '''"""Gradio Space: the UnSmile ensemble of this repository (the app of hf_trainer/app.py)."""
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before Gradio is imported
+
+from pathlib import Path
+
+from hf_trainer.app import build_app, launch
+from hf_trainer.inference import Ensemble
+
+HERE = Path(__file__).resolve().parent
+app = build_app(Ensemble.from_pretrained(str(HERE)), HERE)
+
+if __name__ == "__main__":
+    # A Space serves on 0.0.0.0:7860; run locally, set GRADIO_SERVER_NAME=127.0.0.1 to keep it private.
+    launch(app, os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"), int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+'''
+
+
+def pinned_version(package: str) -> str | None:
+    """The installed version (torch without its local build tag), else SPACE_REQUIREMENTS' pin."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(package).split("+")[0]
+    except metadata.PackageNotFoundError:
+        return SPACE_REQUIREMENTS.get(package)
+
+
+def space_requirements() -> str:
+    """requirements.txt of the Space bundle, every package pinned (`pinned_version`)."""
+    versions = {package: pinned_version(package) for package in SPACE_PACKAGES}
+    return "\n".join(f"{p}=={v}" if v else p for p, v in versions.items()) + "\n"
+
+
+def space_files(staging: Path) -> None:
+    """app.py, requirements.txt and a copy of the hf_trainer package (Python files and the functional
+    suite; no caches), so a Space made from the repository runs without installing this recipe."""
+    package = Path(__file__).resolve().parent
+    shutil.copytree(package, staging / "hf_trainer", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    io.write_text(staging / "app.py", SPACE_APP)
+    io.write_text(staging / "requirements.txt", space_requirements())
 
 
 LOCAL_ONLY_REPORT_FILES = (ERRORS_FILE,)

@@ -7,6 +7,7 @@ ens.predict(["댓글 하나", "댓글 둘"])
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -166,6 +167,27 @@ class Ensemble:
                 chunk = []
         if chunk:
             yield from self.predict(chunk, batch_size)
+
+
+def predict_records(ensemble: Ensemble, texts: Iterable[str], *, chunk_size: int = 1024, batch_size: int = 64,
+                    with_text: bool = True, explain: bool = False, top_k: int = 3) -> Iterator[dict]:  # fmt: skip
+    """The JSON record of each comment, in input order, as `predict.py` writes one per line: the line
+    number, the comment (unless `with_text` is False), every label's score, the decided labels, and
+    with `explain` the spans behind each decided label (`Ensemble.explain`). Streams `texts`."""
+    kept: collections.deque[str] = collections.deque()
+
+    def remember() -> Iterator[str]:
+        for text in texts:
+            kept.append(text)
+            yield text
+
+    for line, result in enumerate(ensemble.predict_stream(remember(), chunk_size, batch_size), start=1):
+        text = kept.popleft()
+        record = {"line": line} | ({"text": text} if with_text else {}) | result
+        if explain:
+            (explained,) = ensemble.explain([text], top_k=top_k, batch_size=batch_size)
+            record["explanations"] = {name: entry["spans"] for name, entry in explained.items()}
+        yield record
 
 
 def _clean(text: str) -> str:

@@ -27,6 +27,9 @@ Each item is a module of recipes/benchmarks/ (`--items` picks some):
    ONNX member; with --explain_ensemble_dir, the faithfulness of the explanations (ERASER's
    comprehensiveness and sufficiency against random spans) and seconds per comment on the test
    comments that ensemble flags.
+9. app (only with --items app --app_ensemble_dir D; pip install -e ".[app]"): the Gradio app under
+   200 requests from 8 concurrent clients (answers checked, failures, median latency); with
+   --app_screenshot PATH, a picture of it from a headless Chromium.
 Without --data_dir the shipped synthetic demo sample is used (small: the figures are then rough).
 """
 
@@ -45,7 +48,7 @@ from hf_trainer import io
 from hf_trainer.errors import InvalidArgument, run_recipe
 from hf_trainer.log import setup_logging
 from hf_trainer.preparation import prepare_splits
-from recipes.benchmarks import data_prep, evaluation, explain, inference, serving, spelling, training
+from recipes.benchmarks import app, data_prep, evaluation, explain, inference, serving, spelling, training
 from recipes.benchmarks.common import data_args, machine
 
 # name -> (run, rows): each item adds its keys to the JSON and its lines to the table
@@ -58,6 +61,7 @@ ITEMS = {
     "gpu": (training.run_gpu, training.rows_gpu),
     "spelling": (spelling.run, spelling.rows),
     "explain": (explain.run, explain.rows),
+    "app": (app.run, app.rows),
 }
 DEFAULT_ITEMS = ["training", "data_prep", "evaluation", "inference", "serving"]
 
@@ -96,11 +100,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="Item 8: a trained ensemble whose explanations are measured on the test comments it flags",
     )  # fmt: skip
     parser.add_argument("--explain_comments", type=int, default=200, help="Item 8: flagged test comments")
+    parser.add_argument("--app_ensemble_dir", default=None, help="Item 9: the ensemble the app serves")
+    parser.add_argument(
+        "--app_screenshot", default=None, help="Item 9: also save a screenshot of the app here"
+    )
     args = parser.parse_args(argv)
     if min(args.steps, args.comments, args.gpu_steps, args.base_comments, args.explain_comments) < 1:
         raise InvalidArgument(
             "--steps, --comments, --gpu_steps, --base_comments and --explain_comments must be at least 1"
         )
+    if "app" in (args.items or []) and not args.app_ensemble_dir:
+        raise InvalidArgument("--items app needs --app_ensemble_dir (a trained ensemble to serve)")
     args.items = args.items or DEFAULT_ITEMS + (["gpu"] if args.gpu else [])
     args.data_args = data_args(args.data_dir)
     return args

@@ -19,7 +19,6 @@ A user mistake (a missing file, a mistyped ensemble folder) ends with one line a
 from __future__ import annotations
 
 import argparse
-import collections
 import contextlib
 import json
 import logging
@@ -32,7 +31,7 @@ from tqdm.auto import tqdm
 
 from hf_trainer import io
 from hf_trainer.errors import InputNotFound, InvalidArgument, recover_utf8_argv, run_recipe
-from hf_trainer.inference import Ensemble
+from hf_trainer.inference import Ensemble, predict_records
 from hf_trainer.io import read_lines, read_tsv_column
 from hf_trainer.log import setup_logging
 
@@ -113,28 +112,15 @@ def main(argv: list[str] | None = None) -> int:
         progress = stack.enter_context(
             tqdm(desc="Predicting", unit=" comments", file=sys.stderr, disable=None)
         )
-        for text, result in _paired(texts, ensemble, args):
+        records = predict_records(
+            ensemble, texts, chunk_size=args.chunk_size, batch_size=args.batch_size, with_text=not args.no_text,
+            explain=args.explain, top_k=args.explain_top_k,
+        )  # fmt: skip
+        for record in records:
             written += 1
-            record = {"line": written} | ({} if args.no_text else {"text": text}) | result
-            if args.explain:
-                (explained,) = ensemble.explain([text], top_k=args.explain_top_k, batch_size=args.batch_size)
-                record["explanations"] = {name: entry["spans"] for name, entry in explained.items()}
             sink.write(json.dumps(record, ensure_ascii=False) + "\n")
             progress.update(1)
     return written
-
-
-def _paired(texts, ensemble: Ensemble, args: argparse.Namespace):
-    """(text, result) pairs from `Ensemble.predict_stream`, keeping each text beside its result."""
-    kept: collections.deque[str] = collections.deque()
-
-    def remember():
-        for text in texts:
-            kept.append(text)
-            yield text
-
-    for result in ensemble.predict_stream(remember(), chunk_size=args.chunk_size, batch_size=args.batch_size):
-        yield kept.popleft(), result
 
 
 if __name__ == "__main__":

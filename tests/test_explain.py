@@ -97,6 +97,9 @@ def test_spans_never_cut_a_character_in_half():
     )
     long = " ".join(["단어가길어요"] * 300)  # about 2,000 characters: words only
     assert len(candidate_spans(long)) == 300
+    many = " ".join(["말"] * 1000)  # 1,000 words: runs of three neighbouring words
+    runs = candidate_spans(many)
+    assert len(runs) <= 400 and runs[0] == (0, 5) and runs[-1][1] == len(many)
     one_word = candidate_spans("ㅋ" * 1000)  # one word of 1,000 characters: the word and pieces of it
     assert (
         len(one_word) <= 400

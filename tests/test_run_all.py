@@ -214,6 +214,19 @@ def test_bundle_and_model_card_contents(demo, tmp_path):
     low, high = test_metrics["bootstrap_ci"]["systems"]["ensemble tuned"]["f1_macro"]
     assert f"[{low:.3f}, {high:.3f}] |" in card  # the interval beside the test figure
     assert "subjective" in card and "| 기타 혐오 |" in card
+    # Space-ready: the front matter names the SDK and the app, the card links it, the app serves the
+    # ensemble of its own repository with the recipe's package beside it and pinned requirements.
+    front = card.split("---")[1]
+    assert "sdk: gradio" in front and "app_file: app.py" in front and "sdk_version: " in front
+    assert "[app.py](app.py)" in card and "## Try it in a browser" in card
+    app = api.uploaded["app.py"].decode("utf-8")
+    compile(app, "app.py", "exec")
+    assert "Ensemble.from_pretrained(str(HERE))" in app and "build_app" in app
+    requirements = api.uploaded["requirements.txt"].decode("utf-8").split()
+    assert all("==" in line for line in requirements) and any(r.startswith("gradio==") for r in requirements)
+    assert any(r.startswith("torch==") and "+" not in r for r in requirements)
+    assert api.uploaded["hf_trainer/app.py"] == (REPO_ROOT / "hf_trainer" / "app.py").read_bytes()
+    assert not [name for name in api.uploaded if "__pycache__" in name or name.endswith(".pyc")]
 
 
 def test_a_member_is_published_without_checkpoints_or_pickles(demo):

@@ -1,0 +1,198 @@
+"""A Gradio app to try a trained ensemble in a browser (`recipes/app.py`, and the Space bundle's app.py).
+
+Offline and private by default: Gradio's analytics are off (`GRADIO_ANALYTICS_ENABLED=False` set
+before Gradio is imported, and `analytics_enabled=False`), no share link, no server-side rendering
+(no Node process), no MCP server, the theme uses the browser's own fonts (Gradio's default theme
+fetches Google Fonts), and the server binds to 127.0.0.1 unless told otherwise. Bad input gets a
+message in the app, never a stack trace; the server stays up.
+
+Endpoints (also for `gradio_client`): `/classify` (one comment -> scores, decided labels with their
+thresholds, highlighted spans, a message) and `/classify_file` (a .txt with one comment per line, or
+a .tsv with a named column -> the JSONL file `predict.py` would write, and a message).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from . import io
+from .errors import UserError
+from .inference import Ensemble, predict_records
+
+logger = logging.getLogger(__name__)
+
+MAX_CHARS = 2_000  # a longer comment is cut (and the app says so): explaining costs up to 400 rescorings
+MAX_FILE_LINES = 100_000
+EXAMPLES = [  # written for this project (UnSmile's licence forbids derivatives of its rows)
+    "여자들은 다 쓰레기야 진짜",
+    "오늘 날씨 정말 좋다 산책 가야지",
+    "전라도 사람을 만났는데 정말 친절했다",
+    "ㅅㅣ발 진짜 짜증나네",
+    "너 같은 놈이랑은 말도 섞기 싫다",
+]
+LICENCE_NOTE = (
+    "Trained on the Korean UnSmile dataset (Smilegate AI, 2022), CC BY-NC-ND 4.0: non-commercial use only. "
+    "The examples here were written for this project."
+)
+
+
+def model_panel(folder: Path | None, ensemble: Ensemble) -> str:
+    """Markdown: the members and weights, the test macro F1 with its interval from the report, how
+    many times the test split was scored, the data licence."""
+    lines = ["| member | weight |", "|---|---:|"]
+    lines += [
+        f"| {m['name']} | {w:.2f} |" for m, w in zip(ensemble.spec.members, ensemble.weights, strict=True)
+    ]
+    metrics_path = folder / "report" / "test_metrics.json" if folder else None
+    if metrics_path and metrics_path.is_file():
+        metrics = io.read_json(metrics_path)
+        f1 = metrics["systems"]["ensemble tuned"]["f1_macro"]
+        ci = metrics.get("bootstrap_ci", {}).get("systems", {}).get("ensemble tuned", {}).get("f1_macro")
+        interval = f" (95% interval {ci[0]:.4f}-{ci[1]:.4f})" if ci else ""
+        lines += ["", f"Test macro F1, thresholds chosen on validation: **{f1:.4f}**{interval}; "
+                  f"the test split was scored {metrics.get('test_evaluation', 1)} time(s)."]  # fmt: skip
+    else:
+        lines += ["", "No test report beside this ensemble: its test figures are not known here."]
+    return "\n".join([*lines, "", LICENCE_NOTE])
+
+
+def classify(ensemble: Ensemble, text: str | None, top_k: int = 3) -> tuple[dict, str, dict, str]:
+    """One comment -> (scores for gr.Label, decided labels with thresholds as Markdown, spans for
+    gr.HighlightedText, a message)."""
+    text = "" if text is None else str(text)
+    if not text.strip():
+        return {}, "", {"text": "", "entities": []}, "Enter a comment to classify."
+    message = ""
+    if len(text) > MAX_CHARS:
+        message = f"The comment has {len(text):,} characters; only the first {MAX_CHARS:,} were classified."
+        text = text[:MAX_CHARS]
+    (explained,) = ensemble.explain([text], top_k=top_k)
+    (prediction,) = ensemble.predict([text])
+    decided = prediction["labels"]
+    rows = ["| label | score | threshold |", "|---|---:|---:|"]
+    for name, threshold in zip(ensemble.labels, ensemble.thresholds, strict=True):
+        if name in decided:
+            rows.append(f"| **{name}** | {prediction['scores'][name]:.3f} | {threshold:.3f} |")
+    table = "\n".join(rows) if decided else "No label reaches its threshold."
+    return prediction["scores"], table, {"text": text, "entities": highlights(explained)}, message
+
+
+def highlights(explained: dict) -> list[dict]:
+    """The spans of `Ensemble.explain` for one comment as gr.HighlightedText entities, in text order;
+    a span that overlaps one already shown (the same words behind two labels) is shown once, under
+    the label it weighs most for."""
+    spans = sorted(
+        (
+            (span["weight"], name, span["start"], span["end"])
+            for name, entry in explained.items()
+            for span in entry["spans"]
+        ),
+        key=lambda item: -item[0],
+    )
+    shown: list[dict] = []
+    for _, name, start, end in spans:
+        if all(end <= s["start"] or start >= s["end"] for s in shown):
+            shown.append({"entity": name, "start": start, "end": end})
+    return sorted(shown, key=lambda s: s["start"])
+
+
+def classify_file(
+    ensemble: Ensemble, path: str | None, column: str | None, progress=None
+) -> tuple[str | None, str]:
+    """An uploaded .txt (one comment per line) or .tsv (with `column`) -> (the JSONL file predict.py
+    would write, a message)."""
+    if not path:
+        return None, "Upload a .txt file (one comment per line) or a .tsv file with a header."
+    name = Path(path).name
+    raw = Path(path).read_bytes()
+    if b"\x00" in raw[:8192]:
+        return None, f"{name} looks binary: upload UTF-8 text."
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return None, f"{name} is not UTF-8 text (byte {err.start}); save it as UTF-8 and upload it again."
+    tsv = name.lower().endswith(".tsv")
+    if tsv and not (column or "").strip():
+        return None, f"{name} is a TSV file: give the name of the column that holds the comments."
+    from .io import read_lines, read_tsv_column
+
+    with open(path, "rb") as handle:
+        try:
+            texts = list(read_tsv_column(handle, column.strip(), name) if tsv else read_lines(handle))
+        except UserError as err:
+            return None, str(err)
+    if len(texts) > MAX_FILE_LINES:
+        return (
+            None,
+            f"{name} has {len(texts):,} comments; the app takes at most {MAX_FILE_LINES:,} (use predict.py).",
+        )
+    out = Path(tempfile.mkdtemp(prefix="unsmile_app_")) / (Path(name).stem + ".jsonl")
+    with out.open("w", encoding="utf-8") as sink:
+        records = predict_records(ensemble, texts, chunk_size=256)
+        for record in progress.tqdm(records, total=len(texts), desc="Classifying") if progress else records:
+            sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return str(out), f"{len(texts):,} comments classified."
+
+
+def build_app(
+    ensemble: Ensemble, folder: Path | None = None, title: str = "Korean hate-speech classifier (UnSmile)"
+):
+    """The Gradio Blocks app for `ensemble` (`folder`: where its report is, for the model panel)."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import gradio as gr
+
+    def on_text(text: str | None):
+        return classify(ensemble, text)
+
+    def on_file(path: str | None, column: str | None, progress=gr.Progress()):  # noqa: B008 - Gradio's idiom
+        return classify_file(ensemble, path, column, progress)
+
+    with gr.Blocks(title=title, analytics_enabled=False) as app:
+        gr.Markdown(f"# {title}\nTen labels per comment: " + ", ".join(ensemble.labels) + ".")
+        with gr.Tab("Comment"):
+            text = gr.Textbox(label="Comment", placeholder="분석할 댓글을 입력하세요", lines=3)
+            button = gr.Button("Classify", variant="primary")
+            message = gr.Markdown()
+            with gr.Row():
+                scores = gr.Label(label="Scores", num_top_classes=len(ensemble.labels))
+                with gr.Column():
+                    decided = gr.Markdown(label="Decided labels")
+                    spans = gr.HighlightedText(
+                        label="Why: the spans behind each decided label", combine_adjacent=False
+                    )
+            gr.Examples(EXAMPLES, inputs=text)
+            outputs = [scores, decided, spans, message]
+            button.click(on_text, inputs=text, outputs=outputs, api_name="classify")
+            text.submit(on_text, inputs=text, outputs=outputs, api_name=False)
+        with gr.Tab("File"):
+            upload = gr.File(label="A .txt (one comment per line) or a .tsv", file_types=[".txt", ".tsv"])
+            column = gr.Textbox(label="TSV column with the comments", placeholder="문장")
+            file_button = gr.Button("Classify the file", variant="primary")
+            file_message = gr.Markdown()
+            result = gr.File(label="JSON lines, as predict.py writes them")
+            file_button.click(
+                on_file, inputs=[upload, column], outputs=[result, file_message], api_name="classify_file"
+            )
+        with gr.Tab("Model"):
+            gr.Markdown(model_panel(folder, ensemble))
+    return app
+
+
+def theme():
+    """Gradio's default look with the browser's own fonts (the default theme loads Google Fonts)."""
+    import gradio as gr
+
+    system = ["system-ui", "Apple SD Gothic Neo", "Malgun Gothic", "Noto Sans KR", "sans-serif"]
+    return gr.themes.Default(font=system, font_mono=["ui-monospace", "monospace"])
+
+
+def launch(app, host: str = "127.0.0.1", port: int = 7860, block: bool = True):
+    """Serve locally: no share link, no SSR, no MCP server, no PWA."""
+    return app.launch(
+        server_name=host, server_port=port, share=False, ssr_mode=False, mcp_server=False, pwa=False,
+        prevent_thread_lock=not block, show_error=False, theme=theme(), footer_links=["api"], quiet=not block,
+    )  # fmt: skip

@@ -1,0 +1,44 @@
+"""Try a trained ensemble in a browser: a Gradio app (hf_trainer/app.py).
+
+    pip install -e ".[app]"
+    python recipes/app.py --ensemble_dir outputs/ensemble [--backend onnx] [--host 127.0.0.1] [--port 7860]
+
+`--ensemble_dir` takes a folder or a Hub id, like `Ensemble.from_pretrained`. The app has a comment
+box (scores, the decided labels with their thresholds, the spans behind each, highlighted), a file
+tab (a .txt or .tsv in, the JSONL that predict.py would write out, with a progress bar) and a model
+panel (members and weights, the test macro F1 with its interval, how many times the test split was
+scored, the data licence). Private by default: bound to 127.0.0.1, no share link, no analytics,
+no fonts or scripts from a CDN, no flagging. A missing ensemble folder ends with one line, exit code 2.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before anything imports Gradio
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hf_trainer.configs import AppArguments, RecipeArgumentParser
+from hf_trainer.errors import UserError, run_recipe
+from hf_trainer.inference import Ensemble
+from hf_trainer.log import setup_logging
+
+
+def main(argv: list[str] | None = None) -> int:
+    (args,) = RecipeArgumentParser((AppArguments,)).parse(argv)
+    setup_logging()
+    if importlib.util.find_spec("gradio") is None:
+        raise UserError('the app needs Gradio: pip install -e ".[app]"')
+    from hf_trainer.app import build_app, launch
+
+    ensemble = Ensemble.from_pretrained(args.ensemble_dir, backend=args.backend)
+    folder = Path(args.ensemble_dir) if Path(args.ensemble_dir).is_dir() else None
+    launch(build_app(ensemble, folder), args.host, args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_recipe(main))
