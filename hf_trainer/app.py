@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 MAX_CHARS = 2_000  # a longer comment is cut (and the app says so): explaining costs up to 400 rescorings
 MAX_FILE_LINES = 100_000
+MAX_FILE_SIZE = "50mb"  # uploads over this are refused by Gradio before they reach the app
+REPORT_METRICS = "report/test_metrics.json"
 EXAMPLES = [  # written for this project (UnSmile's licence forbids derivatives of its rows)
     "여자들은 다 쓰레기야 진짜",
     "오늘 날씨 정말 좋다 산책 가야지",
@@ -40,23 +42,41 @@ LICENCE_NOTE = (
 )
 
 
-def model_panel(folder: Path | None, ensemble: Ensemble) -> str:
+def test_metrics(source: str) -> dict | None:
+    """report/test_metrics.json of an ensemble folder or Hub repository, or None."""
+    if Path(source).is_dir():
+        path = Path(source) / REPORT_METRICS
+        return io.read_json(path) if path.is_file() else None
+    try:
+        from huggingface_hub import hf_hub_download
+
+        return io.read_json(hf_hub_download(source, REPORT_METRICS))
+    except Exception as err:  # noqa: BLE001 - the panel then says the figures are not known
+        logger.info("No test report for %s (%s)", source, type(err).__name__)
+        return None
+
+
+def model_panel(ensemble: Ensemble, metrics: dict | None) -> str:
     """Markdown: the members and weights, the test macro F1 with its interval from the report, how
     many times the test split was scored, the data licence."""
     lines = ["| member | weight |", "|---|---:|"]
     lines += [
         f"| {m['name']} | {w:.2f} |" for m, w in zip(ensemble.spec.members, ensemble.weights, strict=True)
     ]
-    metrics_path = folder / "report" / "test_metrics.json" if folder else None
-    if metrics_path and metrics_path.is_file():
-        metrics = io.read_json(metrics_path)
-        f1 = metrics["systems"]["ensemble tuned"]["f1_macro"]
+    metrics = metrics or {}
+    f1 = (metrics.get("systems") or {}).get("ensemble tuned", {}).get("f1_macro")
+    if f1 is None:
+        lines += ["", "No test report with the ensemble's figures: its test macro F1 is not known here."]
+    else:
         ci = metrics.get("bootstrap_ci", {}).get("systems", {}).get("ensemble tuned", {}).get("f1_macro")
         interval = f" (95% interval {ci[0]:.4f}-{ci[1]:.4f})" if ci else ""
-        lines += ["", f"Test macro F1, thresholds chosen on validation: **{f1:.4f}**{interval}; "
-                  f"the test split was scored {metrics.get('test_evaluation', 1)} time(s)."]  # fmt: skip
-    else:
-        lines += ["", "No test report beside this ensemble: its test figures are not known here."]
+        count = metrics.get("test_evaluation")
+        scored = (
+            f"the test split was scored {count} time(s)"
+            if count
+            else "how often the test split was scored is not recorded"
+        )
+        lines += ["", f"Test macro F1, thresholds chosen on validation: **{f1:.4f}**{interval}; {scored}."]
     return "\n".join([*lines, "", LICENCE_NOTE])
 
 
@@ -107,22 +127,28 @@ def classify_file(
     would write, a message)."""
     if not path:
         return None, "Upload a .txt file (one comment per line) or a .tsv file with a header."
-    name = Path(path).name
+    name = f"`{Path(path).name.replace('`', '')}`"  # shown as code: a file name renders no Markdown
     raw = Path(path).read_bytes()
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None, f"{name} is UTF-16 text (as Excel's Unicode text export writes it): save it as UTF-8."
     if b"\x00" in raw[:8192]:
         return None, f"{name} looks binary: upload UTF-8 text."
+    if not raw.strip():
+        return None, f"{name} is empty."
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as err:
         return None, f"{name} is not UTF-8 text (byte {err.start}); save it as UTF-8 and upload it again."
-    tsv = name.lower().endswith(".tsv")
+    tsv = Path(path).suffix.lower() == ".tsv"
     if tsv and not (column or "").strip():
         return None, f"{name} is a TSV file: give the name of the column that holds the comments."
     from .io import read_lines, read_tsv_column
 
     with open(path, "rb") as handle:
         try:
-            texts = list(read_tsv_column(handle, column.strip(), name) if tsv else read_lines(handle))
+            texts = list(
+                read_tsv_column(handle, column.strip(), Path(path).name) if tsv else read_lines(handle)
+            )
         except UserError as err:
             return None, str(err)
     if len(texts) > MAX_FILE_LINES:
@@ -130,7 +156,7 @@ def classify_file(
             None,
             f"{name} has {len(texts):,} comments; the app takes at most {MAX_FILE_LINES:,} (use predict.py).",
         )
-    out = Path(tempfile.mkdtemp(prefix="unsmile_app_")) / (Path(name).stem + ".jsonl")
+    out = Path(tempfile.mkdtemp(prefix="unsmile_app_")) / (Path(path).stem + ".jsonl")
     with out.open("w", encoding="utf-8") as sink:
         records = predict_records(ensemble, texts, chunk_size=256)
         for record in progress.tqdm(records, total=len(texts), desc="Classifying") if progress else records:
@@ -139,19 +165,30 @@ def classify_file(
 
 
 def build_app(
-    ensemble: Ensemble, folder: Path | None = None, title: str = "Korean hate-speech classifier (UnSmile)"
+    ensemble: Ensemble, metrics: dict | None = None, title: str = "Korean hate-speech classifier (UnSmile)"
 ):
-    """The Gradio Blocks app for `ensemble` (`folder`: where its report is, for the model panel)."""
+    """The Gradio Blocks app for `ensemble` (`metrics`: its report's test_metrics.json for the model
+    panel, as `test_metrics` finds it)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
     def on_text(text: str | None):
-        return classify(ensemble, text)
+        try:
+            return classify(ensemble, text)
+        except Exception as err:  # noqa: BLE001 - a message in the app, never a stack trace
+            logger.exception("Classifying a comment failed")
+            failed = f"Classification failed ({type(err).__name__}); the server log says more."
+            return {}, "", {"text": "", "entities": []}, failed
 
     def on_file(path: str | None, column: str | None, progress=gr.Progress()):  # noqa: B008 - Gradio's idiom
-        return classify_file(ensemble, path, column, progress)
+        try:
+            return classify_file(ensemble, path, column, progress)
+        except Exception as err:  # noqa: BLE001 - a message in the app, never a stack trace
+            logger.exception("Classifying a file failed")
+            return None, f"Classification failed ({type(err).__name__}); the server log says more."
 
-    with gr.Blocks(title=title, analytics_enabled=False) as app:
+    # Uploads and results leave Gradio's cache after an hour.
+    with gr.Blocks(title=title, analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         gr.Markdown(f"# {title}\nTen labels per comment: " + ", ".join(ensemble.labels) + ".")
         with gr.Tab("Comment"):
             text = gr.Textbox(label="Comment", placeholder="분석할 댓글을 입력하세요", lines=3)
@@ -178,7 +215,7 @@ def build_app(
                 on_file, inputs=[upload, column], outputs=[result, file_message], api_name="classify_file"
             )
         with gr.Tab("Model"):
-            gr.Markdown(model_panel(folder, ensemble))
+            gr.Markdown(model_panel(ensemble, metrics))
     return app
 
 
@@ -191,8 +228,9 @@ def theme():
 
 
 def launch(app, host: str = "127.0.0.1", port: int = 7860, block: bool = True):
-    """Serve locally: no share link, no SSR, no MCP server, no PWA."""
+    """Serve: no share link, no SSR, no MCP server, no PWA, no monitoring page, uploads up to 50 MB."""
     return app.launch(
         server_name=host, server_port=port, share=False, ssr_mode=False, mcp_server=False, pwa=False,
-        prevent_thread_lock=not block, show_error=False, theme=theme(), footer_links=["api"], quiet=not block,
+        enable_monitoring=False, max_file_size=MAX_FILE_SIZE, prevent_thread_lock=not block, show_error=False,
+        theme=theme(), footer_links=["api"], quiet=not block,
     )  # fmt: skip

@@ -280,7 +280,7 @@ class EvaluationArguments(EnsembleDirArguments):
         default=True,
         metadata={
             "help": "Give each errors.tsv row the spans behind its score (occlusion: loads the members and "
-            "rescores each listed comment once per word); --explain_errors false skips it."
+            "rescores each listed comment once per span); --explain_errors false skips it."
         },
     )
 

@@ -13,8 +13,9 @@ temperature, each in the canonical form it was trained with), on whichever backe
 the rescored variants go through the same `Ensemble.predict_proba`, and the offsets are those of the
 text as given (the canonical form is applied to each variant, never to the offsets).
 
-Cost: one batch of (number of spans) variants per comment, so a 20-word comment is about 30
-rescorings (the benchmark's `explain` item times it per backend).
+Cost: one batch of (number of spans) variants per comment: one per word and one per pair of
+characters inside long words, about 60 for a 20-word comment, never more than MAX_SPANS (the
+benchmark's `explain` item times it per backend).
 """
 
 from __future__ import annotations
@@ -60,11 +61,23 @@ def _joins_previous(char: str) -> bool:
     )
 
 
+def _regional(char: str) -> bool:
+    return 0x1F1E6 <= ord(char) <= 0x1F1FF  # the letters of a flag: two of them make one
+
+
 def character_starts(text: str, start: int, end: int) -> list[int]:
-    """Offsets in text[start:end] where a user-perceived character begins."""
-    starts = []
+    """Offsets in text[start:end] where a user-perceived character begins (a flag's two letters,
+    an emoji and its modifiers or joined emoji, a letter and its marks stay one character)."""
+    starts: list[int] = []
+    pending_flag = False  # the previous character opened a flag
     for i in range(start, end):
-        if i == start or not (_joins_previous(text[i]) or text[i - 1] == "\u200d"):
+        char = text[i]
+        joined = i > start and (_joins_previous(char) or text[i - 1] == "\u200d")
+        if _regional(char) and pending_flag:
+            joined, pending_flag = True, False
+        else:
+            pending_flag = _regional(char)
+        if not joined:
             starts.append(i)
     return starts
 
@@ -85,11 +98,18 @@ def candidate_spans(text: str) -> list[tuple[int, int]]:
         size = -(-len(words) // MAX_SPANS)
         return [(words[i][0], words[min(i + size, len(words)) - 1][1]) for i in range(0, len(words), size)]
     room = MAX_SPANS - len(words)
-    characters = sum(len(b) - 1 for b in long)
-    if room < len(long):
-        return words
-    width = max(SUB_SPAN_WIDTH, -(-characters // room))  # ceil: at most `room` pieces in all
-    pieces = [(b[i], b[min(i + width, len(b) - 1)]) for b in long for i in range(0, len(b) - 1, width)]
+    width = SUB_SPAN_WIDTH
+    # The narrowest consecutive pieces that fit (each word rounds its own count up), never a whole word.
+    while sum(-(-(len(b) - 1) // width) for b in long if len(b) - 1 > width) > room:
+        width += 1
+        if width >= max(len(b) - 1 for b in long):
+            return words
+    pieces = [
+        (b[i], b[min(i + width, len(b) - 1)])
+        for b in long
+        if len(b) - 1 > width
+        for i in range(0, len(b) - 1, width)
+    ]
     return words + pieces
 
 

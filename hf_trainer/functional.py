@@ -106,6 +106,10 @@ def wilson(passed: int, total: int) -> list[float]:
     return [max(0.0, centre - half), min(1.0, centre + half)]
 
 
+def percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{100 * rate:.0f}%"
+
+
 def _rate(hits: np.ndarray) -> dict:
     return {
         "rate": float(hits.mean()) if len(hits) else None,
@@ -165,8 +169,8 @@ def run_suite(ensemble, member_thresholds: Sequence[np.ndarray], cases: Sequence
     for entry, probs, thresholds in zip(spec.members, member_probs, member_thresholds, strict=True):
         systems[entry["name"]] = score_system(probs.astype(np.float64), thresholds, cases, ensemble.labels)
     logger.info(
-        "Functional tests: %d cases, %d functionalities; ensemble passes %.1f%%",
-        len(cases), len({c.functionality for c in cases}), 100 * systems["ensemble"]["overall"]["rate"],
+        "Functional tests: %d cases, %d functionalities; ensemble passes %s",
+        len(cases), len({c.functionality for c in cases}), percent(systems["ensemble"]["overall"]["rate"]),
     )  # fmt: skip
     return {"cases": len(cases), "systems": systems}
 
@@ -213,7 +217,8 @@ def functional_md(result: dict, worst_functionalities: int = 3, examples: int = 
         f"{result['cases']} hand-written and template cases of the project's suite (hf_trainer/functional_suite/: "
         f"{len(systems['ensemble']['functionalities'])} functionalities, gold rules in its README), none used to "
         "train or tune anything. A case passes when every label its rule checks is decided as gold says (hate "
-        "cases: the target's label found; other cases: no hate label decided). Pass rate with its 95% Wilson "
+        "cases: the target's label found; other cases: no hate label decided; abuse of an individual: 악플/욕설 "
+        "decided too). Pass rate with its 95% Wilson "
         "interval; each system with its own thresholds."
         + (
             f" Left out: {result['excluded']} case(s) whose text is in the train or validation split."
@@ -248,7 +253,10 @@ def functional_md(result: dict, worst_functionalities: int = 3, examples: int = 
             for s in systems.values()
         ]
         lines.append(f"| {group} | " + " | ".join(cells) + " |")
-    weakest = sorted(systems["ensemble"]["functionalities"].items(), key=lambda item: item[1]["rate"])
+    weakest = sorted(
+        (item for item in systems["ensemble"]["functionalities"].items() if item[1]["rate"] is not None),
+        key=lambda item: item[1]["rate"],
+    )
     lines += [
         "",
         f"The ensemble's {worst_functionalities} weakest functionalities, with its most confident failures:",
@@ -286,8 +294,10 @@ def run_functional_tests(folder: str | Path, suite: str | Path = CASES_FILE, bac
     kept = [c for c in cases if c.case_id not in seen]
     ensemble = Ensemble.from_pretrained(str(folder), backend=backend)
     result = run_suite(ensemble, member_thresholds(spec, folder), kept, batch_size)
+    root = SUITE_DIR.parent.parent  # the repository: the shipped suite is named by its path there
+    where = Path(suite).resolve()
     result |= {
-        "suite": str(suite),
+        "suite": str(where.relative_to(root) if where.is_relative_to(root) else where),
         "suite_sha256": suite_digest(suite),
         "excluded": sorted(seen),
         "backend": backend,
@@ -312,8 +322,9 @@ def functional_card_md(result: dict, weakest: int = 3) -> list[str]:
     functionalities and, per target group, false positives on mentions and recall on hate."""
     systems = result["systems"]
     ensemble = systems["ensemble"]
-    rates = ", ".join(f"{name} {100 * s['overall']['rate']:.0f}%" for name, s in systems.items())
-    worst = sorted(ensemble["functionalities"].items(), key=lambda item: item[1]["rate"])[:weakest]
+    rates = ", ".join(f"{name} {percent(s['overall']['rate'])}" for name, s in systems.items())
+    scored = [item for item in ensemble["functionalities"].items() if item[1]["rate"] is not None]
+    worst = sorted(scored, key=lambda item: item[1]["rate"])[:weakest]
     lines = [
         "",
         "## Limitations and bias: functional tests",
@@ -321,7 +332,7 @@ def functional_card_md(result: dict, weakest: int = 3) -> list[str]:
         f"On the recipe's Korean functional test suite ({result['cases']} cases written for it, HateCheck-style; "
         "none used in training or tuning; `report/functional_tests.json`), the share of cases passed: "
         f"{rates}. The ensemble's weakest functionalities: "
-        + "; ".join(f"{name} {100 * rate['rate']:.0f}%" for name, rate in worst)
+        + "; ".join(f"{name} {percent(rate['rate'])}" for name, rate in worst)
         + ".",
         "",
         "| group | false positives on neutral and positive mentions | recall on hateful cases |",
@@ -330,6 +341,6 @@ def functional_card_md(result: dict, weakest: int = 3) -> list[str]:
     for group, figures in ensemble["groups"].items():
         fp, recall = figures["false_positive_rate_on_mentions"], figures["recall_on_hateful"]
         lines.append(
-            f"| {group} | {100 * fp['rate']:.0f}% (of {fp['n']}) | {100 * recall['rate']:.0f}% (of {recall['n']}) |"
+            f"| {group} | {percent(fp['rate'])} (of {fp['n']}) | {percent(recall['rate'])} (of {recall['n']}) |"
         )
     return lines

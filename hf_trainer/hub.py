@@ -161,7 +161,8 @@ def _usage_and_limits(repo_id: str) -> list[str]:
         "decided labels with their thresholds, the spans behind each, a file tab), with the pinned "
         "[requirements.txt](requirements.txt) and the recipe's `hf_trainer` package beside it. Create a Space "
         "from it (same files; the front matter above names the SDK and the app file), or run it locally: "
-        "`pip install -r requirements.txt && python app.py` (127.0.0.1:7860, no analytics, no share link).",
+        "`pip install -r requirements.txt && python app.py` (127.0.0.1:7860, no analytics, no share link; "
+        "a Space sets GRADIO_SERVER_NAME=0.0.0.0 itself).",
         "",
         "## How to use",
         "",
@@ -255,6 +256,7 @@ def stage_bundle(
 SPACE_PACKAGES = ("torch", "transformers", "tokenizers", "safetensors", "huggingface_hub", "accelerate", "numpy",
                   "scipy", "scikit-learn", "joblib", "threadpoolctl", "pyyaml", "gradio")  # fmt: skip
 SPACE_REQUIREMENTS = {"gradio": "6.31.0"}
+SHIPPED = (".py", "cases.tsv", "README.md", "LICENSE")  # what the bundle's copy of hf_trainer holds
 SPACE_APP = '''"""Gradio Space: the UnSmile ensemble of this repository (the app of hf_trainer/app.py)."""
 
 import os
@@ -263,15 +265,15 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before Gradio is i
 
 from pathlib import Path
 
-from hf_trainer.app import build_app, launch
+from hf_trainer.app import build_app, launch, test_metrics
 from hf_trainer.inference import Ensemble
 
 HERE = Path(__file__).resolve().parent
-app = build_app(Ensemble.from_pretrained(str(HERE)), HERE)
+app = build_app(Ensemble.from_pretrained(str(HERE)), test_metrics(str(HERE)))
 
 if __name__ == "__main__":
-    # A Space serves on 0.0.0.0:7860; run locally, set GRADIO_SERVER_NAME=127.0.0.1 to keep it private.
-    launch(app, os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"), int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    # Hugging Face Spaces set GRADIO_SERVER_NAME=0.0.0.0; anywhere else the app stays on this machine.
+    launch(app, os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
 '''
 
 
@@ -295,7 +297,13 @@ def space_files(staging: Path) -> None:
     """app.py, requirements.txt and a copy of the hf_trainer package (Python files and the functional
     suite; no caches), so a Space made from the repository runs without installing this recipe."""
     package = Path(__file__).resolve().parent
-    shutil.copytree(package, staging / "hf_trainer", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+
+    def not_shipped(folder: str, names: list[str]) -> set[str]:  # an allow-list: code and the suite
+        return {
+            n for n in names if not (Path(folder, n).is_dir() and n != "__pycache__" or n.endswith(SHIPPED))
+        }
+
+    shutil.copytree(package, staging / "hf_trainer", ignore=not_shipped)
     io.write_text(staging / "app.py", SPACE_APP)
     io.write_text(staging / "requirements.txt", space_requirements())
 

@@ -146,8 +146,11 @@ def explain_write_errors(folder: str | os.PathLike) -> Iterator[None]:
 
 def read_lines(handle: BinaryIO) -> Iterator[str]:
     """Lines of a UTF-8 byte stream split on \\n only (a stray \\r inside a comment stays in it, so
-    line N of the output is line N of the input); a CRLF line end loses its \\r."""
-    for raw in handle:
+    line N of the output is line N of the input); a CRLF line end loses its \\r, and a UTF-8 byte-order
+    mark at the start of the file (Windows editors write one) is dropped."""
+    for number, raw in enumerate(handle):
+        if number == 0 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
         line = raw[:-1] if raw.endswith(b"\n") else raw
         line = line[:-1] if line.endswith(b"\r") else line
         yield line.decode("utf-8", errors="replace")

@@ -32,11 +32,16 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     if importlib.util.find_spec("gradio") is None:
         raise UserError('the app needs Gradio: pip install -e ".[app]"')
-    from hf_trainer.app import build_app, launch
+    from hf_trainer.app import build_app, launch, test_metrics
 
     ensemble = Ensemble.from_pretrained(args.ensemble_dir, backend=args.backend)
-    folder = Path(args.ensemble_dir) if Path(args.ensemble_dir).is_dir() else None
-    launch(build_app(ensemble, folder), args.host, args.port)
+    app = build_app(ensemble, test_metrics(args.ensemble_dir))
+    try:
+        launch(app, args.host, args.port)
+    except OSError as err:  # the port is taken, or the address is not this machine's
+        raise UserError(
+            f"cannot serve on {args.host}:{args.port} ({err}); pass another --port or --host"
+        ) from None
     return 0
 
 

@@ -43,7 +43,7 @@ def served(tmp_path_factory):
     member.save(folder)
     ensemble = Ensemble.from_pretrained(str(folder))
     port = free_port()
-    app = build_app(ensemble, folder)
+    app = build_app(ensemble, None)
     launch(app, "127.0.0.1", port, block=False)
     url = f"http://127.0.0.1:{port}/"
     yield ensemble, folder, Client(url, verbose=False), url
@@ -56,17 +56,23 @@ def scores_of(label_output: dict) -> dict:
 
 def test_one_comment_gets_the_ensembles_scores_labels_and_spans(served):
     ensemble, _, client, _ = served
+    highlighted_any = decided_any = False
     for text in [*EXAMPLES, "ㅋㅋㅋ 😂👍🏽 진짜"]:
         label, decided, spans, message = client.predict(text, api_name="/classify")
         (expected,) = ensemble.predict([text])
         assert scores_of(label) == pytest.approx(expected["scores"], abs=1e-6) and message == ""
-        for name in ensemble.labels:  # the decided labels, each with its threshold
-            assert (f"| **{name}** |" in decided) == (name in expected["labels"])
+        for name, threshold in zip(
+            ensemble.labels, ensemble.thresholds, strict=True
+        ):  # each with its threshold
+            row = f"| **{name}** | {expected['scores'][name]:.3f} | {threshold:.3f} |"
+            assert (row in decided) == (name in expected["labels"]), (text, decided)
+        decided_any |= bool(expected["labels"])
         (explained,) = ensemble.explain([text])
         shown = [(s["token"], s["class_or_confidence"]) for s in spans if s["class_or_confidence"]]
         assert shown == [(text[e["start"] : e["end"]], e["entity"]) for e in highlights(explained)]
-        assert all(s["token"] in {t for t, _ in shown} for s in spans if s["class_or_confidence"])
+        highlighted_any |= bool(shown)
         assert "".join(s["token"] for s in spans) == text
+    assert decided_any and highlighted_any  # the comparisons above were not all of empty lists
 
 
 def test_highlights_show_each_span_once_in_text_order():
@@ -124,6 +130,13 @@ def test_bad_files_get_a_message_and_the_server_stays_up(served, tmp_path):
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
     path, message = client.predict(handle_file(str(binary)), "", api_name="/classify_file")
     assert path is None and "looks binary" in message
+    for name, content, expected in (
+        ("empty.txt", b"  \n", "is empty"),
+        ("excel.txt", "안녕".encode("utf-16"), "is UTF-16 text"),
+    ):
+        (tmp_path / name).write_bytes(content)
+        path, message = client.predict(handle_file(str(tmp_path / name)), "", api_name="/classify_file")
+        assert path is None and expected in message and f"`{name}`" in message
     cp949 = tmp_path / "old.txt"
     cp949.write_bytes("안녕하세요".encode("cp949"))
     path, message = client.predict(handle_file(str(cp949)), "", api_name="/classify_file")
@@ -131,10 +144,46 @@ def test_bad_files_get_a_message_and_the_server_stays_up(served, tmp_path):
     assert client.predict(EXAMPLES[1], api_name="/classify")[3] == ""  # still serving
 
 
+def test_a_utf8_bom_is_not_part_of_the_first_comment_or_header(served, tmp_path):
+    _, folder, client, _ = served
+    plain, bom = tmp_path / "plain.tsv", tmp_path / "bom.tsv"
+    plain.write_text("문장\t번호\n" + EXAMPLES[0] + "\t1\n", encoding="utf-8")
+    bom.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    with_bom, _ = client.predict(handle_file(str(bom)), "문장", api_name="/classify_file")
+    without, _ = client.predict(handle_file(str(plain)), "문장", api_name="/classify_file")
+    with open(with_bom, encoding="utf-8") as a, open(without, encoding="utf-8") as b:
+        assert a.read() == b.read()
+
+
+def test_an_error_while_scoring_is_a_message_and_the_server_stays_up(served, monkeypatch):
+    ensemble, _, client, _ = served
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a member failed")
+
+    monkeypatch.setattr(ensemble, "explain", broken)
+    *_, message = client.predict(EXAMPLES[0], api_name="/classify")
+    assert message.startswith("Classification failed (RuntimeError)")
+    monkeypatch.undo()
+    assert client.predict(EXAMPLES[0], api_name="/classify")[3] == ""
+
+
+def test_the_model_panel_shows_members_weights_and_the_reports_figures(served):
+    from hf_trainer.app import model_panel
+
+    ensemble = served[0]
+    metrics = {"systems": {"ensemble tuned": {"f1_macro": 0.7374}}, "test_evaluation": 2,
+               "bootstrap_ci": {"systems": {"ensemble tuned": {"f1_macro": [0.7243, 0.7484]}}}}  # fmt: skip
+    panel = model_panel(ensemble, metrics)
+    assert "| char-ngram | 1.00 |" in panel and "**0.7374** (95% interval 0.7243-0.7484)" in panel
+    assert "scored 2 time(s)" in panel and "CC BY-NC-ND 4.0" in panel
+    assert "not known here" in model_panel(ensemble, None) and "not known here" in model_panel(ensemble, {})
+
+
 def test_the_app_is_private_and_loads_nothing_from_elsewhere(served):
     _, _, _, url = served
     config = json.loads(urllib.request.urlopen(url + "config").read())
-    assert config["analytics_enabled"] is False and not config.get("flagging")
+    assert config["analytics_enabled"] is False
     page = urllib.request.urlopen(url).read().decode("utf-8")
     theme = urllib.request.urlopen(url + "theme.css").read().decode("utf-8")
     for text in (page, theme):

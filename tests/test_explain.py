@@ -78,7 +78,8 @@ def test_explanations_are_of_the_ensembles_own_decided_labels(trigger_ensemble):
     assert span["weight"] == pytest.approx(scores[0] - rescored, abs=1e-6)
     with pytest.raises(InvalidArgument, match="unknown label 'hate'"):
         explain(trigger_ensemble, [text], labels=["hate"])
-    assert explain(trigger_ensemble, ["", "   "], labels=["trigger"])[0]["trigger"]["spans"] == []
+    blank = explain(trigger_ensemble, ["", "   "], labels=["trigger"])
+    assert blank[0]["trigger"]["spans"] == [] and blank[1]["trigger"]["spans"] == []
 
 
 def test_spans_never_cut_a_character_in_half():
@@ -90,6 +91,9 @@ def test_spans_never_cut_a_character_in_half():
     pieces = {text[s:e] for s, e in spans}
     assert {"시발놈아", "시발", "발놈", "놈아", "👍🏽", "우리가족👨‍👩‍👧", "가족", "족👨‍👩‍👧", "ᄀᆞ"} <= pieces
     assert not any("\u200d" in p and "👧" not in p for p in pieces)  # the family sequence stays whole
+    flags = "대한민국🇰🇷🇯🇵만세"  # a flag is two regional-indicator letters: never split, never split apart
+    pairs = {flags[s:e] for s, e in candidate_spans(flags)}
+    assert {"국🇰🇷", "🇰🇷🇯🇵", "🇯🇵만"} <= pairs and not any(p in ("🇷🇯",) or p.startswith("🇷") for p in pairs)
     assert (
         without("가 나 다", 2, 3) == "가 다"
         and without("가 나", 0, 1) == "나"
@@ -137,6 +141,8 @@ def test_predict_explain_adds_one_field_per_line(trigger_ensemble, tmp_path):
             for span in spans:
                 assert text[span["start"] : span["end"]] == span["text"] and span["weight"] > 0
     assert records[0]["explanations"]["trigger"][0]["text"] == TRIGGER
+    for line in (2, 4):  # the emoji line and the tab line: the trigger word found there too
+        assert records[line]["explanations"]["trigger"][0]["text"].startswith(TRIGGER), records[line]
     plain = tmp_path / "plain.jsonl"
     load_recipe("predict").main([*args[:-1], str(plain)])
     assert all(
@@ -152,7 +158,35 @@ def test_error_rows_get_the_spans_behind_them(trigger_ensemble):
         {"label": "trigger", "error": "false negative", "text": "오늘 날씨 정말 좋다"},
         {"label": "trigger", "error": "false positive", "text": ""},
     ]
+    rows[1]["text"] = (
+        f"오늘 {TRIGGER} 날씨 정말 좋다"  # a false negative whose other words pull the score down
+    )
     explain_error_rows(trigger_ensemble, rows)
     assert rows[0]["spans"].startswith(f"{TRIGGER} (+")
     assert rows[2]["spans"] == ""
-    assert all("(-" in part for part in rows[1]["spans"].split("; ") if part)  # what held the score down
+    parts = rows[1]["spans"].split("; ")
+    assert rows[1]["spans"] and all(" (-" in part for part in parts)  # what held the score down
+    assert not any(part.startswith(TRIGGER) for part in parts)
+
+
+def test_members_of_weight_zero_are_not_run(trigger_ensemble):
+    from hf_trainer import Ensemble
+    from hf_trainer.ensemble import EnsembleSpec
+
+    class Exploding:
+        labels = trigger_ensemble.labels
+        canonical_form = ()
+
+        def predict_proba(self, texts, batch_size=64):
+            raise AssertionError("a member of weight 0 was run")
+
+    member = trigger_ensemble.members[0]
+    spec = EnsembleSpec(labels=list(trigger_ensemble.labels), members=[
+        {"name": "a", "path": ".", "weight": 1.0}, {"name": "b", "path": ".", "weight": 0.0},
+    ], objective="none", objective_value=0.0, thresholds=[0.5, 0.5])  # fmt: skip
+    texts = [f"{TRIGGER} 오늘", "오늘 날씨"]
+    mixed = Ensemble([member, Exploding()], spec).predict_proba(texts)
+    expected = spec.mix([member.predict_proba(texts), np.zeros((2, 2), dtype=np.float32)])
+    assert np.array_equal(mixed, expected) and np.array_equal(
+        mixed, member.predict_proba(texts).astype(np.float64)
+    )

@@ -201,3 +201,13 @@ def test_the_runner_scores_every_system_and_adds_its_section(mixed, tmp_path):
     assert "## Limitations and bias: functional tests" in card and f"ensemble {100 * overall:.0f}%" in card
     recall = result["systems"]["ensemble"]["groups"]["여성/가족"]["recall_on_hateful"]
     assert "| 여성/가족 | " in card and f"{100 * recall['rate']:.0f}% (of {recall['n']}) |" in card
+
+
+def test_the_card_summary_copes_with_a_group_without_mentions():
+    from hf_trainer.functional import functional_card_md, functional_md
+
+    cases = mini_suite()[:3]  # hateful cases only: no mention of any group
+    result = {"cases": 3, "systems": {"ensemble": score_system(SCORES[:3], THRESHOLDS, cases, LABELS)}}
+    card = "\n".join(functional_card_md(result))
+    assert "| 여성/가족 | - (of 0) | 50% (of 2) |" in card and "ensemble 67%" in card
+    assert "## Functional tests" in "\n".join(functional_md(result))

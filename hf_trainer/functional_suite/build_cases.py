@@ -47,7 +47,7 @@ def has_final(word: str) -> bool:
     last = word.rstrip()[-1]
     if is_syllable(last):
         return split_syllable(last)[2] != ""
-    return last in "0136789lmnLMN"  # a digit or letter read with a final consonant (10대 ends in 대)
+    return last in "013678lmnLMN"  # a digit or letter read with a final consonant (10대 ends in 대)
 
 
 def fill(template: str, term: str) -> str:
@@ -97,16 +97,16 @@ HATEFUL = {
         "{X} 새끼들 존나 싫다",
     ),
     "pronoun_hate": (
-        "{X}{을} 봤는데 걔네는 진짜 짐승 같더라",
+        "{X}들 봤는데 걔네는 진짜 짐승 같더라",
         "{X}? 그 인간들은 다 사라져야 함",
     ),
 }
-SLUR_HATEFUL = ("{X}{은} 다 꺼져라", "{X} 또 시작이네 지겹다", "저 {X}{은} 답이 없다")
+SLUR_HATEFUL = ("{X}{은} 다 꺼져라", "{X} 또 시작이네 지겹다", "{X}들은 답이 없다")
 
 # Spelling games on the insult of a hateful sentence: (template with {W}, the insult as written
 # in each game). Written by hand, so each game is the one a reader sees. The second template's word
 # is profanity (씨발) except in spell_lookalike (댕청한 for 멍청한).
-SPELLING_TEMPLATES = ("{X}{은} 다 {W}", "{W} {X} 진짜 역겹네")
+SPELLING_TEMPLATES = ("{X}{은} 다 {W}", "{W} {X}들 진짜 역겹네")
 NOT_PROFANITY = {"댕청한"}
 SPELLING = {
     "spell_letters": ("ㅆㅡ레기야", "ㅅㅣ발"),
@@ -173,11 +173,11 @@ ABUSE_INDIVIDUAL = (  # gold 악플/욕설, no hate label
     "너 때문에 다 망했잖아 병신아", "재수 없는 놈",
 )  # fmt: skip
 PROFANITY_NO_TARGET = (  # profanity at no one: not hate (악플/욕설 not checked)
-    "아 씨발 또 야근이네", "존나 맛있다 이거", "와 씨 개웃기네ㅋㅋ", "시발 지갑 잃어버림", "비 존나 온다",
-    "아 짜증나 버스 또 놓쳤네 젠장", "개빡치네 와이파이 또 끊김", "헐 대박 존나 예쁘다", "아 씨 발가락 찧었다 존나 아파",
-    "미친 이 노래 개좋다", "오늘 시험 개망했다 시발", "와 존나 춥다 진짜", "이거 개꿀이네ㅋㅋ", "젠장 우산 두고 왔다",
+    "아 씨발 또 야근이네", "존나 맛있다 이거", "와 씨발 개웃기네ㅋㅋ", "시발 지갑 잃어버림", "비 존나 온다",
+    "아 존나 짜증나 버스 또 놓쳤네", "개빡치네 와이파이 또 끊김", "헐 대박 존나 예쁘다", "아 씨 발가락 찧었다 존나 아파",
+    "미친 이 노래 존나 좋다", "오늘 시험 개망했다 시발", "와 존나 춥다 진짜", "씨발 이거 개꿀이네ㅋㅋ", "씨발 우산 두고 왔다",
     "아 존나 배고프다", "씨발 월요일이다", "개웃겨 진짜 미쳤다ㅋㅋㅋ", "존나 피곤해서 죽을 것 같다",
-    "와 미친 골 들어갔다", "아 망할 알람 또 못 들었네",
+    "와 씨발 골 들어갔다", "아 씨발 알람 또 못 들었네",
 )  # fmt: skip
 ABUSE_OBJECT = (  # an insult to a thing, no person: not hate
     "이 노트북 진짜 쓰레기다", "오늘 날씨 진짜 최악이네", "이 영화 완전 망작이다", "이 앱 업데이트 하고 나서 개판이네",

@@ -25,14 +25,14 @@ CLIENTS, REQUESTS = 8, 200
 
 
 def run(splits, args) -> dict:
-    from hf_trainer.app import build_app, launch
+    from hf_trainer.app import build_app, launch, test_metrics
 
     folder = Path(args.app_ensemble_dir)
     ensemble = Ensemble.from_pretrained(str(folder))
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    app = build_app(ensemble, folder)
+    app = build_app(ensemble, test_metrics(str(folder)))
     launch(app, "127.0.0.1", port, block=False)
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -50,6 +50,7 @@ def load(ensemble: Ensemble, url: str, texts: list[str]) -> dict:
     texts = texts[:REQUESTS]
     latencies: list[float] = []
     failures: list[str] = []
+    answered = [0]
     lock = threading.Lock()
 
     def client(worker: int) -> None:
@@ -58,6 +59,8 @@ def load(ensemble: Ensemble, url: str, texts: list[str]) -> dict:
             start = time.perf_counter()
             try:
                 label, _, _, _ = api.predict(texts[i], api_name="/classify")
+                with lock:
+                    answered[0] += 1
                 got = {c["label"]: c["confidence"] for c in label["confidences"]}
                 expected = ensemble.predict([texts[i]])[0]["scores"]
                 ok = all(abs(got[k] - v) <= 1e-6 for k, v in expected.items())
@@ -76,7 +79,7 @@ def load(ensemble: Ensemble, url: str, texts: list[str]) -> dict:
         thread.join()
     wall = time.perf_counter() - start
     return {
-        "clients": CLIENTS, "requests": len(texts), "answered": len(latencies), "failed": len(failures),
+        "clients": CLIENTS, "requests": len(texts), "answered": answered[0], "failed": len(failures),
         "failures": failures[:5], "median_latency_s": float(np.median(latencies)),
         "p95_latency_s": float(np.percentile(latencies, 95)), "wall_s": wall, "requests_per_s": len(texts) / wall,
     }  # fmt: skip
