@@ -32,16 +32,23 @@ def split_texts(member_dirs: Sequence[Path], split: str) -> dict[int, str] | Non
 def split_rows(member_dirs: Sequence[Path], split: str):
     """The rows (id, text, labels; train without AEDA copies) of one split, as `split_texts` finds
     them; None when they cannot be found."""
+    rows = splits_rows(member_dirs, (split,))
+    return None if rows is None else rows[split]
+
+
+def splits_rows(member_dirs: Sequence[Path], splits: Sequence[str]) -> dict | None:
+    """`split_rows` of several splits from one preparation of the data: split name -> rows."""
     from datasets import DatasetDict
 
     from .configs import DataArguments
     from .preparation import changed_data_files, prepare_splits
 
+    named = " and ".join(splits)
     configs = [d / "run_config.json" for d in member_dirs if d is not None]
     # The first member that records its data flags (each file read once).
     run_config = next((c for c in (io.read_json(f) for f in configs if f.is_file()) if c.get("data")), None)
     if not run_config:
-        logger.warning("No member records its data flags (run_config.json): no texts for the %s rows", split)
+        logger.warning("No member records its data flags (run_config.json): no texts for the %s rows", named)
         return None
     known = {f.name for f in dataclasses.fields(DataArguments)}
     try:
@@ -50,16 +57,17 @@ def split_rows(member_dirs: Sequence[Path], split: str):
         changed = changed_data_files(run_config.get("data_source"), data_args)
         if changed:
             logger.warning("The data is not what the members were trained on (%s): no texts for the %s rows",
-                           "; ".join(changed), split)  # fmt: skip
+                           "; ".join(changed), named)  # fmt: skip
             return None
         if data_args.prepared_data_dir:
-            rows = DatasetDict.load_from_disk(str(Path(data_args.prepared_data_dir) / "splits"))[split]
+            prepared = DatasetDict.load_from_disk(str(Path(data_args.prepared_data_dir) / "splits"))
         else:
-            rows = prepare_splits(data_args, seed=42, augment=False)[0][split]  # no AEDA: no seed needed
+            prepared = prepare_splits(data_args, seed=42, augment=False)[0]  # no AEDA: no seed needed
+        rows = {split: prepared[split] for split in splits}
     except (UserError, OSError, KeyError, ValueError) as err:
-        logger.warning("The %s rows could not be read (%s): no texts for them", split, err)
+        logger.warning("The %s rows could not be read (%s): no texts for them", named, err)
         return None
-    return original_rows(rows)
+    return {split: original_rows(part) for split, part in rows.items()}
 
 
 def error_rows(
