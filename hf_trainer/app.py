@@ -142,12 +142,10 @@ def classify_file(
     tsv = Path(path).suffix.lower() == ".tsv"
     if tsv and not (column or "").strip():
         return None, f"{name} is a TSV file: give the name of the column that holds the comments."
-    from .io import read_lines, read_tsv_column
-
     with open(path, "rb") as handle:
         try:
             texts = list(
-                read_tsv_column(handle, column.strip(), Path(path).name) if tsv else read_lines(handle)
+                io.read_tsv_column(handle, column.strip(), Path(path).name) if tsv else io.read_lines(handle)
             )
         except UserError as err:
             return None, str(err)
