@@ -190,3 +190,12 @@ def test_members_of_weight_zero_are_not_run(trigger_ensemble):
     assert np.array_equal(mixed, expected) and np.array_equal(
         mixed, member.predict_proba(texts).astype(np.float64)
     )
+
+
+def test_errors_tsv_keeps_its_rows_when_the_members_cannot_be_rescored(tmp_path, caplog):
+    from tests.helpers import load_recipe
+
+    evaluate_test = load_recipe("evaluate_test")
+    rows = [{"label": "trigger", "error": "false positive", "text": "오늘", "spans": "stale"}]
+    assert evaluate_test.explain_errors(tmp_path / "no-ensemble-here", rows) is False
+    assert rows[0]["spans"] == "" and "errors.tsv without spans" in caplog.text
