@@ -154,12 +154,26 @@ def classify_file(
             None,
             f"{name} has {len(texts):,} comments; the app takes at most {MAX_FILE_LINES:,} (use predict.py).",
         )
-    out = Path(tempfile.mkdtemp(prefix="unsmile_app_")) / (Path(path).stem + ".jsonl")
+    out = Path(tempfile.mkdtemp(dir=results_dir())) / (Path(path).stem + ".jsonl")
     with out.open("w", encoding="utf-8") as sink:
         records = predict_records(ensemble, texts, chunk_size=256)
         for record in progress.tqdm(records, total=len(texts), desc="Classifying") if progress else records:
             sink.write(json.dumps(record, ensure_ascii=False) + "\n")
     return str(out), f"{len(texts):,} comments classified."
+
+
+def results_dir(keep_seconds: float = 3600) -> Path:
+    """Where file results are written (Gradio serves them from its own cache): results older than
+    `keep_seconds` are removed first, so a long-running app does not fill the disk."""
+    import shutil
+    import time
+
+    root = Path(tempfile.gettempdir()) / "unsmile_app_results"
+    root.mkdir(exist_ok=True)
+    for old in root.iterdir():
+        if time.time() - old.stat().st_mtime > keep_seconds:
+            shutil.rmtree(old, ignore_errors=True)
+    return root
 
 
 def build_app(

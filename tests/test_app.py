@@ -118,6 +118,21 @@ def test_a_file_gets_the_jsonl_predict_py_writes(served, tmp_path):
         assert got.read() == expected.read_text(encoding="utf-8")
 
 
+def test_file_results_older_than_an_hour_are_removed(tmp_path, monkeypatch):
+    import os
+    import time
+
+    from hf_trainer.app import results_dir
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    root = results_dir()
+    old, new = root / "old", root / "new"
+    old.mkdir()
+    new.mkdir()
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    assert results_dir() == root and not old.exists() and new.exists()
+
+
 def test_bad_files_get_a_message_and_the_server_stays_up(served, tmp_path):
     _, _, client, _ = served
     table = tmp_path / "data.tsv"
