@@ -90,15 +90,16 @@ def classify(ensemble: Ensemble, text: str | None, top_k: int = 3) -> tuple[dict
     if len(text) > MAX_CHARS:
         message = f"The comment has {len(text):,} characters; only the first {MAX_CHARS:,} were classified."
         text = text[:MAX_CHARS]
-    (explained,) = ensemble.explain([text], top_k=top_k)
-    (prediction,) = ensemble.predict([text])
-    decided = prediction["labels"]
+    # Every label's score and decision come with the explanation: the comment is scored once.
+    (explained,) = ensemble.explain([text], labels=ensemble.labels, top_k=top_k)
+    decided = {name: entry for name, entry in explained.items() if entry["decided"]}
     rows = ["| label | score | threshold |", "|---|---:|---:|"]
-    for name, threshold in zip(ensemble.labels, ensemble.thresholds, strict=True):
-        if name in decided:
-            rows.append(f"| **{name}** | {prediction['scores'][name]:.3f} | {threshold:.3f} |")
+    rows += [
+        f"| **{name}** | {entry['score']:.3f} | {entry['threshold']:.3f} |" for name, entry in decided.items()
+    ]
     table = "\n".join(rows) if decided else "No label reaches its threshold."
-    return prediction["scores"], table, {"text": text, "entities": highlights(explained)}, message
+    scores = {name: entry["score"] for name, entry in explained.items()}
+    return scores, table, {"text": text, "entities": highlights(decided)}, message
 
 
 def highlights(explained: dict) -> list[dict]:

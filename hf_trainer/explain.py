@@ -197,16 +197,12 @@ def explain_error_rows(ensemble, rows: Sequence[dict], top_k: int = TOP_K, batch
     is rescored once."""
     index = {name: i for i, name in enumerate(ensemble.labels)}
     texts = list(dict.fromkeys(row["text"] for row in rows if row.get("text")))
-    base = ensemble.predict_proba(texts, batch_size) if texts else None
+    base = ensemble.predict_proba(texts, batch_size)  # (0, labels) when no row has a text
     occluded = {
-        text: occlusion(ensemble, text, scores, batch_size)
-        for text, scores in zip(texts, base if base is not None else [], strict=True)
+        text: occlusion(ensemble, text, scores, batch_size) for text, scores in zip(texts, base, strict=True)
     }
     for row in rows:
-        if not row.get("text"):
-            row["spans"] = ""
-            continue
-        spans, lost = occluded[row["text"]]
+        spans, lost = occluded.get(row.get("text"), ([], None))
         if not spans:
             row["spans"] = ""
             continue
