@@ -13,11 +13,14 @@ Steps (each named, so a member records exactly which ran):
 - ``invisible``: zero-width characters, the byte-order mark, the soft hyphen and the bidirectional
   controls removed (they are invisible in a comment and split words for a tokenizer).
 - ``latin``: syllables drawn with Latin letters, digits and symbols read back (7H^H77l -> 개새끼,
-  개^H끼 -> 개새끼), only where a run of such characters reads wholly as syllables and cannot be
-  a Latin word, a number or a smiley (see `latin`); it changes none of UnSmile's 18,742 comments.
+  개^H끼 -> 개새끼), only where a run of such characters reads wholly as syllables and is not part
+  of a Latin word or number, an acronym starting a word (LH공사) or a smiley (see `latin`); it
+  changes none of UnSmile's 18,742 comments.
 - ``compose``: letters typed one by one that form syllables composed back (ㅅㅣ발 -> 시발,
   ㄱㅐ새끼 -> 개새끼): an initial consonant followed by a vowel, with a final consonant when the
-  letter after it is not a vowel. Runs of consonants alone (ㅋㅋ, ㅅㅂ) stay as they are.
+  letter after it is not a vowel and does not start a run of itself (ㅇㅏㅋㅋㅋ -> 아ㅋㅋㅋ). Runs of
+  consonants alone (ㅋㅋ, ㅅㅂ) and runs of one letter (ㅋㅋㅠㅠ) stay as they are; one letter after
+  letters typed apart reads as a final (ㅇㅏㅋ -> 앜).
 - ``repeats``: a character repeated more than three times in a row cut to three (ㅋㅋㅋㅋㅋㅋ -> ㅋㅋㅋ,
   !!!!!! -> !!!), and a syllable's vowel drawn out over more than one extra syllable cut to one
   (시이이이발 -> 시이발).
@@ -100,9 +103,11 @@ def _read_drawn_syllables(run: str) -> str | None:
 def latin(text: str) -> str:
     """Syllables drawn with Latin letters, digits and symbols read back (7H^H77l -> 개새끼, 개^H끼 ->
     개새끼, ^^-레기 -> 쓰레기). A run is read only when all of it reads as syllables, it is not part
-    of a longer Latin word or number (BTS, 2F4), and it touches Hangul or holds a digit or ^; a run
-    whose only vowel is the dash must touch Hangul, hold a digit or ^ and not be a smiley (E-스포츠, B-급,
-    o-o and ^-^ stay)."""
+    of a longer Latin word or number (BTS, 2F4), and it touches Hangul or holds a digit or ^; capitals
+    alone that start a word are an acronym (LH공사, CF광고 stay; 귀엽CF reads 귀엽다); a run whose only
+    vowel is the dash must touch Hangul, hold a digit or ^ and not be a smiley (E-스포츠, B-급, o-o and
+    ^-^ stay). Drawings that draw two letters read as one: 7 is ㄱ (also ㅋ's drawing), 77 is ㄲ (so 각가
+    drawn 7F77F reads 가까)."""
 
     def read(match: re.Match) -> str:
         run, start, end = match.group(0), match.start(), match.end()
@@ -111,6 +116,8 @@ def latin(text: str) -> str:
             return run
         touches = bool(_HANGUL.match(before) or _HANGUL.match(after))
         drawn = bool(re.search(r"[0-9^]", run))  # a digit or ^ among letters: drawn, not written
+        if run.isupper() and not drawn and not _HANGUL.match(before):  # an acronym: LH공사, CF광고
+            return run
         if re.search("[FHTl]", run):  # a vowel other than the dash
             if not (touches or drawn):
                 return run
@@ -124,13 +131,22 @@ def latin(text: str) -> str:
 def compose(text: str) -> str:
     """Typed letters that form syllables, composed into them (see the module docstring)."""
     out, i, n = [], 0, len(text)
+
+    def at(k: int) -> str:
+        return text[k] if k < n else "\0"  # past the end: a character in no letter table
+
     while i < n:
         char = text[i]
-        if char in INITIALS and i + 1 < n and text[i + 1] in VOWELS:
+        # Not inside a run of one letter (ㅋㅋㅠㅠ: laughing, then crying; not ㅋ + 큐 + ㅠ), nor a face
+        # drawn with a vowel on each side (ㅜㅇㅜ, ㅠㅅㅠ).
+        laughing_or_crying = bool(out) and out[-1] in (char, at(i + 1)) or at(i + 2) == at(i + 1)
+        if char in INITIALS and at(i + 1) in VOWELS and not laughing_or_crying:
             vowel, final, step = text[i + 1], "", 2
-            after = text[i + 2] if i + 2 < n else ""
-            # A final consonant only when no vowel follows it (then it starts the next syllable).
-            if after in FINALS[1:] and not (i + 3 < n and text[i + 3] in VOWELS):
+            after = at(i + 2)
+            # A final consonant only when no vowel follows it (then it starts the next syllable), and
+            # not the first of a run of it that no vowel ends (ㅇㅏㅋㅋㅋ is 아ㅋㅋㅋ; ㅂㅏㄱㄱㅏ is 박가).
+            starts_a_run = at(i + 3) == after and at(i + 4) not in VOWELS
+            if after in FINALS[1:] and at(i + 3) not in VOWELS and not starts_a_run:
                 final, step = after, 3
             out.append(join_syllable(char, vowel, final))
             i += step

@@ -95,8 +95,7 @@ class DataArguments:
         default=DEFAULT_CANONICAL_FORM,
         metadata={
             "help": "Canonical-form steps applied to every split before training, and by the members when "
-            "serving (hf_trainer/canonical.py): comma-separated among width, invisible, compose, repeats; "
-            "'all' or 'none'."
+            f"serving (hf_trainer/canonical.py): comma-separated among {', '.join(STEPS)}; 'all' or 'none'."
         },
     )
     spelling_copies: float = field(

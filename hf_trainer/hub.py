@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from . import io
@@ -16,6 +16,7 @@ from .ensemble import EnsembleSpec
 from .errors import InvalidArgument, UserError
 from .functional import FUNCTIONAL_FILE, functional_card_md
 from .members import entry_kind, folder_kind, member_class
+from .members.base import recorded_canonical_form
 from .report import KCBERT_BASELINE
 from .test_once import ERRORS_FILE, METRICS_FILE, REPORT_DIR
 
@@ -46,10 +47,52 @@ def check_hub_access(api=None, token: str | None = None) -> str:
     return info.get("name", "?") if isinstance(info, Mapping) else "?"
 
 
+# What each canonical-form step undoes, in the card's words (hf_trainer/canonical.py).
+CANONICAL_STEP_WORDS = {
+    "width": "full-width forms", "invisible": "invisible characters", "latin": "Latin look-alikes",
+    "compose": "letters typed one by one", "repeats": "long repeats",
+}  # fmt: skip
+
+
+def spelling_games_line(canonical_forms: Mapping[str, Sequence[str]] | None) -> str:
+    """The card's line on spelling games, from the canonical form each member records (member.json)."""
+    still = (
+        "spaces inside words, initial-consonant abbreviations (ㅅㅂ) and look-alike syllables still cost "
+        "accuracy (the report's robustness section, where there is one, says how much)."
+    )
+    forms = {tuple(steps) for steps in (canonical_forms or {}).values()}
+    if not forms:
+        return f"- Spelling games: {still}"
+
+    def undone(steps: Sequence[str]) -> str:
+        words = [CANONICAL_STEP_WORDS[step] for step in steps]
+        return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words) or "nothing"
+
+    if len(forms) == 1:
+        (steps,) = forms
+        served = (
+            f"the members serve the canonical form they were trained with ({undone(steps)} undone)"
+            if steps
+            else "the members were trained and are served without the canonical form (nothing is undone)"
+        )
+    else:
+        served = (
+            "each member serves the canonical form it was trained with ("
+            + "; ".join(f"{name}: {undone(steps)} undone" for name, steps in canonical_forms.items())
+            + ")"
+        )
+    return f"- Spelling games: {served}; {still}"
+
+
 def model_card(
-    spec: EnsembleSpec, test_metrics: dict | None, repo_id: str, functional: dict | None = None
+    spec: EnsembleSpec,
+    test_metrics: dict | None,
+    repo_id: str,
+    functional: dict | None = None,
+    canonical_forms: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
-    """README.md for the ensemble repository (`functional`: report/functional_tests.json, if any)."""
+    """README.md for the ensemble repository (`functional`: report/functional_tests.json, if any;
+    `canonical_forms`: each member's canonical-form steps, from its member.json)."""
     lines = [
         "---",
         "language: ko",
@@ -77,7 +120,7 @@ def model_card(
         lines += ["", "The full report with plots is in `report/`."]
     if functional:
         lines += functional_card_md(functional)
-    return "\n".join(lines + _usage_and_limits(repo_id))
+    return "\n".join(lines + _usage_and_limits(repo_id, canonical_forms))
 
 
 def _members_section(spec: EnsembleSpec) -> list[str]:
@@ -152,7 +195,7 @@ def _provenance_lines(test_metrics: dict) -> list[str]:
     return lines
 
 
-def _usage_and_limits(repo_id: str) -> list[str]:
+def _usage_and_limits(repo_id: str, canonical_forms: Mapping[str, Sequence[str]] | None) -> list[str]:
     return [
         "",
         "## Try it in a browser",
@@ -180,10 +223,7 @@ def _usage_and_limits(repo_id: str) -> list[str]:
         "model inherits the biases and the period of its training data (Korean news and community comments).",
         "- Rare classes (연령, 기타 혐오) are learnt from few examples (partly AEDA copies); expect lower "
         "precision and recall there. Scores are not calibrated probabilities across domains.",
-        "- Spelling games: the members serve the canonical form they were trained with (full-width forms, "
-        "invisible characters, Latin look-alikes, letters typed one by one and long repeats undone); spaces "
-        "inside words, initial-consonant abbreviations (ㅅㅂ) and look-alike syllables still cost accuracy "
-        "(the report's robustness section, where there is one, says how much).",
+        spelling_games_line(canonical_forms),
         "- Sarcasm, new slang and text far from the training domain are often misclassified.",
         "",
         "## Data and licence",
@@ -246,7 +286,10 @@ def stage_bundle(
         shutil.copytree(report, staging / REPORT_DIR, ignore=shutil.ignore_patterns(*LOCAL_ONLY_REPORT_FILES))
     functional_file = report / FUNCTIONAL_FILE
     functional = io.read_json(functional_file) if functional_file.is_file() else None
-    io.write_text(staging / "README.md", model_card(spec, test_metrics, repo_id, functional))
+    canonical_forms = {
+        m["name"]: recorded_canonical_form(folder) for m, folder in zip(spec.members, local, strict=True)
+    }
+    io.write_text(staging / "README.md", model_card(spec, test_metrics, repo_id, functional, canonical_forms))
     space_files(staging)
     return staging
 
@@ -321,7 +364,14 @@ def publish_bundle(staging_dir: str | Path, repo_id: str, *, private: bool = Fal
     logger.info("Published %s (%s)", repo_id, ", ".join(sorted(p.name for p in Path(staging_dir).iterdir())))
 
 
-def publish_member(member_dir: str | Path, repo_id: str, *, private: bool = False, api=None) -> None:
+def publish_member(
+    member_dir: str | Path,
+    repo_id: str,
+    *,
+    private: bool = False,
+    api=None,
+    commit_message: str = "Upload UnSmile member (final model)",
+) -> None:
     """Upload a trained member's final model to `repo_id` (a no-op commit when it is already there:
     a member the Trainer pushed during training, or one trained before --push_to_hub was given).
     The member's kind says which files (`hub_files`): never the epoch checkpoints, the prepared data,
@@ -334,7 +384,7 @@ def publish_member(member_dir: str | Path, repo_id: str, *, private: bool = Fals
     api.upload_folder(
         repo_id=repo_id,
         folder_path=str(member_dir),
-        commit_message="Upload UnSmile member (final model)",
+        commit_message=commit_message,
         allow_patterns=allow_patterns,
         ignore_patterns=["checkpoint-*/**", "prepared_data/**"],
     )

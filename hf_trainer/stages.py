@@ -45,7 +45,8 @@ from its last checkpoint.
 
 Any option not listed here is passed to every training run (recipes/train.py), for example
 `--epochs 100 --lr 3e-5` or any TrainingArguments flag; data options of train.py (such as
---val_size or --aeda_factor) go to the data preparation stage.
+--val_size or --aeda_factor) go to the data preparation stage, except --max_length and
+--preprocessing_num_workers (read when each training run tokenises); --seed goes to both.
 """
 
 
@@ -126,9 +127,15 @@ def parse_options(argv: list[str]) -> PipelineOptions:
     return PipelineOptions(**options, models=list(models), extra=extra)
 
 
+# Data options read when each training run tokenises, not when the data is prepared, and the one
+# flag both read (prepare_data.py's AEDA and spelling-copy seed, train.py's TrainingArguments seed).
+TOKENISATION_FIELDS = {"max_length", "preprocessing_num_workers"}
+SHARED_FIELDS = {"seed"}
+
+
 def split_extra(extra: list[str]) -> tuple[list[str], list[str]]:
     """Split pass-through flags into (data preparation flags, training flags)."""
-    data_fields = {f.name for f in fields(DataArguments)}
+    data_fields = {f.name for f in fields(DataArguments)} - TOKENISATION_FIELDS
     data, train = [], []
     i = 0
     while i < len(extra):
@@ -137,7 +144,11 @@ def split_extra(extra: list[str]) -> tuple[list[str], list[str]]:
             j += 1
         group = extra[i:j]
         name = group[0].removeprefix("--").split("=")[0].replace("-", "_")
-        (data if name in data_fields else train).extend(group)
+        if name in SHARED_FIELDS:
+            data.extend(group)
+            train.extend(group)
+        else:
+            (data if name in data_fields else train).extend(group)
         i = j
     return data, train
 

@@ -110,6 +110,17 @@ class RecipeTrainingArguments(TrainingArguments):
             "else fp16; CPU autocast without a GPU) or no."
         },
     )
+    # transformers' own pushes during training (every_save, its default) upload the whole output folder,
+    # training_args.bin (a pickle) and, under DDP, the prepared data included; `end` pushes once,
+    # after training, the member's own file list (hub.publish_member).
+    hub_strategy: str = field(
+        default="end",
+        metadata={
+            "help": "With --push_to_hub: end (default here): the final model once, without pickles or data; "
+            "every_save, checkpoint, all_checkpoints: transformers' pushes during training as well, which "
+            "also upload training_args.bin (a pickle)."
+        },
+    )
     early_stopping_patience: int = field(
         default=10, metadata={"help": "Epochs without improvement (0 = off)."}
     )

@@ -95,6 +95,9 @@ def test_the_initial_consonant_view_reads_a_word_and_its_abbreviation_alike():
     assert INITIALS_PREFIX + "ㅅㅂㄴ" in view and not any(
         g.startswith(INITIALS_PREFIX) for g in without("시발놈")
     )
+    # The view does not need the jamo n-grams: without them it is still read (and only they go).
+    view_alone = ngram_analyzer(CharNgramSettings(jamo_ngram_max=0, initials_ngram_max=5))("시발놈 꺼져")
+    assert set(view_alone) == {g for g in with_view("시발놈 꺼져") if not g.startswith(JAMO_PREFIX)}
 
 
 @pytest.mark.parametrize("old_format, dropped", [("char-ngram/1", ("jamo_ngram_max", "initials_ngram_max")),

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from hf_trainer import Ensemble
+from hf_trainer.canonical import STEPS
 from hf_trainer.errors import InvalidArgument, InvalidInput
 from hf_trainer.hub import publish_member, stage_bundle
 from hf_trainer.members import MEMBER_FILE, folder_info, folder_kind
@@ -157,6 +158,14 @@ def test_model_card_and_uploads_say_what_each_member_is(mixed, pipeline_dir, tmp
     assert "not through transformers" in lines["- org/unsmile-char-ngram"]
     assert 'pipeline("text-classification", model="org/unsmile-tiny-bert"' in lines["- org/unsmile-tiny-bert"]
     assert "2 transformer encoders fine-tuned" in card and "1 char n-gram model" in card
+    assert "a pipeline skips the member's canonical form" in lines["- org/unsmile-tiny-bert"]
+    # The spelling-games line says what the members' member.json record, not a fixed text.
+    forms = {folder.name: folder_info(folder).canonical_form for folder in members}
+    assert set(forms.values()) == {STEPS}
+    assert (
+        "(full-width forms, invisible characters, Latin look-alikes, letters typed one by one and long "
+        in card
+    )
     assert [m["kind"] for m in staged["members"]] == ["transformer", "transformer", "char-ngram"]
     assert "was scored 1 time;" not in card and "was scored 1 time." in card
     with pytest.raises(InvalidArgument, match="not the members of"):
@@ -170,3 +179,41 @@ def test_model_card_and_uploads_say_what_each_member_is(mixed, pipeline_dir, tmp
         assert {"model.safetensors", "char_ngram.safetensors"} & set(api.uploaded)  # the weights go
         assert not [n for n in api.uploaded if n.startswith("checkpoint-") or n.endswith((".bin", ".pkl"))]
         assert (folder / "predictions" / "test.npz").is_file()  # they were there
+
+
+def test_train_py_pushes_the_final_member_without_pickles_or_data(pipeline_dir, tmp_path, monkeypatch):
+    """`train.py --push_to_hub` uploads the member's own files once, after training (hub_strategy `end`
+    by default): not transformers' push of the whole folder, training_args.bin and prepared data."""
+    import huggingface_hub
+
+    from hf_trainer.train_configs import RecipeTrainingArguments
+    from hf_trainer.training import push_member
+
+    folder = tmp_path / "tiny-bert"
+    shutil.copytree(pipeline_dir / "tiny-bert", folder)
+    (folder / "training_args.bin").write_bytes(b"a pickle")
+    (folder / "prepared_data").mkdir()
+    (folder / "prepared_data" / "train.tsv").write_text("a comment\t1\n", encoding="utf-8")
+    api = FakeHubApi()
+    monkeypatch.setattr(huggingface_hub, "HfApi", lambda token=None: api)
+    args = RecipeTrainingArguments(output_dir=str(folder), hub_private_repo=True, report_to="none")
+    assert args.hub_strategy == "end"  # no transformers push during training unless asked for
+
+    class Trained:  # what push_member reads of the Trainer
+        hub_model_id = "org/unsmile-tiny-bert"
+
+    push_member(Trained(), args, "Best checkpoint")
+    assert api.calls == [
+        ("create_repo", "org/unsmile-tiny-bert", True),
+        ("upload_folder", "org/unsmile-tiny-bert"),
+    ]
+    assert "model.safetensors" in api.uploaded and MEMBER_FILE in api.uploaded
+    assert not [name for name in api.uploaded if name.endswith(".bin") or name.startswith("prepared_data")]
+
+
+def test_the_cards_spelling_games_line_follows_each_members_canonical_form():
+    from hf_trainer.hub import spelling_games_line
+
+    assert "trained and are served without the canonical form" in spelling_games_line({"a": (), "b": ()})
+    line = spelling_games_line({"a": ("width", "compose"), "b": ()})
+    assert "(a: full-width forms and letters typed one by one undone; b: nothing undone)" in line

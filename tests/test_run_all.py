@@ -126,6 +126,11 @@ def test_changed_config_changes_exactly_the_dependent_stages(tmp_path):
         ["--val_size", "0.2"],
         ["--lr", "1", "--report_to", "none", "wandb"],
     )
+    # Tokenisation options go to training (it tokenises), the seed to both stages.
+    assert split_extra(["--max_length", "256", "--seed", "7", "--val_size", "0.2"]) == (
+        ["--seed", "7", "--val_size", "0.2"],
+        ["--max_length", "256", "--seed", "7"],
+    )
 
 
 def test_failing_stage_names_itself_and_its_log(tmp_path):

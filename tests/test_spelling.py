@@ -15,6 +15,7 @@ from hf_trainer.perturb import (
     initial_consonants,
     inner_spaces,
     invisible,
+    is_syllable,
     jamo_split,
     join_syllable,
     latin_lookalikes,
@@ -68,14 +69,15 @@ def test_rates_seeds_and_labels_of_the_families():
     for family in FAMILIES:
         assert perturb(SENTENCE, family, 0.0, 1) == SENTENCE, family  # rate 0: the text as written
         assert perturb(SENTENCE, family, 0.5, 7) == perturb(SENTENCE, family, 0.5, 7)  # seeded
+        assert len({perturb(SENTENCE, family, 0.5, seed) for seed in range(10)}) > 1, family  # by the seed
         assert perturb(SENTENCE, family, 1.0, 7) != SENTENCE, family
-    # About the rate's share of the syllables is split.
-    split = sum(
-        sum(c in "ㅅㅣㅂㅏㄹ" for c in perturb(t, "jamo_split", 0.3, i)) > 0 for i, t in enumerate(texts)
-    )
-    assert 150 < split <= 200
+    # The rate is the share of the syllables split, about 0.3 over 200 seeds (0.1 and 1 for contrast).
+    syllables = sum(map(is_syllable, texts[0]))
+    for rate in (0.1, 0.3, 1.0):
+        kept = sum(sum(map(is_syllable, perturb(t, "jamo_split", rate, i))) for i, t in enumerate(texts))
+        assert 1 - kept / (syllables * len(texts)) == pytest.approx(rate, abs=0.03), rate
     once = perturb_all(texts[:3], "jamo_split", 0.3, 5)
-    assert once == [perturb(t, "jamo_split", 0.3, 5) for t in texts[:3]]  # per text, not per position
+    assert once[0] == once[1] == once[2] != texts[0]  # seeded per text, not per position in the list
     assert perturb(SENTENCE, MIXED, 0.3, 3) != SENTENCE
     with pytest.raises(InvalidArgument, match="unknown perturbation family 'leet'"):
         perturb(SENTENCE, "leet", 0.3, 0)
@@ -85,16 +87,35 @@ def test_rates_seeds_and_labels_of_the_families():
 
 @pytest.mark.parametrize("family", ["jamo_split", "invisible", "fullwidth", "latin_lookalikes"])
 def test_the_canonical_form_undoes_the_safe_games(family):
-    text = SENTENCE + " ㅋㅋㅋ 오이 ㅇㅇ 감사합니당"
+    # Letters typed next to syllables (좋아ㅋㅋㅋ, 시ㅎㅎ), laughing then crying (ㅋㅋㅠㅠ) included.
+    text = SENTENCE + " ㅋㅋㅋ 오이 ㅇㅇ 감사합니당 좋아ㅋㅋㅋ 시ㅎㅎ ㅋㅋㅠㅠ"
+    assert canonical(text) == text
     for seed in range(20):
         for rate in (0.3, 1.0):
-            assert canonical(perturb(text, family, rate, seed)) == canonical(text), (family, seed, rate)
+            assert canonical(perturb(text, family, rate, seed)) == text, (family, seed, rate)
 
 
 def test_the_canonical_form_of_text_without_games():
     # Ordinary comments come back as they were: typed consonants, emoji, Latin words, digits.
-    for text in ("ㅋㅋㅋ 진짜 웃기네 😂", "ㅅㅂ 뭐하냐", "BTS 최고 2024", "아이 오이 우유", "ㅇㅇ 맞음", ""):
+    for text in (
+        "ㅋㅋㅋ 진짜 웃기네 😂",
+        "ㅅㅂ 뭐하냐",
+        "BTS 최고 2024",
+        "아이 오이 우유",
+        "ㅇㅇ 맞음",
+        "ㅋㅋㅠㅠ",
+        "ㅎㅎㅜㅜ",
+        "ㅜㅇㅜ",
+        "",
+    ):
         assert canonical(text) == text
+    # Capitals alone that start a word are an acronym, not a drawing (inside a word they are: 귀엽CF).
+    assert canonical("LH공사 CF광고 LH가 귀엽CF") == "LH공사 CF광고 LH가 귀엽다"
+    assert compose("ㅈㅗㅎㅇㅏㅋㅋㅋ ㅅㅣㅎㅎ ㅂㅏㄱㄱㅏ") == "좋아ㅋㅋㅋ 시ㅎㅎ 박가"
+    # What it cannot tell apart (README, Spelling games): one letter after a syllable typed as letters
+    # reads as its final (ㅇㅏㅋ -> 앜, though 아ㅋ was meant); 7 draws both ㄱ and ㅋ and 77 draws ㄲ
+    # (각가 drawn 7F77F reads 가까).
+    assert compose("ㅇㅏㅋ") == "앜" and canonical("7F77F") == "가까"
     assert canonical("ㅋㅋㅋㅋㅋㅋㅋ!!!!!!") == "ㅋㅋㅋ!!!"
     assert canonical("시이이이이발") == "시이발" and canonical("노오옴") == "노오옴"
     assert compose("ㅅㅣ발 ㄱㅐ새끼 ㅂㅏㄹㅇㅏ") == "시발 개새끼 발아"  # ㄹ before ㅇㅏ: a final, then 아
@@ -184,7 +205,7 @@ def test_the_robustness_figures_extend_the_one_test_evaluation(mixed, tmp_path):
         "## Inputs"
     )
     row = next(line for line in text.splitlines() if line.startswith("| jamo_split |"))
-    assert "0.0000 [" in row or "+0.0000 [" in row
+    assert row.count("(+0.0000 [+0.000, +0.000])") == len(systems)
     # After a change to what the evaluation read, the figures would belong to no counted evaluation.
     import shutil
 

@@ -61,17 +61,18 @@ class CharNgramSettings:
 
 def ngram_analyzer(settings: CharNgramSettings) -> Callable[[str], list[str]]:
     """text -> its n-grams: scikit-learn's `char_wb` n-grams of the lowercased text, plus (with
-    jamo_ngram_max > 0) those of its NFKD jamo, prefixed with JAMO_PREFIX."""
+    jamo_ngram_max > 0) those of its NFKD jamo, prefixed with JAMO_PREFIX, and (with
+    initials_ngram_max >= 2) those of its initial-consonant view, prefixed with INITIALS_PREFIX."""
     from sklearn.feature_extraction.text import CountVectorizer
 
     syllables = CountVectorizer(
         analyzer=settings.analyzer, ngram_range=(settings.ngram_min, settings.ngram_max)
     ).build_analyzer()
-    if settings.jamo_ngram_max <= 0:
-        return syllables
-    jamo = CountVectorizer(
-        analyzer=settings.analyzer, ngram_range=(1, settings.jamo_ngram_max)
-    ).build_analyzer()
+    jamo = (
+        CountVectorizer(analyzer=settings.analyzer, ngram_range=(1, settings.jamo_ngram_max)).build_analyzer()
+        if settings.jamo_ngram_max > 0
+        else None
+    )
 
     initials = (
         CountVectorizer(
@@ -81,8 +82,13 @@ def ngram_analyzer(settings: CharNgramSettings) -> Callable[[str], list[str]]:
         else None
     )
 
+    if jamo is None and initials is None:
+        return syllables
+
     def analyze(text: str) -> list[str]:
-        grams = syllables(text) + [JAMO_PREFIX + g for g in jamo(unicodedata.normalize("NFKD", text))]
+        grams = syllables(text)
+        if jamo is not None:
+            grams += [JAMO_PREFIX + g for g in jamo(unicodedata.normalize("NFKD", text))]
         if initials is not None:
             grams += [INITIALS_PREFIX + g for g in initials(initials_view(text))]
         return grams

@@ -109,5 +109,6 @@ class TransformerMember:
     )
     card_text: ClassVar[str] = (
         "a fine-tuned transformer encoder; it also loads on its own in a plain transformers pipeline: "
-        '`pipeline("text-classification", model="{repo_id}", top_k=None, function_to_apply="sigmoid")`'
+        '`pipeline("text-classification", model="{repo_id}", top_k=None, function_to_apply="sigmoid")` '
+        "(a pipeline skips the member's canonical form, so its scores differ on text that form changes)"
     )
