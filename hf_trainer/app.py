@@ -164,15 +164,18 @@ def classify_file(
 
 
 def results_dir(keep_seconds: float = 3600) -> Path:
-    """Where file results are written (Gradio serves them from its own cache): results older than
-    `keep_seconds` are removed first, so a long-running app does not fill the disk."""
+    """Where file results are written (Gradio serves them from its own cache): results untouched for
+    `keep_seconds` are removed first (when the app starts and before each file), so a long-running
+    app does not fill the disk. A result still being written is touched with every line, so it stays."""
     import shutil
     import time
 
     root = Path(tempfile.gettempdir()) / "unsmile_app_results"
     root.mkdir(exist_ok=True)
     for old in root.iterdir():
-        if time.time() - old.stat().st_mtime > keep_seconds:
+        inside = list(old.iterdir()) if old.is_dir() else []
+        touched = max(path.stat().st_mtime for path in [old, *inside])
+        if time.time() - touched > keep_seconds:
             shutil.rmtree(old, ignore_errors=True)
     return root
 
@@ -242,6 +245,7 @@ def theme():
 
 def launch(app, host: str = "127.0.0.1", port: int = 7860, block: bool = True):
     """Serve: no share link, no SSR, no MCP server, no PWA, no monitoring page, uploads up to 50 MB."""
+    results_dir()  # results an earlier run left are removed once they are an hour old
     return app.launch(
         server_name=host, server_port=port, share=False, ssr_mode=False, mcp_server=False, pwa=False,
         enable_monitoring=False, max_file_size=MAX_FILE_SIZE, prevent_thread_lock=not block, show_error=False,

@@ -126,11 +126,14 @@ def test_file_results_older_than_an_hour_are_removed(tmp_path, monkeypatch):
 
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     root = results_dir()
-    old, new = root / "old", root / "new"
-    old.mkdir()
-    new.mkdir()
-    os.utime(old, (time.time() - 7200, time.time() - 7200))
-    assert results_dir() == root and not old.exists() and new.exists()
+    old, new, writing = root / "old", root / "new", root / "writing"
+    for folder in (old, new, writing):
+        folder.mkdir()
+        (folder / "comments.jsonl").write_text("{}\n", encoding="utf-8")
+    hours_ago = time.time() - 7200
+    for path in (old, old / "comments.jsonl", new, writing):  # `writing`: its file got a line just now
+        os.utime(path, (hours_ago, hours_ago))
+    assert results_dir() == root and not old.exists() and new.exists() and writing.exists()
 
 
 def test_bad_files_get_a_message_and_the_server_stays_up(served, tmp_path):

@@ -5,7 +5,7 @@ n-grams catch much of it and make errors unlike a subword encoder's, a classic d
 Beside the n-grams of the syllables it uses n-grams of the jamo: NFKD decomposes each syllable
 into its letters and maps typed compatibility jamo (ㅅㅂ) onto the initial consonants and vowels
 of those letters, so 시발 and ㅅㅂ share features that no syllable n-gram sees (a final consonant
-has code points of its own: the typed ㄱ meets the ㄱ of 가, not that of 각). It trains in under a minute on two cores, so a user
+has code points of its own: the typed ㄱ meets the ㄱ of 가, not that of 각). It trains in about a minute on two cores (74 s in docs/benchmark_cpu.json), so a user
 without a GPU gets real quality.
 
 Saved without pickle: the vocabulary, idf and settings as JSON (`char_ngram.json`), the weights as
