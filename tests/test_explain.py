@@ -58,9 +58,10 @@ def test_a_planted_trigger_is_the_top_span(trigger_ensemble):
     for text, e in zip(positives, explained, strict=True):
         span = e["trigger"]["spans"][0]
         assert text[span["start"] : span["end"]] == span["text"]  # offsets of the text as given
-    # Without the trigger: no span raises the score by more than a small bound.
+    # Without the trigger: no span weighs more than a tenth of the weakest top span of a positive.
+    weakest_top = min(e["trigger"]["spans"][0]["weight"] for e in explained)
     for e in explain(trigger_ensemble, negatives, labels=["trigger"]):
-        assert all(span["weight"] < 0.05 for span in e["trigger"]["spans"]), e
+        assert all(span["weight"] < min(0.05, weakest_top / 10) for span in e["trigger"]["spans"]), e
 
 
 def test_explanations_are_of_the_ensembles_own_decided_labels(trigger_ensemble):
@@ -120,7 +121,22 @@ def test_overlapping_spans_are_not_both_shown():
 
 
 def test_explain_output_is_plain_json(trigger_ensemble):
-    json.dumps(explain(trigger_ensemble, [f"{TRIGGER} 오늘"], top_k=2), ensure_ascii=False)
+    explained = explain(trigger_ensemble, [f"{TRIGGER} 오늘"], top_k=2)
+    assert json.loads(json.dumps(explained, ensure_ascii=False)) == explained
+    assert explained[0]["trigger"]["spans"]  # something to check below
+
+    def leaves(value):
+        if isinstance(value, dict):
+            for item in value.values():
+                yield from leaves(item)
+        elif isinstance(value, list):
+            for item in value:
+                yield from leaves(item)
+        else:
+            yield value
+
+    # Python's own types only (np.float64 is a float subclass that json.dumps would still write).
+    assert {type(leaf) for leaf in leaves(explained)} <= {int, float, str, bool, type(None)}
 
 
 def test_predict_explain_adds_one_field_per_line(trigger_ensemble, tmp_path):
@@ -144,10 +160,9 @@ def test_predict_explain_adds_one_field_per_line(trigger_ensemble, tmp_path):
     for line in (2, 4):  # the emoji line and the tab line: the trigger word found there too
         assert records[line]["explanations"]["trigger"][0]["text"].startswith(TRIGGER), records[line]
     plain = tmp_path / "plain.jsonl"
-    load_recipe("predict").main([*args[:-1], str(plain)])
-    assert all(
-        "explanations" not in json.loads(line) for line in plain.read_text(encoding="utf-8").splitlines()
-    )
+    assert load_recipe("predict").main([*args[:-1], str(plain)]) == len(lines)
+    plain_records = [json.loads(line) for line in plain.read_text(encoding="utf-8").splitlines()]
+    assert len(plain_records) == len(lines) and not any("explanations" in r for r in plain_records)
 
 
 def test_error_rows_get_the_spans_behind_them(trigger_ensemble):

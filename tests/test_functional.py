@@ -76,6 +76,24 @@ def test_the_pass_rule_on_a_mini_suite_with_known_outcomes():
     assert groups["남성"]["recall_on_hateful"] == {"rate": 1.0, "n": 1, "ci": wilson(1, 1)}
 
 
+def test_the_worst_failures_come_most_confidently_wrong_first_and_are_cut(monkeypatch):
+    import hf_trainer.functional as functional
+
+    monkeypatch.setattr(functional, "WORST_CASES", 2)
+    checked = ("여성/가족", "남성")
+    cases = [
+        Case(f"w{i}", "neutral_mention", "여성/가족", "여자", "t", ("clean",), checked) for i in range(4)
+    ]
+    # w0: one wrong label by 0.1; w1: two wrong labels, the larger by 0.25; w2 passes; w3: wrong by 0.3.
+    scores = np.array(
+        [[0.6, 0.1, 0.1, 0.9], [0.55, 0.95, 0.1, 0.9], [0.1, 0.1, 0.1, 0.9], [0.8, 0.1, 0.1, 0.9]]
+    )
+    worst = score_system(scores, THRESHOLDS, cases, LABELS)["functionalities"]["neutral_mention"]["worst"]
+    assert [w["case_id"] for w in worst] == ["w3", "w1"]  # by margin, w0 (0.1) cut at WORST_CASES
+    assert worst[1]["wrong"] == ["여성/가족", "남성"] and worst[1]["margin"] == pytest.approx(0.25)
+    assert worst[0]["margin"] == pytest.approx(0.3)
+
+
 def test_wilson_intervals():
     assert wilson(0, 10)[0] == 0.0 and 0.25 < wilson(0, 10)[1] < 0.35  # not the degenerate [0, 0]
     low, high = wilson(50, 100)
