@@ -23,7 +23,9 @@ logger = logging.getLogger(__name__)
 
 def check_test_not_rescored(options: PipelineOptions, runner: StageRunner, stages: list) -> None:
     """Refuse, before any training, a run that would score the test split of this folder again."""
-    evaluate = next(s for s in stages if s.name == "evaluate_test")
+    evaluate = next((s for s in stages if s.name == "evaluate_test"), None)
+    if evaluate is None:  # --stop_after before it: this run scores no test row
+        return
     history = read_history(runner.out / "ensemble")
     if history["count"] and not options.rescore_test and not runner.is_done(evaluate):
         raise UserError(

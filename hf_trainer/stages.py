@@ -64,8 +64,13 @@ class PipelineOptions:
     rescore_test: bool = False
     calibrate: str = "none"
     threshold_choice: str = "auto"
+    stop_after: str | None = None
     debug: bool = False
     extra: list[str] = field(default_factory=list)
+
+
+# --stop_after's choices, in the order the stages run (preflight and train: every model's).
+STOP_POINTS = ("data", "preflight", "train", "ensemble", "thresholds", "evaluate_test", "robustness")
 
 
 def parse_options(argv: list[str]) -> PipelineOptions:
@@ -110,6 +115,12 @@ def parse_options(argv: list[str]) -> PipelineOptions:
         help="temperature: rescale each member's scores by a temperature fitted on val before mixing",
     )
     add(
+        "--stop_after",
+        choices=STOP_POINTS,
+        help="Run the stages up to this one and stop (a later run without it goes on from there): "
+        "for example `train` to train every member now and spend the one test evaluation later",
+    )
+    add(
         "--threshold_choice",
         choices=["auto", "tuned", "per_label"],
         default="auto",
@@ -120,6 +131,8 @@ def parse_options(argv: list[str]) -> PipelineOptions:
     args, extra = parser.parse_known_args(argv)
     if args.push_to_hub and not args.hub_org:
         parser.error("--push_to_hub needs --hub_org ORG")
+    if args.push_to_hub and args.stop_after:
+        parser.error("--push_to_hub publishes after the last stage; run without --stop_after to publish")
     options = {
         f.name: getattr(args, f.name) for f in fields(PipelineOptions) if f.name not in ("models", "extra")
     }
@@ -362,6 +375,18 @@ class StageGraph:
             inputs=[robustness.fingerprint(), suite_digest()],
         )
         stages = [data, *preflights, *trains, ensemble, thresholds, evaluate, robustness, functional]
+        if self.options.stop_after:
+            point = self.options.stop_after
+            last = max(
+                (
+                    i
+                    for i, stage in enumerate(stages)
+                    if stage.name == point or stage.name.startswith(point + "_")
+                ),
+                default=None,
+            )
+            # `preflight` when no model has checks (or --skip_preflight): the stage before the trainings.
+            return stages[: (last + 1) if last is not None else len(stages) - len(trains) - 5]
         if self.options.push_to_hub:
             publish = self.python("publish.py", "--output_dir", str(out), "--hub_org", self.options.hub_org)
             publish += ["--members", *member_dirs, "--member_repos", *(self.member_repo(m) for m in models)]

@@ -15,10 +15,14 @@ logger = logging.getLogger(__name__)
 
 
 def build_summary(options: PipelineOptions, stage_seconds: dict[str, float], seconds: float) -> dict:
+    """What the run has made; with --stop_after, what it has made so far (None where a stage did not run)."""
     out = Path(options.output_dir)
     models = {}
     for model in options.models:
-        metrics = io.read_json(out / member_name(model) / "metrics.json")
+        metrics_file = out / member_name(model) / "metrics.json"
+        if options.stop_after and not metrics_file.is_file():
+            continue
+        metrics = io.read_json(metrics_file)
         models[member_name(model)] = {
             "best_val_f1_macro": metrics["val"]["f1_macro"],
             # None for a member trained without epochs (the char n-gram member: one fit per C)
@@ -26,27 +30,44 @@ def build_summary(options: PipelineOptions, stage_seconds: dict[str, float], sec
             "epochs_trained": metrics.get("epochs_trained"),
             "early_stopped": metrics.get("early_stopped", False),
         }
-    spec = io.read_json(out / "ensemble" / "ensemble.json")
-    test = io.read_json(out / "ensemble" / REPORT_DIR / METRICS_FILE)
-    return {
+    summary = {
         "demo": options.demo,
         "data": options.data_dir or ("demo sample" if options.demo else "hub:smilegate-ai/kor_unsmile"),
         "models": models,
-        "weights": {m["name"]: m["weight"] for m in spec["members"]},
-        "val_f1_macro_tuned": spec["threshold_report"]["val_f1_macro_tuned"],
-        "test_f1_macro_at_0.5": test["systems"]["ensemble @0.5"]["f1_macro"],
-        "test_f1_macro_tuned": test["systems"]["ensemble tuned"]["f1_macro"],
-        "test_f1_micro_tuned": test["systems"]["ensemble tuned"]["f1_micro"],
-        "test_f1_macro_tuned_ci": test.get("bootstrap_ci", {})
-        .get("systems", {})
-        .get("ensemble tuned", {})
-        .get("f1_macro"),
-        "threshold_choice": ((test.get("val_cv") or {}).get("threshold_choice") or {}).get("chosen", "tuned"),
+        "stopped_after": options.stop_after,
+        "weights": None,
+        "val_f1_macro_tuned": None,
+        "test_f1_macro_at_0.5": None,
+        "test_f1_macro_tuned": None,
+        "test_f1_micro_tuned": None,
+        "test_f1_macro_tuned_ci": None,
+        "threshold_choice": None,
         "test_evaluations": read_history(out / "ensemble")["count"],
-        "report": str(out / "ensemble" / REPORT_DIR / REPORT_FILE),
+        "report": None,
         "stage_seconds": stage_seconds,
         "total_seconds": round(seconds, 1),
     }
+    spec_file, test_file = out / "ensemble" / "ensemble.json", out / "ensemble" / REPORT_DIR / METRICS_FILE
+    if options.stop_after not in ("data", "preflight", "train"):
+        spec = io.read_json(spec_file)
+        summary["weights"] = {m["name"]: m["weight"] for m in spec["members"]}
+        summary["val_f1_macro_tuned"] = (spec.get("threshold_report") or {}).get("val_f1_macro_tuned")
+    if options.stop_after in (None, "evaluate_test", "robustness"):
+        test = io.read_json(test_file)
+        summary |= {
+            "test_f1_macro_at_0.5": test["systems"]["ensemble @0.5"]["f1_macro"],
+            "test_f1_macro_tuned": test["systems"]["ensemble tuned"]["f1_macro"],
+            "test_f1_micro_tuned": test["systems"]["ensemble tuned"]["f1_micro"],
+            "test_f1_macro_tuned_ci": test.get("bootstrap_ci", {})
+            .get("systems", {})
+            .get("ensemble tuned", {})
+            .get("f1_macro"),
+            "threshold_choice": ((test.get("val_cv") or {}).get("threshold_choice") or {}).get(
+                "chosen", "tuned"
+            ),
+            "report": str(out / "ensemble" / REPORT_DIR / REPORT_FILE),
+        }
+    return summary
 
 
 def log_summary(summary: dict) -> None:
@@ -67,15 +88,25 @@ def log_summary(summary: dict) -> None:
             f"  {name:<16} best val macro F1 {m['best_val_f1_macro']:.4f} at epoch {m['best_epoch']:g} "
             f"({m['epochs_trained']:g} epochs{', early stop' if m['early_stopped'] else ''})"
         )
-    lines.append("ensemble weights: " + ", ".join(f"{k} {v:.3f}" for k, v in summary["weights"].items()))
-    ci = summary.get("test_f1_macro_tuned_ci")
-    lines.append(
-        f"test macro F1: {summary['test_f1_macro_at_0.5']:.4f} at 0.5, {summary['test_f1_macro_tuned']:.4f} with "
-        f"the thresholds chosen on val ({summary['threshold_choice']}"
-        + (f"; 95% interval {ci[0]:.4f}-{ci[1]:.4f}" if ci else "")
-        + f"), micro {summary['test_f1_micro_tuned']:.4f}; test evaluations of this folder: {summary['test_evaluations']}"
-    )
-    lines.append(f"report and plots: {summary['report']} (and the PNGs beside it)")
+    if summary.get("weights") is not None:
+        lines.append("ensemble weights: " + ", ".join(f"{k} {v:.3f}" for k, v in summary["weights"].items()))
+    if summary.get("val_f1_macro_tuned") is not None and summary.get("test_f1_macro_tuned") is None:
+        lines.append(f"val macro F1 with the thresholds chosen on val: {summary['val_f1_macro_tuned']:.4f}")
+    if summary.get("test_f1_macro_tuned") is not None:
+        ci = summary.get("test_f1_macro_tuned_ci")
+        lines.append(
+            f"test macro F1: {summary['test_f1_macro_at_0.5']:.4f} at 0.5, {summary['test_f1_macro_tuned']:.4f} "
+            f"with the thresholds chosen on val ({summary['threshold_choice']}"
+            + (f"; 95% interval {ci[0]:.4f}-{ci[1]:.4f}" if ci else "")
+            + f"), micro {summary['test_f1_micro_tuned']:.4f}; test evaluations of this folder: "
+            f"{summary['test_evaluations']}"
+        )
+        lines.append(f"report and plots: {summary['report']} (and the PNGs beside it)")
+    if summary.get("stopped_after"):
+        lines.append(
+            f"stopped after {summary['stopped_after']} (--stop_after); the same command without it goes on "
+            "from there"
+        )
     lines.append(
         f"total time: {duration(summary['total_seconds'])} (stages run now: {len(summary['stage_seconds'])})"
     )

@@ -1,7 +1,8 @@
 """The design's three Hub models, as offline replicas of their repositories (tests/hub_replicas.py).
 
-`run_all.sh --data_dir DIR --models kcelectra soongsilbert roberta --max_steps 3` runs once against a
-replica cache with HF_HUB_OFFLINE=1, with default flags, preflight first; the tests read its outputs.
+`run_all.sh --data_dir DIR --models kcelectra soongsilbert roberta --max_steps 3 --stop_after evaluate_test`
+runs once against a replica cache with HF_HUB_OFFLINE=1, with default flags, preflight first; the tests
+read its outputs.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def replica_run(replica_cache, tmp_path_factory):
     out = root / "outputs"
     env = ENV | {"HF_HUB_CACHE": str(replica_cache), "HF_HUB_OFFLINE": "1"}
     command = ["bash", str(REPO_ROOT / "run_all.sh"), "--data_dir", str(data), "--output_dir", str(out)]
-    command += ["--models", *PRESETS, "--max_steps", "3"]
+    # The stages after the test evaluation (spelling games, functional tests) are tested with the demo.
+    command += ["--models", *PRESETS, "--max_steps", "3", "--stop_after", "evaluate_test"]
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
     if result.returncode != 0:
         raise AssertionError(result.stdout[-6000:] + result.stderr[-3000:])

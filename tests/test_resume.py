@@ -119,6 +119,8 @@ def test_killed_pipeline_resumes_training_from_its_checkpoint(tmp_path):
         "--output_dir",
         str(out),
         "--skip_preflight",  # not what this test is about; saves a process start per run
+        "--stop_after",  # nor are the stages after training
+        "train",
     ]
     process = subprocess.Popen(
         args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=PIPELINE_ENV, start_new_session=True
@@ -134,10 +136,14 @@ def test_killed_pipeline_resumes_training_from_its_checkpoint(tmp_path):
     process.wait()
     assert not (out / ".pipeline" / "train_tiny-bert.done.json").exists()
 
-    again = run_all(*DEMO, "--models", "tiny-bert", "--output_dir", str(out), "--skip_preflight").stdout
+    again = run_all(*args[2:]).stdout
     assert not (out / "logs" / "preflight_tiny-bert.log").exists()  # --skip_preflight skipped it
     assert "Stage data: unchanged since its last run, skipped" in again
     assert "Resuming from" in (out / "logs" / "train_tiny-bert.log").read_text(encoding="utf-8")
     import json
 
-    assert json.loads((out / "summary.json").read_text())["models"]["tiny-bert"]["epochs_trained"] == 2
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["models"]["tiny-bert"]["epochs_trained"] == 2
+    # --stop_after train: no stage after the training ran, and the summary says where the run stopped.
+    assert summary["stopped_after"] == "train" and summary["test_f1_macro_tuned"] is None
+    assert not (out / "ensemble").exists() and "stopped after train (--stop_after)" in again

@@ -331,3 +331,22 @@ def test_training_runs_as_one_plain_process_and_keeps_the_fingerprint_of_earlier
     assert stage.fingerprinted_command[1:4] == ["-m", "accelerate.commands.launch", "--num_processes"]
     assert stage.fingerprint() == launched_before.fingerprint() != stage_graph.Stage(stage.name, stage.command,
                                                                                      stage.inputs).fingerprint()  # fmt: skip
+
+
+def test_stop_after_runs_the_stages_up_to_one_and_no_further(tmp_path, capsys):
+    def names(*flags: str) -> list[str]:
+        options = parse_options(
+            ["--output_dir", str(tmp_path), "--models", "kcelectra", "char-ngram", *flags]
+        )
+        return [stage.name for stage in StageGraph(options).stages()]
+
+    everything = names()
+    assert names("--stop_after", "data") == ["data"]
+    assert names("--stop_after", "preflight") == ["data", "preflight_kcelectra"]
+    assert names("--stop_after", "preflight", "--skip_preflight") == ["data"]
+    assert names("--stop_after", "train") == everything[: everything.index("train_char-ngram") + 1]
+    assert names("--stop_after", "evaluate_test")[-2:] == ["thresholds", "evaluate_test"]
+    assert names("--stop_after", "robustness") == everything[:-1] and everything[-1] == "functional_tests"
+    with pytest.raises(SystemExit):
+        parse_options(["--stop_after", "train", "--push_to_hub", "--hub_org", "me"])
+    assert "run without --stop_after to publish" in capsys.readouterr().err
