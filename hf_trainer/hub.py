@@ -371,7 +371,7 @@ def publish_member(
     private: bool = False,
     api=None,
     commit_message: str = "Upload UnSmile member (final model)",
-) -> None:
+) -> str:
     """Upload a trained member's final model to `repo_id` (a no-op commit when it is already there:
     a member the Trainer pushed during training, or one trained before --push_to_hub was given).
     The member's kind says which files (`hub_files`): never the epoch checkpoints, the prepared data,
@@ -380,7 +380,8 @@ def publish_member(
 
     allow_patterns = list(member_class(folder_kind(member_dir)).hub_files)
     api = api or HfApi()
-    api.create_repo(repo_id, private=private, exist_ok=True)
+    created = api.create_repo(repo_id, private=private, exist_ok=True)
+    repo_id = getattr(created, "repo_id", None) or repo_id  # a bare name lands in the user's namespace
     api.upload_folder(
         repo_id=repo_id,
         folder_path=str(member_dir),
@@ -389,6 +390,26 @@ def publish_member(
         ignore_patterns=["checkpoint-*/**", "prepared_data/**"],
     )
     logger.info("Published member %s -> %s", member_dir, repo_id)
+    return repo_id
+
+
+def publish_trained_member(member_dir: str | Path, training_args, metrics: dict) -> str:
+    """`train.py --push_to_hub`: the member, once its training ends, as `publish_member` uploads it,
+    to --hub_model_id (default: the output folder's name in the token's namespace). Not the Trainer's
+    push of the whole output folder, which also uploads training_args.bin (a pickle) and, under DDP,
+    the prepared data; `--hub_strategy every_save` still adds the Trainer's pushes while it trains."""
+    from huggingface_hub import HfApi
+
+    val = (metrics.get("val") or {}).get("f1_macro")
+    return publish_member(
+        member_dir,
+        training_args.hub_model_id or Path(member_dir).name,
+        private=bool(training_args.hub_private_repo),
+        api=HfApi(token=training_args.hub_token),
+        commit_message=f"Best checkpoint: val macro F1 {val:.4f}"
+        if val is not None
+        else "Upload UnSmile member",
+    )
 
 
 __all__ = [
@@ -397,5 +418,6 @@ __all__ = [
     "model_card",
     "publish_bundle",
     "publish_member",
+    "publish_trained_member",
     "stage_bundle",
 ]

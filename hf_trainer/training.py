@@ -40,20 +40,6 @@ class MemberTrainer(NamedTuple):
     pos_weight: np.ndarray
 
 
-def push_member(trainer: MultiLabelTrainer, training_args: RecipeTrainingArguments, message: str) -> None:
-    """The final model (saved in output_dir) to the member's Hub repository: the member's own file list
-    (hub.publish_member), not the Trainer's push of the whole output folder (training_args.bin, a pickle, and under DDP the
-    prepared data)."""
-    from huggingface_hub import HfApi
-
-    from .hub import publish_member
-
-    publish_member(
-        training_args.output_dir, trainer.hub_model_id, private=bool(training_args.hub_private_repo),
-        api=HfApi(token=training_args.hub_token), commit_message=message,
-    )  # fmt: skip
-
-
 def build_trainer(
     model_args: ModelArguments, data_args: DataArguments, training_args: RecipeTrainingArguments, splits
 ) -> MemberTrainer:
@@ -153,8 +139,6 @@ def train_transformer(model_args, data_args, training_args, splits, data_report:
         precision=training_args.precision_note, base_model=base_model,
     )  # fmt: skip
     io.write_json(output_dir / "metrics.json", metrics)
-    if training_args.push_to_hub:  # before the predictions are written: they hold the data's gold labels
-        push_member(trainer, training_args, f"Best checkpoint: val macro F1 {metrics['val']['f1_macro']:.4f}")
     for split, (probs, labels) in predictions.items():
         path = save_predictions(output_dir, "val" if split == "validation" else split, splits[split]["id"], probs,
                                 labels, schema)  # fmt: skip

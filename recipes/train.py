@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 from transformers import set_seed
 
 from hf_trainer.errors import run_recipe
+from hf_trainer.hub import publish_trained_member
 from hf_trainer.log import setup_logging
 from hf_trainer.members import MemberInfo, claim_folder, member_class
 from hf_trainer.preparation import prepare_splits_once
@@ -51,7 +52,10 @@ def main(argv: list[str] | None = None) -> dict:
     set_seed(training_args.seed)
     splits, data_report = prepare_splits_once(data_args, training_args)
     if not training_args.preflight_only:
-        return member.train(model_args, data_args, training_args, splits, data_report)
+        metrics = member.train(model_args, data_args, training_args, splits, data_report)
+        if training_args.push_to_hub and training_args.should_save:  # one process uploads
+            publish_trained_member(output_dir, training_args, metrics)
+        return metrics
     try:
         return member.preflight(model_args, data_args, training_args, splits)
     finally:

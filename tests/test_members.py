@@ -181,13 +181,31 @@ def test_model_card_and_uploads_say_what_each_member_is(mixed, pipeline_dir, tmp
         assert (folder / "predictions" / "test.npz").is_file()  # they were there
 
 
+def test_train_py_push_to_hub_publishes_the_trained_member(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    from tests.helpers import CHAR_NGRAM_DATA
+
+    api = FakeHubApi()
+    monkeypatch.setattr(huggingface_hub, "HfApi", lambda token=None: api)
+    folder = tmp_path / "char-ngram"
+    args = ["--model", "char-ngram", *CHAR_NGRAM_DATA, "--output_dir", str(folder)]
+    load_recipe("train").main([*args, "--push_to_hub", "--hub_model_id", "org/unsmile-char-ngram"])
+    assert api.calls == [
+        ("create_repo", "org/unsmile-char-ngram", False),
+        ("upload_folder", "org/unsmile-char-ngram"),
+    ]
+    assert MEMBER_FILE in api.uploaded and "char_ngram.safetensors" in api.uploaded
+    assert (folder / "predictions" / "test.npz").is_file() and not [n for n in api.uploaded if ".npz" in n]
+
+
 def test_train_py_pushes_the_final_member_without_pickles_or_data(pipeline_dir, tmp_path, monkeypatch):
     """`train.py --push_to_hub` uploads the member's own files once, after training (hub_strategy `end`
     by default): not transformers' push of the whole folder, training_args.bin and prepared data."""
     import huggingface_hub
 
+    from hf_trainer.hub import publish_trained_member
     from hf_trainer.train_configs import RecipeTrainingArguments
-    from hf_trainer.training import push_member
 
     folder = tmp_path / "tiny-bert"
     shutil.copytree(pipeline_dir / "tiny-bert", folder)
@@ -196,13 +214,11 @@ def test_train_py_pushes_the_final_member_without_pickles_or_data(pipeline_dir, 
     (folder / "prepared_data" / "train.tsv").write_text("a comment\t1\n", encoding="utf-8")
     api = FakeHubApi()
     monkeypatch.setattr(huggingface_hub, "HfApi", lambda token=None: api)
-    args = RecipeTrainingArguments(output_dir=str(folder), hub_private_repo=True, report_to="none")
+    args = RecipeTrainingArguments(
+        output_dir=str(folder), hub_model_id="org/unsmile-tiny-bert", hub_private_repo=True, report_to="none"
+    )
     assert args.hub_strategy == "end"  # no transformers push during training unless asked for
-
-    class Trained:  # what push_member reads of the Trainer
-        hub_model_id = "org/unsmile-tiny-bert"
-
-    push_member(Trained(), args, "Best checkpoint")
+    assert publish_trained_member(folder, args, {"val": {"f1_macro": 0.5}}) == "org/unsmile-tiny-bert"
     assert api.calls == [
         ("create_repo", "org/unsmile-tiny-bert", True),
         ("upload_folder", "org/unsmile-tiny-bert"),
