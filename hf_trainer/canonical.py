@@ -71,6 +71,7 @@ _LATIN_VOWELS = {"F": "ㅏ", "H": "ㅐ", "T": "ㅜ", "-": "ㅡ", "l": "ㅣ"}
 _LATIN_RUN = re.compile(r"[7LC2B^oEIFHTl\-]+")
 _SMILEY = re.compile(r"\^+-+\^+")
 _HANGUL = re.compile("[\uac00-\ud7a3\u3131-\u3163]")
+_TYPED_LETTERS = re.compile("[\u3131-\u3163]")  # compatibility jamo: letters typed one by one
 
 
 def _drawn_letter(run: str, at: int, table: dict[str, str]) -> tuple[str | None, int]:
@@ -130,6 +131,8 @@ def latin(text: str) -> str:
 
 def compose(text: str) -> str:
     """Typed letters that form syllables, composed into them (see the module docstring)."""
+    if not _TYPED_LETTERS.search(text):  # most comments: nothing to compose
+        return text
     out, i, n = [], 0, len(text)
 
     def at(k: int) -> str:
