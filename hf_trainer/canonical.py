@@ -142,7 +142,7 @@ def compose(text: str) -> str:
         char = text[i]
         # Not inside a run of one letter (ㅋㅋㅠㅠ: laughing, then crying; not ㅋ + 큐 + ㅠ), nor a face
         # drawn with a vowel on each side (ㅜㅇㅜ, ㅠㅅㅠ).
-        laughing_or_crying = bool(out) and out[-1] in (char, at(i + 1)) or at(i + 2) == at(i + 1)
+        laughing_or_crying = (bool(out) and out[-1] in (char, at(i + 1))) or at(i + 2) == at(i + 1)
         if char in INITIALS and at(i + 1) in VOWELS and not laughing_or_crying:
             vowel, final, step = text[i + 1], "", 2
             after = at(i + 2)

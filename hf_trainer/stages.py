@@ -377,16 +377,13 @@ class StageGraph:
         stages = [data, *preflights, *trains, ensemble, thresholds, evaluate, robustness, functional]
         if self.options.stop_after:
             point = self.options.stop_after
-            last = max(
-                (
-                    i
-                    for i, stage in enumerate(stages)
-                    if stage.name == point or stage.name.startswith(point + "_")
-                ),
-                default=None,
-            )
-            # `preflight` when no model has checks (or --skip_preflight): the stage before the trainings.
-            return stages[: (last + 1) if last is not None else len(stages) - len(trains) - 5]
+            ends = [
+                i + 1
+                for i, stage in enumerate(stages)
+                if stage.name == point or stage.name.startswith(f"{point}_")
+            ]
+            # `preflight` when no model has checks (or --skip_preflight): everything before the trainings.
+            return stages[: ends[-1] if ends else stages.index(trains[0])]
         if self.options.push_to_hub:
             publish = self.python("publish.py", "--output_dir", str(out), "--hub_org", self.options.hub_org)
             publish += ["--members", *member_dirs, "--member_repos", *(self.member_repo(m) for m in models)]

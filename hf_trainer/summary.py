@@ -8,7 +8,7 @@ from pathlib import Path
 from . import io
 from .presets import member_name
 from .runner import duration
-from .stages import PipelineOptions
+from .stages import STOP_POINTS, PipelineOptions
 from .test_once import METRICS_FILE, REPORT_DIR, REPORT_FILE, read_history
 
 logger = logging.getLogger(__name__)
@@ -48,11 +48,15 @@ def build_summary(options: PipelineOptions, stage_seconds: dict[str, float], sec
         "total_seconds": round(seconds, 1),
     }
     spec_file, test_file = out / "ensemble" / "ensemble.json", out / "ensemble" / REPORT_DIR / METRICS_FILE
-    if options.stop_after not in ("data", "preflight", "train"):
+
+    def reached(stage: str) -> bool:
+        return options.stop_after is None or STOP_POINTS.index(options.stop_after) >= STOP_POINTS.index(stage)
+
+    if reached("ensemble"):
         spec = io.read_json(spec_file)
         summary["weights"] = {m["name"]: m["weight"] for m in spec["members"]}
         summary["val_f1_macro_tuned"] = (spec.get("threshold_report") or {}).get("val_f1_macro_tuned")
-    if options.stop_after in (None, "evaluate_test", "robustness"):
+    if reached("evaluate_test"):
         test = io.read_json(test_file)
         summary |= {
             "test_f1_macro_at_0.5": test["systems"]["ensemble @0.5"]["f1_macro"],
