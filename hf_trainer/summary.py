@@ -17,12 +17,13 @@ logger = logging.getLogger(__name__)
 def build_summary(options: PipelineOptions, stage_seconds: dict[str, float], seconds: float) -> dict:
     """What the run has made; with --stop_after, what it has made so far (None where a stage did not run)."""
     out = Path(options.output_dir)
+
+    def reached(stage: str) -> bool:
+        return options.stop_after is None or STOP_POINTS.index(options.stop_after) >= STOP_POINTS.index(stage)
+
     models = {}
-    for model in options.models:
-        metrics_file = out / member_name(model) / "metrics.json"
-        if options.stop_after and not metrics_file.is_file():
-            continue
-        metrics = io.read_json(metrics_file)
+    for model in options.models if reached("train") else []:
+        metrics = io.read_json(out / member_name(model) / "metrics.json")
         models[member_name(model)] = {
             "best_val_f1_macro": metrics["val"]["f1_macro"],
             # None for a member trained without epochs (the char n-gram member: one fit per C)
@@ -47,17 +48,12 @@ def build_summary(options: PipelineOptions, stage_seconds: dict[str, float], sec
         "stage_seconds": stage_seconds,
         "total_seconds": round(seconds, 1),
     }
-    spec_file, test_file = out / "ensemble" / "ensemble.json", out / "ensemble" / REPORT_DIR / METRICS_FILE
-
-    def reached(stage: str) -> bool:
-        return options.stop_after is None or STOP_POINTS.index(options.stop_after) >= STOP_POINTS.index(stage)
-
     if reached("ensemble"):
-        spec = io.read_json(spec_file)
+        spec = io.read_json(out / "ensemble" / "ensemble.json")
         summary["weights"] = {m["name"]: m["weight"] for m in spec["members"]}
         summary["val_f1_macro_tuned"] = (spec.get("threshold_report") or {}).get("val_f1_macro_tuned")
     if reached("evaluate_test"):
-        test = io.read_json(test_file)
+        test = io.read_json(out / "ensemble" / REPORT_DIR / METRICS_FILE)
         summary |= {
             "test_f1_macro_at_0.5": test["systems"]["ensemble @0.5"]["f1_macro"],
             "test_f1_macro_tuned": test["systems"]["ensemble tuned"]["f1_macro"],
