@@ -1,4 +1,4 @@
-"""Try a trained ensemble in a browser: a Gradio app (hf_trainer/app.py).
+"""Try a trained ensemble in a browser: a Gradio app (hf_trainer/serving/app.py).
 
     pip install -e ".[app]"
     python recipes/app.py --ensemble_dir outputs/ensemble [--backend onnx] [--host 127.0.0.1] [--port 7860]
@@ -21,10 +21,11 @@ from pathlib import Path
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before anything imports Gradio
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hf_trainer.configs import AppArguments, RecipeArgumentParser
-from hf_trainer.errors import UserError, run_recipe
-from hf_trainer.inference import Ensemble
-from hf_trainer.log import setup_logging
+from hf_trainer.serving.arguments import AppArguments
+from hf_trainer.serving.inference import Ensemble
+from hf_trainer.utils.arguments import RecipeArgumentParser
+from hf_trainer.utils.errors import UserError, run_recipe
+from hf_trainer.utils.log import setup_logging
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     if importlib.util.find_spec("gradio") is None:
         raise UserError('the app needs Gradio: pip install -e ".[app]"')
-    from hf_trainer.app import build_app, launch, test_metrics
+    from hf_trainer.serving.app import build_app, launch, test_metrics
 
     ensemble = Ensemble.from_pretrained(args.ensemble_dir, backend=args.backend)
     app = build_app(ensemble, test_metrics(args.ensemble_dir))

@@ -22,7 +22,7 @@ Each item is a module of recipes/benchmarks/ (`--items` picks some):
    batch 16, fixed-128 vs ours, fp16 and bf16, and the projected wall time of the pipeline;
 7. spelling (only with --items spelling): the canonical-form steps and training-time spelling-game
    copies (--spelling_shares) measured on validation, clean and under each spelling-game family
-   (hf_trainer/perturb.py) at --spelling_rate.
+   (hf_trainer/data/perturb.py) at --spelling_rate.
 8. explain (only with --items explain): seconds to explain a 20-word comment with one base-size int8
    ONNX member; with --explain_ensemble_dir, the faithfulness of the explanations (ERASER's
    comprehensiveness and sufficiency against random spans) and seconds per comment on the test
@@ -44,10 +44,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hf_trainer import io
-from hf_trainer.errors import InvalidArgument, run_recipe
-from hf_trainer.log import setup_logging
-from hf_trainer.preparation import prepare_splits
+from hf_trainer.data.preparation import prepare_splits
+from hf_trainer.utils import io
+from hf_trainer.utils.errors import InvalidArgument, run_recipe
+from hf_trainer.utils.log import setup_logging
 from recipes.benchmarks import app, data_prep, evaluation, explain, inference, serving, spelling, training
 from recipes.benchmarks.common import data_args, machine
 

@@ -17,15 +17,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hf_trainer.calibration import apply_temperature, calibration_errors, fit_temperature
-from hf_trainer.configs import EnsembleArguments, RecipeArgumentParser
-from hf_trainer.ensemble import EnsembleSpec
-from hf_trainer.errors import run_recipe
-from hf_trainer.log import setup_logging
 from hf_trainer.members import folder_kind
-from hf_trainer.predictions import load_aligned
-from hf_trainer.thresholds import tuned_macro_f1
-from hf_trainer.weight_search import choose_weights, removal_effects
+from hf_trainer.selection.arguments import EnsembleArguments
+from hf_trainer.selection.calibration import apply_temperature, calibration_errors, fit_temperature
+from hf_trainer.selection.ensemble import EnsembleSpec
+from hf_trainer.selection.thresholds import tuned_macro_f1
+from hf_trainer.selection.weight_search import choose_weights, removal_effects
+from hf_trainer.training.predictions import load_aligned
+from hf_trainer.utils.arguments import RecipeArgumentParser
+from hf_trainer.utils.errors import run_recipe
+from hf_trainer.utils.log import setup_logging
 
 logger = logging.getLogger("hf_trainer.ensemble_recipe")
 

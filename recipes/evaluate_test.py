@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 
-from hf_trainer import io
-from hf_trainer.analysis import (
+from hf_trainer.data.preparation import split_texts
+from hf_trainer.evaluation.analysis import (
     PUBLISHED_LRAP,
     bootstrap_section,
     calibration_section,
@@ -33,25 +33,17 @@ from hf_trainer.analysis import (
     confusion_section,
     cv_section,
 )
-from hf_trainer.calibration import apply_temperature
-from hf_trainer.configs import EvaluationArguments, RecipeArgumentParser
-from hf_trainer.cross_validation import shipped_threshold_fitter
-from hf_trainer.ensemble import EnsembleSpec
-from hf_trainer.error_analysis import error_rows, split_texts, write_errors_tsv
-from hf_trainer.errors import UserError, run_recipe
-from hf_trainer.explain import explain_error_rows
-from hf_trainer.log import setup_logging
-from hf_trainer.metrics import binarize, multilabel_metrics
-from hf_trainer.plots import (
+from hf_trainer.evaluation.arguments import EvaluationArguments
+from hf_trainer.evaluation.error_analysis import error_rows, write_errors_tsv
+from hf_trainer.evaluation.plots import (
     plot_confusion,
     plot_f1_bars,
     plot_reliability,
     plot_threshold_curves,
     plot_training_curves,
 )
-from hf_trainer.predictions import load_aligned
-from hf_trainer.report import write_report_md
-from hf_trainer.test_once import (
+from hf_trainer.evaluation.report import write_report_md
+from hf_trainer.evaluation.test_once import (
     ERRORS_FILE,
     METRICS_FILE,
     REPORT_DIR,
@@ -62,7 +54,17 @@ from hf_trainer.test_once import (
     record_evaluation,
     refusal,
 )
-from hf_trainer.weight_search import combine
+from hf_trainer.metrics.multilabel import binarize, multilabel_metrics
+from hf_trainer.selection.calibration import apply_temperature
+from hf_trainer.selection.cross_validation import shipped_threshold_fitter
+from hf_trainer.selection.ensemble import EnsembleSpec
+from hf_trainer.selection.weight_search import combine
+from hf_trainer.serving.explain import explain_error_rows
+from hf_trainer.training.predictions import load_aligned
+from hf_trainer.utils import io
+from hf_trainer.utils.arguments import RecipeArgumentParser
+from hf_trainer.utils.errors import UserError, run_recipe
+from hf_trainer.utils.log import setup_logging
 
 logger = logging.getLogger("hf_trainer.evaluate_test")
 
@@ -220,7 +222,7 @@ def provenance(spec: EnsembleSpec, member_dirs: list[Path]) -> dict:
 def explain_errors(folder: Path, rows: list[dict]) -> bool:
     """errors.tsv's spans, from the members served live. The evaluation is counted already: a member
     that cannot be loaded or run leaves the spans empty, with one warning, and the report is written."""
-    from hf_trainer.inference import Ensemble  # loads transformers: only when the spans are asked for
+    from hf_trainer.serving.inference import Ensemble  # loads transformers: only when the spans are asked for
 
     try:
         explain_error_rows(Ensemble.from_pretrained(str(folder)), rows)

@@ -19,10 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hf_trainer.configs import ExportArguments, RecipeArgumentParser
-from hf_trainer.errors import run_recipe
-from hf_trainer.export import export_ensemble
-from hf_trainer.log import setup_logging
+from hf_trainer.serving.arguments import ExportArguments
+from hf_trainer.serving.export import export_ensemble
+from hf_trainer.utils.arguments import RecipeArgumentParser
+from hf_trainer.utils.errors import run_recipe
+from hf_trainer.utils.log import setup_logging
 
 
 def main(argv: list[str] | None = None) -> dict:

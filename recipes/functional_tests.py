@@ -1,8 +1,8 @@
-"""Functional tests in Korean (HateCheck-style) on a trained ensemble (hf_trainer/functional.py).
+"""Functional tests in Korean (HateCheck-style) on a trained ensemble (hf_trainer/evaluation/functional.py).
 
     python recipes/functional_tests.py --ensemble_dir outputs/ensemble [--suite cases.tsv] [--backend onnx]
 
-Scores every member and the ensemble on the shipped suite (hf_trainer/functional_suite/: cases
+Scores every member and the ensemble on the shipped suite (hf_trainer/evaluation/functional_suite/: cases
 written for this project, gold rules in its README) and writes <ensemble_dir>/report/
 functional_tests.json, functional_tests.png and a section of report.md: the pass rate per
 functionality with its 95% interval, the worst failures, and per target group the false positive
@@ -17,10 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hf_trainer.configs import FunctionalTestsArguments, RecipeArgumentParser
-from hf_trainer.errors import run_recipe
-from hf_trainer.functional import CASES_FILE, run_functional_tests
-from hf_trainer.log import setup_logging
+from hf_trainer.evaluation.arguments import FunctionalTestsArguments
+from hf_trainer.evaluation.functional import CASES_FILE, run_functional_tests
+from hf_trainer.utils.arguments import RecipeArgumentParser
+from hf_trainer.utils.errors import run_recipe
+from hf_trainer.utils.log import setup_logging
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hf_trainer import io
-from hf_trainer.errors import InvalidArgument, run_recipe
-from hf_trainer.labels import UNSMILE_LABELS, UNSMILE_TEXT_COLUMN
+from hf_trainer.data.labels import UNSMILE_LABELS, UNSMILE_TEXT_COLUMN
+from hf_trainer.utils import io
+from hf_trainer.utils.errors import InvalidArgument, run_recipe
 
 # Keywords per label; sentences combine them with neutral or mildly negative frames.
 TOPICS = {

@@ -11,7 +11,7 @@ N + 1), whatever bytes the line holds; only the "\\r" of a CRLF line end is drop
 and overlong comments get scores like any other (overlong ones are truncated to --max_length tokens).
 With --explain each line also gets `explanations`: per decided label, the spans of the comment that
 raise its score most (character offsets into the comment, its text, and the score lost without it;
-hf_trainer/explain.py), at the cost of rescoring each comment once per span (about 60 times for 20 words).
+hf_trainer/serving/explain.py), at the cost of rescoring each comment once per span (about 60 times for 20 words).
 A user mistake (a missing file, a mistyped ensemble folder) ends with one line and exit code 2;
 --debug shows the traceback.
 """
@@ -29,11 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tqdm.auto import tqdm
 
-from hf_trainer import io
-from hf_trainer.errors import InputNotFound, InvalidArgument, recover_utf8_argv, run_recipe
-from hf_trainer.inference import Ensemble, predict_records
-from hf_trainer.io import read_lines, read_tsv_column
-from hf_trainer.log import setup_logging
+from hf_trainer.serving.inference import Ensemble, predict_records
+from hf_trainer.utils import io
+from hf_trainer.utils.errors import InputNotFound, InvalidArgument, recover_utf8_argv, run_recipe
+from hf_trainer.utils.io import read_lines, read_tsv_column
+from hf_trainer.utils.log import setup_logging
 
 logger = logging.getLogger("hf_trainer.predict")
 

@@ -16,11 +16,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hf_trainer.configs import DataArguments, RecipeArgumentParser
-from hf_trainer.data import save_prepared_splits
-from hf_trainer.errors import InvalidArgument, run_recipe
-from hf_trainer.log import setup_logging
-from hf_trainer.preparation import prepare_splits
+from hf_trainer.data.arguments import DataArguments
+from hf_trainer.data.loading import save_prepared_splits
+from hf_trainer.data.preparation import prepare_splits
+from hf_trainer.utils.arguments import RecipeArgumentParser
+from hf_trainer.utils.errors import InvalidArgument, run_recipe
+from hf_trainer.utils.log import setup_logging
 
 logger = logging.getLogger("hf_trainer.prepare_data")
 

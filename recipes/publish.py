@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hf_trainer.errors import InvalidArgument, run_recipe
-from hf_trainer.hub import publish_bundle, publish_member, stage_bundle
-from hf_trainer.log import setup_logging
+from hf_trainer.hub.publish import publish_bundle, publish_member, stage_bundle
+from hf_trainer.utils.errors import InvalidArgument, run_recipe
+from hf_trainer.utils.log import setup_logging
 
 
 def main(argv: list[str] | None = None) -> str:

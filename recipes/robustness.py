@@ -1,4 +1,4 @@
-"""Spelling games on the test split: how the ensemble and each member hold (hf_trainer/robustness.py).
+"""Spelling games on the test split: how the ensemble and each member hold (hf_trainer/evaluation/robustness.py).
 
     python recipes/robustness.py --ensemble_dir outputs/ensemble [--rate 0.3] [--seed 42] [--backend onnx]
 
@@ -16,10 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hf_trainer.configs import RecipeArgumentParser, RobustnessArguments
-from hf_trainer.errors import run_recipe
-from hf_trainer.log import setup_logging
-from hf_trainer.robustness import run_robustness
+from hf_trainer.evaluation.arguments import RobustnessArguments
+from hf_trainer.evaluation.robustness import run_robustness
+from hf_trainer.utils.arguments import RecipeArgumentParser
+from hf_trainer.utils.errors import run_recipe
+from hf_trainer.utils.log import setup_logging
 
 
 def main(argv: list[str] | None = None) -> dict:

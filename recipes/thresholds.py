@@ -2,8 +2,8 @@
 
     python recipes/thresholds.py --ensemble_dir outputs/ensemble [--threshold_choice auto|tuned|per_label]
 
-Exact search over the distinct scores (see hf_trainer/thresholds.py). Then 5-fold cross-validation on
-val (hf_trainer/cross_validation.py) estimates what the tuned thresholds, and the whole selection of
+Exact search over the distinct scores (see hf_trainer/selection/thresholds.py). Then 5-fold cross-validation on
+val (hf_trainer/selection/cross_validation.py) estimates what the tuned thresholds, and the whole selection of
 weights and thresholds, score on rows they were not tuned on, and decides per label whether a tuned
 threshold beats 0.5 at all. Logs val F1 at 0.5 versus tuned, per label, and the estimates.
 """
@@ -17,13 +17,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hf_trainer.configs import RecipeArgumentParser, ThresholdArguments
-from hf_trainer.cross_validation import choose_thresholds, cross_validate_selection
-from hf_trainer.ensemble import EnsembleSpec
-from hf_trainer.errors import InvalidInput, run_recipe
-from hf_trainer.log import setup_logging
-from hf_trainer.predictions import load_aligned
-from hf_trainer.thresholds import threshold_report, tune_thresholds
+from hf_trainer.selection.arguments import ThresholdArguments
+from hf_trainer.selection.cross_validation import choose_thresholds, cross_validate_selection
+from hf_trainer.selection.ensemble import EnsembleSpec
+from hf_trainer.selection.thresholds import threshold_report, tune_thresholds
+from hf_trainer.training.predictions import load_aligned
+from hf_trainer.utils.arguments import RecipeArgumentParser
+from hf_trainer.utils.errors import InvalidInput, run_recipe
+from hf_trainer.utils.log import setup_logging
 
 logger = logging.getLogger("hf_trainer.thresholds_recipe")
 

@@ -23,12 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 from transformers import set_seed
 
-from hf_trainer.errors import run_recipe
-from hf_trainer.hub import publish_trained_member
-from hf_trainer.log import setup_logging
+from hf_trainer.data.preparation import prepare_splits_once
+from hf_trainer.hub.publish import publish_trained_member
 from hf_trainer.members import MemberInfo, claim_folder, member_class
-from hf_trainer.preparation import prepare_splits_once
-from hf_trainer.train_configs import parse_train_args
+from hf_trainer.training.arguments import parse_train_args
+from hf_trainer.utils.errors import run_recipe
+from hf_trainer.utils.log import setup_logging
 
 logger = logging.getLogger("hf_trainer.train")
 

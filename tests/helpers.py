@@ -8,11 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hf_trainer.configs import DataArguments
-from hf_trainer.data import tokenize_splits
-from hf_trainer.labels import LabelSchema
-from hf_trainer.modeling import load_model_and_tokenizer
-from hf_trainer.preparation import prepare_splits
+from hf_trainer.data.arguments import DataArguments
+from hf_trainer.data.labels import LabelSchema
+from hf_trainer.data.loading import tokenize_splits
+from hf_trainer.data.preparation import prepare_splits
+from hf_trainer.training.modeling import load_model_and_tokenizer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_DATA = REPO_ROOT / "recipes" / "demo_data"
@@ -61,8 +61,8 @@ def check_saved_predictions_follow_file_rows(output_dir, split: str, tsv, atol: 
     import numpy as np
 
     from hf_trainer import Ensemble
-    from hf_trainer.data import read_labelled_tsv
-    from hf_trainer.predictions import predictions_path
+    from hf_trainer.data.loading import read_labelled_tsv
+    from hf_trainer.training.predictions import predictions_path
 
     saved = np.load(predictions_path(output_dir, split))
     rows = read_labelled_tsv(tsv, LabelSchema())

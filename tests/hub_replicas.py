@@ -34,7 +34,7 @@ from transformers import (
     RobertaForSequenceClassification,
 )
 
-from hf_trainer.modeling import build_wordpiece_tokenizer
+from hf_trainer.training.modeling import build_wordpiece_tokenizer
 
 KCELECTRA = "beomi/KcELECTRA-base-v2022"
 SOONGSILBERT = "jason9693/SoongsilBERT-base-beep"

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from datasets import Dataset
 
-from hf_trainer.aeda import (
+from hf_trainer.data.aeda import (
     PUNCTUATION_MARKS,
     augment_minority_classes,
     insert_punctuation,
     select_minority_labels,
 )
-from hf_trainer.data import FEATURES
+from hf_trainer.data.loading import FEATURES
 
 SENTENCES = [
     "이 댓글은 정말 너무 심하다 그렇지 않나요",
@@ -110,8 +110,8 @@ def test_factor_one_adds_nothing():
 
 
 def test_only_the_train_split_is_augmented():
-    from hf_trainer.configs import DataArguments
-    from hf_trainer.preparation import prepare_splits
+    from hf_trainer.data.arguments import DataArguments
+    from hf_trainer.data.preparation import prepare_splits
     from tests.helpers import DEMO_TEST, DEMO_TRAIN
 
     splits, report = prepare_splits(

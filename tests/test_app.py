@@ -1,4 +1,4 @@
-"""The Gradio app (hf_trainer/app.py, recipes/app.py), driven through its API with gradio_client."""
+"""The Gradio app (hf_trainer/serving/app.py, recipes/app.py), driven through its API with gradio_client."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("gradio", reason='the app tests need pip install -e ".[app]"')
 from gradio_client import Client, handle_file  # noqa: E402
 
-from hf_trainer.app import EXAMPLES, MAX_CHARS, highlights  # noqa: E402
+from hf_trainer.serving.app import EXAMPLES, MAX_CHARS, highlights  # noqa: E402
 from tests.helpers import DEMO_TRAIN, REPO_ROOT, load_recipe  # noqa: E402
 
 
@@ -28,9 +28,9 @@ def free_port() -> int:
 def served(tmp_path_factory):
     """A char n-gram member trained on the demo sample, served by the app on a free local port."""
     from hf_trainer import Ensemble
-    from hf_trainer.app import build_app, launch
-    from hf_trainer.labels import UNSMILE_LABELS
+    from hf_trainer.data.labels import UNSMILE_LABELS
     from hf_trainer.members.char_ngram import CharNgramSettings, fit_char_ngram
+    from hf_trainer.serving.app import build_app, launch
 
     lines = DEMO_TRAIN.read_text(encoding="utf-8").split("\n")
     header = lines[0].split("\t")
@@ -122,7 +122,7 @@ def test_file_results_older_than_an_hour_are_removed(tmp_path, monkeypatch):
     import os
     import time
 
-    from hf_trainer.app import results_dir
+    from hf_trainer.serving.app import results_dir
 
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     root = results_dir()
@@ -187,7 +187,7 @@ def test_an_error_while_scoring_is_a_message_and_the_server_stays_up(served, mon
 
 
 def test_the_model_panel_shows_members_weights_and_the_reports_figures(served):
-    from hf_trainer.app import model_panel
+    from hf_trainer.serving.app import model_panel
 
     ensemble = served[0]
     metrics = {"systems": {"ensemble tuned": {"f1_macro": 0.7374}}, "test_evaluation": 2,

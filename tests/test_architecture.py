@@ -77,7 +77,9 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_library_has_no_import_circle_lazy_imports_included():
     graph = import_graph()
-    assert "hf_trainer.members.registry" in graph["hf_trainer.inference"] | graph["hf_trainer.members"]
+    assert (
+        "hf_trainer.members.registry" in graph["hf_trainer.serving.inference"] | graph["hf_trainer.members"]
+    )
     assert circles(graph) == []
 
 
@@ -94,11 +96,76 @@ def test_the_circle_finder_sees_a_lazy_circle(tmp_path):
 
 def test_ensemble_json_code_reaches_no_member_code():
     graph = import_graph()
-    reached, todo = set(), ["hf_trainer.ensemble"]
+    reached, todo = set(), ["hf_trainer.selection.ensemble"]
     while todo:  # everything ensemble.py imports, directly or through other modules
         for module in graph[todo.pop()] - reached:
             reached.add(module)
             todo.append(module)
-    assert "hf_trainer.weight_search" in reached and not {
+    assert "hf_trainer.selection.weight_search" in reached and not {
         m for m in reached if m.startswith("hf_trainer.members")
     }
+
+
+# The subpackages from the ground up: each may import those before it, never one after it.
+LAYERS = (
+    "utils",
+    "data",
+    "metrics",
+    "training",
+    "selection",
+    "members",
+    "serving",
+    "evaluation",
+    "hub",
+    "pipeline",
+)
+
+
+def layer(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in LAYERS else None
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """(importer, imported) pairs where a subpackage imports one above it in LAYERS."""
+    return sorted(
+        (source, target)
+        for source, targets in graph.items()
+        for target in targets
+        if layer(source) and layer(target) and LAYERS.index(layer(target)) > LAYERS.index(layer(source))
+    )
+
+
+def test_every_module_lives_in_a_subpackage_and_imports():
+    import importlib
+
+    graph = import_graph()
+    loose = sorted(m for m in graph if m != PACKAGE and layer(m) is None)
+    assert loose == [], f"modules outside the subpackages {LAYERS}: {loose}"
+    assert {layer(m) for m in graph if m != PACKAGE} == set(LAYERS)
+    for module in sorted(graph):
+        if not module.endswith("__main__"):
+            importlib.import_module(module)
+
+
+def test_the_subpackage_arrows_run_one_way():
+    assert upward_imports(import_graph()) == []
+
+
+def test_the_layer_check_sees_an_import_running_up(tmp_path):
+    package = tmp_path / PACKAGE
+    for sub in ("data", "serving"):
+        (package / sub).mkdir(parents=True)
+        (package / sub / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "data" / "reading.py").write_text("def f():\n    from ..serving.app import g\n")
+    (package / "serving" / "app.py").write_text("from ..data import reading\n")
+    assert upward_imports(import_graph(package)) == [("hf_trainer.data.reading", "hf_trainer.serving.app")]
+
+
+def test_each_subpackage_says_its_job():
+    for sub in LAYERS:
+        doc = ast.get_docstring(
+            ast.parse((REPO_ROOT / PACKAGE / sub / "__init__.py").read_text(encoding="utf-8"))
+        )
+        assert doc and 1 <= len(doc.splitlines()) <= 2, sub

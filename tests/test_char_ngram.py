@@ -11,8 +11,6 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from hf_trainer import Ensemble
-from hf_trainer.ensemble import EnsembleSpec
-from hf_trainer.errors import InvalidInput, run_recipe
 from hf_trainer.members.char_ngram import (
     C_GRID,
     CONFIG_FILE,
@@ -25,7 +23,9 @@ from hf_trainer.members.char_ngram import (
     initials_view,
     ngram_analyzer,
 )
-from hf_trainer.weight_search import combine
+from hf_trainer.selection.ensemble import EnsembleSpec
+from hf_trainer.selection.weight_search import combine
+from hf_trainer.utils.errors import InvalidInput, run_recipe
 from tests.helpers import DEMO_TEST, DEMO_TRAIN, load_recipe
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from hf_trainer.train_configs import parse_train_args
+from hf_trainer.training.arguments import parse_train_args
 
 
 def test_design_defaults():

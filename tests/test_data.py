@@ -3,15 +3,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hf_trainer.data import (
+from hf_trainer.data.labels import UNSMILE_LABELS, LabelSchema
+from hf_trainer.data.loading import (
     DataValidationError,
     load_splits,
     read_labelled_tsv,
     report_overlap,
     stratified_split,
 )
-from hf_trainer.errors import UserError
-from hf_trainer.labels import UNSMILE_LABELS, LabelSchema
+from hf_trainer.utils.errors import UserError
 
 SCHEMA = LabelSchema()
 HEADER = "\t".join(["문장", *UNSMILE_LABELS, "개인지칭"])

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from hf_trainer.metrics import multilabel_metrics
+from hf_trainer.metrics.multilabel import multilabel_metrics
 from tests.helpers import (
     DEMO_TEST,
     DEMO_TRAIN,
@@ -29,8 +29,8 @@ SPY = """
 import json, os, runpy, sys
 from pathlib import Path
 
-import hf_trainer.preparation as preparation
-from hf_trainer.trainer import MultiLabelTrainer
+import hf_trainer.data.preparation as preparation
+from hf_trainer.training.trainer import MultiLabelTrainer
 
 RECORD = Path(os.environ["SPY_DIR"]) / f"rank{os.environ['RANK']}.jsonl"
 

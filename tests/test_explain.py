@@ -1,4 +1,4 @@
-"""Explanations (hf_trainer/explain.py): occlusion spans of the ensemble's own score."""
+"""Explanations (hf_trainer/serving/explain.py): occlusion spans of the ensemble's own score."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import random
 import numpy as np
 import pytest
 
-from hf_trainer.errors import InvalidArgument
-from hf_trainer.explain import candidate_spans, character_starts, explain, only, pick_spans, without
+from hf_trainer.serving.explain import candidate_spans, character_starts, explain, only, pick_spans, without
+from hf_trainer.utils.errors import InvalidArgument
 
 FILLER = (
     "오늘 날씨 정말 좋다 우리 동네 카페 커피 맛있네 내일 회사 가기 싫다 주말 영화 보러 갈까 점심 뭐 먹지 "
@@ -166,7 +166,7 @@ def test_predict_explain_adds_one_field_per_line(trigger_ensemble, tmp_path):
 
 
 def test_error_rows_get_the_spans_behind_them(trigger_ensemble):
-    from hf_trainer.explain import explain_error_rows
+    from hf_trainer.serving.explain import explain_error_rows
 
     rows = [
         {"label": "trigger", "error": "false positive", "text": f"오늘 {TRIGGER} 같은 영화"},
@@ -186,7 +186,7 @@ def test_error_rows_get_the_spans_behind_them(trigger_ensemble):
 
 def test_members_of_weight_zero_are_not_run(trigger_ensemble):
     from hf_trainer import Ensemble
-    from hf_trainer.ensemble import EnsembleSpec
+    from hf_trainer.selection.ensemble import EnsembleSpec
 
     class Exploding:
         labels = trigger_ensemble.labels

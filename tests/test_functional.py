@@ -1,4 +1,4 @@
-"""The Korean functional test suite (hf_trainer/functional_suite/) and its runner (hf_trainer/functional.py)."""
+"""The Korean functional test suite (hf_trainer/evaluation/functional_suite/) and its runner (hf_trainer/evaluation/functional.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from hf_trainer.canonical import canonical
-from hf_trainer.errors import InvalidInput
-from hf_trainer.functional import (
+from hf_trainer.data.canonical import canonical
+from hf_trainer.data.labels import UNSMILE_LABELS
+from hf_trainer.evaluation.functional import (
     CASES_FILE,
     COLUMNS,
     Case,
@@ -21,8 +21,8 @@ from hf_trainer.functional import (
     score_system,
     wilson,
 )
-from hf_trainer.functional_suite import build_cases
-from hf_trainer.labels import UNSMILE_LABELS
+from hf_trainer.evaluation.functional_suite import build_cases
+from hf_trainer.utils.errors import InvalidInput
 from tests.helpers import DEMO_TEST, DEMO_TRAIN
 
 HATE = UNSMILE_LABELS[:8]  # the seven group labels and 기타 혐오
@@ -77,7 +77,7 @@ def test_the_pass_rule_on_a_mini_suite_with_known_outcomes():
 
 
 def test_the_worst_failures_come_most_confidently_wrong_first_and_are_cut(monkeypatch):
-    import hf_trainer.functional as functional
+    import hf_trainer.evaluation.functional as functional
 
     monkeypatch.setattr(functional, "WORST_CASES", 2)
     checked = ("여성/가족", "남성")
@@ -163,8 +163,8 @@ def test_a_bad_suite_file_names_its_line_and_column(tmp_path):
 
 def test_the_runner_scores_every_system_and_adds_its_section(mixed, tmp_path):
     from hf_trainer import Ensemble
-    from hf_trainer.cross_validation import member_thresholds
-    from hf_trainer.ensemble import EnsembleSpec
+    from hf_trainer.selection.cross_validation import member_thresholds
+    from hf_trainer.selection.ensemble import EnsembleSpec
 
     root, _ = mixed
     folder = tmp_path / "ensemble"
@@ -209,7 +209,7 @@ def test_the_runner_scores_every_system_and_adds_its_section(mixed, tmp_path):
     )
     assert "Left out: 1 case(s) whose text is in the train or validation split" in report
     # The model card's limitations part shows the summary, from the same figures.
-    from hf_trainer.hub import stage_bundle
+    from hf_trainer.hub.publish import stage_bundle
 
     staged = stage_bundle(
         folder, tmp_path / "staged", {m["path"]: f"org/{m['name']}" for m in spec["members"]}, "org/x"
@@ -222,7 +222,7 @@ def test_the_runner_scores_every_system_and_adds_its_section(mixed, tmp_path):
 
 
 def test_the_card_summary_copes_with_a_group_without_mentions():
-    from hf_trainer.functional import functional_card_md, functional_md
+    from hf_trainer.evaluation.functional import functional_card_md, functional_md
 
     cases = mini_suite()[:3]  # hateful cases only: no mention of any group
     result = {"cases": 3, "systems": {"ensemble": score_system(SCORES[:3], THRESHOLDS, cases, LABELS)}}

@@ -17,12 +17,13 @@ import pytest
 from huggingface_hub import constants
 from transformers import AutoTokenizer, BertTokenizerFast, pipeline
 
-from hf_trainer import Ensemble, preflight
-from hf_trainer.errors import ModelLoadError, run_recipe
-from hf_trainer.labels import UNSMILE_LABELS, UNSMILE_TRAIN_FILE, UNSMILE_VALID_FILE, LabelSchema
-from hf_trainer.modeling import load_model_and_tokenizer
-from hf_trainer.train_configs import parse_train_args
-from hf_trainer.trainer import MultiLabelTrainer
+from hf_trainer import Ensemble
+from hf_trainer.data.labels import UNSMILE_LABELS, UNSMILE_TRAIN_FILE, UNSMILE_VALID_FILE, LabelSchema
+from hf_trainer.training import preflight
+from hf_trainer.training.arguments import parse_train_args
+from hf_trainer.training.modeling import load_model_and_tokenizer
+from hf_trainer.training.trainer import MultiLabelTrainer
+from hf_trainer.utils.errors import ModelLoadError, run_recipe
 from tests.helpers import DEMO_TEST, DEMO_TRAIN, ENV, REPO_ROOT, load_recipe, tiny_train_args
 from tests.hub_replicas import KCELECTRA, KLUE_ROBERTA, SOONGSILBERT, build_replica_cache
 

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from hf_trainer import Ensemble
-from hf_trainer.canonical import STEPS
-from hf_trainer.errors import InvalidArgument, InvalidInput
-from hf_trainer.hub import publish_member, stage_bundle
+from hf_trainer.data.canonical import STEPS
+from hf_trainer.hub.publish import publish_member, stage_bundle
 from hf_trainer.members import MEMBER_FILE, folder_info, folder_kind
 from hf_trainer.members.char_ngram import CharNgramMember
 from hf_trainer.members.transformer import TransformerMember
+from hf_trainer.utils.errors import InvalidArgument, InvalidInput
 from tests.helpers import CHAR_NGRAM_DATA, DEMO_TEST, FakeHubApi, load_recipe
 
 TEXTS = [line.split("\t")[0] for line in DEMO_TEST.read_text(encoding="utf-8").split("\n")[1:151]]
@@ -204,8 +204,8 @@ def test_train_py_pushes_the_final_member_without_pickles_or_data(pipeline_dir, 
     by default): not transformers' push of the whole folder, training_args.bin and prepared data."""
     import huggingface_hub
 
-    from hf_trainer.hub import publish_trained_member
-    from hf_trainer.train_configs import RecipeTrainingArguments
+    from hf_trainer.hub.publish import publish_trained_member
+    from hf_trainer.training.arguments import RecipeTrainingArguments
 
     folder = tmp_path / "tiny-bert"
     shutil.copytree(pipeline_dir / "tiny-bert", folder)
@@ -228,7 +228,7 @@ def test_train_py_pushes_the_final_member_without_pickles_or_data(pipeline_dir, 
 
 
 def test_the_cards_spelling_games_line_follows_each_members_canonical_form():
-    from hf_trainer.hub import spelling_games_line
+    from hf_trainer.hub.card import spelling_games_line
 
     assert "trained and are served without the canonical form" in spelling_games_line({"a": (), "b": ()})
     line = spelling_games_line({"a": ("width", "compose"), "b": ()})

@@ -7,9 +7,9 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from hf_trainer.labels import UNSMILE_LABELS, LabelSchema
-from hf_trainer.modeling import build_wordpiece_tokenizer, load_model_and_tokenizer
-from hf_trainer.presets import PRESETS
+from hf_trainer.data.labels import UNSMILE_LABELS, LabelSchema
+from hf_trainer.training.modeling import build_wordpiece_tokenizer, load_model_and_tokenizer
+from hf_trainer.training.presets import PRESETS
 
 TEXTS = [
     "여자들은 다 똑같다 진짜",
@@ -31,7 +31,7 @@ def test_korean_survives_save_and_reload(tmp_path):
 
 def test_tokenizer_is_the_same_in_another_process():
     code = (
-        "from hf_trainer.modeling import build_wordpiece_tokenizer as b;"
+        "from hf_trainer.training.modeling import build_wordpiece_tokenizer as b;"
         f"print(sorted(b({TEXTS!r}, vocab_size=60).get_vocab().items()))"
     )
     runs = {

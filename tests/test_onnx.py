@@ -13,10 +13,10 @@ import pytest
 pytest.importorskip("onnxruntime")
 
 from hf_trainer import Ensemble  # noqa: E402
-from hf_trainer.data import read_labelled_tsv  # noqa: E402
-from hf_trainer.errors import InputNotFound, InvalidArgument, InvalidInput, run_recipe  # noqa: E402
-from hf_trainer.labels import LabelSchema  # noqa: E402
+from hf_trainer.data.labels import LabelSchema  # noqa: E402
+from hf_trainer.data.loading import read_labelled_tsv  # noqa: E402
 from hf_trainer.members.onnx import EXPORT_FILE, ONNX_DIR, MissingDependency  # noqa: E402
+from hf_trainer.utils.errors import InputNotFound, InvalidArgument, InvalidInput, run_recipe  # noqa: E402
 from tests.helpers import DEMO_TEST, PIPELINE_MEMBERS, load_recipe  # noqa: E402
 
 TINY_BAR = 0.98
@@ -38,7 +38,7 @@ def exported(pipeline_dir, tmp_path_factory):
 
 
 def test_export_writes_both_copies_and_checks_them_on_comments_never_trained_on(exported, pipeline_dir):
-    from hf_trainer.error_analysis import split_texts
+    from hf_trainer.data.preparation import split_texts
 
     folder, record = exported
     assert json.loads((folder / ONNX_DIR / EXPORT_FILE).read_text(encoding="utf-8")) == record
@@ -81,8 +81,8 @@ def test_export_writes_both_copies_and_checks_them_on_comments_never_trained_on(
 
 
 def test_the_agreement_check_reads_unlabelled_comments_from_a_file(exported, tmp_path):
-    from hf_trainer.ensemble import EnsembleSpec
-    from hf_trainer.export import check_texts
+    from hf_trainer.selection.ensemble import EnsembleSpec
+    from hf_trainer.serving.export import check_texts
 
     folder, _ = exported
     spec = EnsembleSpec.load(folder)
@@ -165,8 +165,8 @@ def _shift_bias(path) -> None:
 
 
 def test_a_copy_below_the_bar_is_recorded_invalid_and_never_served(exported, tmp_path, monkeypatch):
-    from hf_trainer import export
-    from hf_trainer.export import ExportRefused
+    from hf_trainer.serving import export
+    from hf_trainer.serving.export import ExportRefused
 
     folder, _ = exported
     copy = tmp_path / "ensemble"
@@ -189,7 +189,7 @@ def test_a_copy_below_the_bar_is_recorded_invalid_and_never_served(exported, tmp
 
 def test_an_export_older_than_its_ensemble_json_is_refused(exported, tmp_path):
     folder, _ = exported
-    from hf_trainer import io
+    from hf_trainer.utils import io
 
     copy = tmp_path / "ensemble"
     spec = _copy_ensemble(folder, copy, with_onnx=True)
@@ -206,7 +206,7 @@ def test_an_export_older_than_its_ensemble_json_is_refused(exported, tmp_path):
 def test_a_failed_export_leaves_no_record_and_no_partial_file(exported, tmp_path, monkeypatch):
     import torch
 
-    from hf_trainer.export import export_ensemble
+    from hf_trainer.serving.export import export_ensemble
 
     folder, _ = exported
     copy = tmp_path / "ensemble"
@@ -246,7 +246,7 @@ def test_a_copy_whose_logits_do_not_fit_the_labels_is_refused(exported):
 
 
 def test_a_copy_changed_after_the_export_is_not_served(exported, tmp_path):
-    from hf_trainer import io
+    from hf_trainer.utils import io
 
     folder, record = exported
     copy = tmp_path / "ensemble"

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from hf_trainer import Ensemble
-from hf_trainer.data import read_labelled_tsv
-from hf_trainer.ensemble import EnsembleSpec
-from hf_trainer.labels import UNSMILE_LABELS, LabelSchema
-from hf_trainer.test_once import RescoreRefused
-from hf_trainer.weight_search import combine
+from hf_trainer.data.labels import UNSMILE_LABELS, LabelSchema
+from hf_trainer.data.loading import read_labelled_tsv
+from hf_trainer.evaluation.test_once import RescoreRefused
+from hf_trainer.selection.ensemble import EnsembleSpec
+from hf_trainer.selection.weight_search import combine
 from tests.helpers import DEMO_TEST, PIPELINE_MEMBERS, REPO_ROOT, load_recipe
 
 MEMBERS = PIPELINE_MEMBERS

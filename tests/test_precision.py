@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from hf_trainer.train_configs import parse_train_args
+from hf_trainer.training.arguments import parse_train_args
 from tests.helpers import load_recipe, tiny_train_args
 
 

@@ -14,10 +14,10 @@ import torch
 from safetensors.torch import load_file
 from transformers import TrainerCallback
 
-from hf_trainer import io
-from hf_trainer.inference import Ensemble
-from hf_trainer.modeling import resolve_weights
-from hf_trainer.trainer import NonFiniteLossCallback
+from hf_trainer.serving.inference import Ensemble
+from hf_trainer.training.modeling import resolve_weights
+from hf_trainer.training.trainer import NonFiniteLossCallback
+from hf_trainer.utils import io
 from tests.helpers import REPO_ROOT, load_recipe, tiny_setup
 from tests.test_trainer import make_trainer
 
@@ -82,7 +82,7 @@ def test_a_killed_writer_leaves_the_old_file_intact(tmp_path):
     target = tmp_path / "ensemble.json"
     io.write_json(target, {"version": "old"})
     code = (
-        "import sys, time; sys.path.insert(0, sys.argv[2]); from hf_trainer import io\n"
+        "import sys, time; sys.path.insert(0, sys.argv[2]); from hf_trainer.utils import io\n"
         "with io.atomic_open(sys.argv[1], 'w') as f:\n"
         '    f.write(\'{"version": "new", "half": \'); f.flush(); print(\'writing\', flush=True); time.sleep(60)\n'
     )
@@ -161,7 +161,7 @@ def test_bin_weights_load_as_tensors_only_and_pickled_code_is_refused(tmp_path):
 
 
 def test_a_plot_that_fails_half_way_leaves_the_old_png_intact(tmp_path):
-    from hf_trainer.plots import save_figure
+    from hf_trainer.evaluation.plots import save_figure
 
     target = tmp_path / "f1_per_label.png"
     target.write_bytes(b"\x89PNG old plot")

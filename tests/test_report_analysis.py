@@ -10,24 +10,24 @@ import numpy as np
 import pytest
 
 from hf_trainer import Ensemble
-from hf_trainer.calibration import apply_temperature, expected_calibration_error, fit_temperature
-from hf_trainer.cross_validation import (
+from hf_trainer.data.labels import UNSMILE_LABELS
+from hf_trainer.evaluation.error_analysis import error_rows, label_confusion, write_errors_tsv
+from hf_trainer.evaluation.report import CV_ROWS
+from hf_trainer.metrics.multilabel import f1_scores, multilabel_metrics
+from hf_trainer.metrics.uncertainty import f1_intervals, paired_difference, resample_counts
+from hf_trainer.selection.calibration import apply_temperature, expected_calibration_error, fit_temperature
+from hf_trainer.selection.cross_validation import (
     choose_thresholds,
     cross_validate_selection,
     cross_validate_thresholds,
     fold_index,
     per_label_choice,
 )
-from hf_trainer.ensemble import EnsembleSpec
-from hf_trainer.error_analysis import error_rows, label_confusion, write_errors_tsv
-from hf_trainer.errors import InvalidInput
-from hf_trainer.labels import UNSMILE_LABELS
-from hf_trainer.metrics import f1_scores, multilabel_metrics
-from hf_trainer.predictions import load_aligned
-from hf_trainer.report import CV_ROWS
-from hf_trainer.thresholds import tuned_macro_f1
-from hf_trainer.uncertainty import f1_intervals, paired_difference, resample_counts
-from hf_trainer.weight_search import choose_weights
+from hf_trainer.selection.ensemble import EnsembleSpec
+from hf_trainer.selection.thresholds import tuned_macro_f1
+from hf_trainer.selection.weight_search import choose_weights
+from hf_trainer.training.predictions import load_aligned
+from hf_trainer.utils.errors import InvalidInput
 from tests.helpers import PIPELINE_MEMBERS, load_recipe
 
 
@@ -147,7 +147,7 @@ def test_per_label_choice_keeps_half_where_tuning_cannot_beat_it():
 
 @pytest.mark.parametrize("better", ["tuned", "per_label"])
 def test_auto_ships_the_way_with_the_better_cv_estimate(better, monkeypatch):
-    from hf_trainer import cross_validation
+    from hf_trainer.selection import cross_validation
 
     rng = np.random.default_rng(6)
     rows = 400
@@ -299,7 +299,7 @@ def test_the_report_shows_intervals_cv_calibration_errors_and_korean_plots(pipel
     # The ensemble's interval against a bootstrap computed here with scikit-learn on the same draws.
     from sklearn.metrics import f1_score
 
-    from hf_trainer.uncertainty import resample_counts
+    from hf_trainer.metrics.uncertainty import resample_counts
 
     spec = EnsembleSpec.load(pipeline_dir / "ensemble")
     saved = [np.load(d / "predictions" / "test.npz") for d in spec.member_dirs(pipeline_dir / "ensemble")]
@@ -391,7 +391,7 @@ def test_plots_use_a_hangul_font_and_say_so_when_there_is_none(monkeypatch, capl
     from matplotlib import font_manager
     from matplotlib.ft2font import FT2Font
 
-    from hf_trainer import plots
+    from hf_trainer.evaluation import plots
 
     plots.hangul_font.cache_clear()
     assert plots.hangul_font() is not None  # the koreanize-matplotlib wheel's NanumGothic at least
@@ -408,7 +408,7 @@ def test_plots_use_a_hangul_font_and_say_so_when_there_is_none(monkeypatch, capl
     plots.hangul_font.cache_clear()
     monkeypatch.setattr(plots, "HANGUL_FONTS", ())
     monkeypatch.setattr(plots.importlib.util, "find_spec", lambda name: None)
-    with caplog.at_level(logging.WARNING, logger="hf_trainer.plots"):
+    with caplog.at_level(logging.WARNING, logger="hf_trainer.evaluation.plots"):
         assert plots.hangul_font() is None
     assert [r.message for r in caplog.records if "Hangul" in r.message][0].count("\n") == 0
     assert plots._display_labels(["기타 혐오"], hangul=False) == ["other hate"]
@@ -439,8 +439,8 @@ def test_temperature_scaling_runs_through_thresholds_report_and_inference(pipeli
     # Inference applies the temperatures before mixing, exactly as the test evaluation did.
     test = load_aligned(spec.member_dirs(folder), "test")
     ensemble = Ensemble.from_pretrained(str(folder), device="cpu")
-    from hf_trainer.data import read_labelled_tsv
-    from hf_trainer.labels import LabelSchema
+    from hf_trainer.data.labels import LabelSchema
+    from hf_trainer.data.loading import read_labelled_tsv
     from tests.helpers import DEMO_TEST
 
     texts = read_labelled_tsv(DEMO_TEST, LabelSchema()).texts
@@ -457,7 +457,7 @@ def test_temperature_scaling_runs_through_thresholds_report_and_inference(pipeli
 
 
 def test_a_crash_after_scoring_still_counts_the_evaluation(pipeline_dir, tmp_path, monkeypatch):
-    from hf_trainer.test_once import RescoreRefused, read_history
+    from hf_trainer.evaluation.test_once import RescoreRefused, read_history
 
     folder = tmp_path / "ensemble"
     members = [str(pipeline_dir / m) for m in PIPELINE_MEMBERS]
@@ -479,7 +479,7 @@ def test_a_crash_after_scoring_still_counts_the_evaluation(pipeline_dir, tmp_pat
 def test_texts_are_read_only_from_the_data_the_members_were_trained_on(pipeline_dir, tmp_path, caplog):
     import shutil
 
-    from hf_trainer.error_analysis import split_texts
+    from hf_trainer.data.preparation import split_texts
     from tests.helpers import DEMO_TEST, DEMO_TRAIN
 
     member = tmp_path / "member"
@@ -501,7 +501,7 @@ def test_texts_are_read_only_from_the_data_the_members_were_trained_on(pipeline_
     lines = test_copy.read_text(encoding="utf-8").split("\n")
     lines[3] = "바뀐 댓글" + lines[3][lines[3].index("\t") :]
     test_copy.write_text("\n".join(lines), encoding="utf-8")
-    with caplog.at_level(logging.WARNING, logger="hf_trainer.error_analysis"):
+    with caplog.at_level(logging.WARNING, logger="hf_trainer.evaluation.error_analysis"):
         assert split_texts([member], "test") is None
     message = next(
         r.getMessage() for r in caplog.records if "not what the members were trained on" in r.getMessage()

@@ -9,9 +9,15 @@ import subprocess
 
 import pytest
 
-from hf_trainer import io
-from hf_trainer.hub import HubAccessError, check_hub_access, publish_bundle, publish_member, stage_bundle
-from hf_trainer.stages import StageGraph, parse_options, split_extra
+from hf_trainer.hub.publish import (
+    HubAccessError,
+    check_hub_access,
+    publish_bundle,
+    publish_member,
+    stage_bundle,
+)
+from hf_trainer.pipeline.stages import StageGraph, parse_options, split_extra
+from hf_trainer.utils import io
 from tests.helpers import DEMO, DEMO_TEST, DEMO_TRAIN, REPO_ROOT, FakeHubApi, run_all
 
 # The preflight stages are run_all.sh's own tests' business (tests/test_hub_models.py, and the stage
@@ -230,7 +236,7 @@ def test_bundle_and_model_card_contents(demo, tmp_path):
     requirements = api.uploaded["requirements.txt"].decode("utf-8").split()
     assert all("==" in line for line in requirements) and any(r.startswith("gradio==") for r in requirements)
     assert any(r.startswith("torch==") and "+" not in r for r in requirements)
-    assert api.uploaded["hf_trainer/app.py"] == (REPO_ROOT / "hf_trainer" / "app.py").read_bytes()
+    assert api.uploaded["hf_trainer/serving/app.py"] == (REPO_ROOT / "hf_trainer" / "serving" / "app.py").read_bytes()
     assert not [name for name in api.uploaded if "__pycache__" in name or name.endswith(".pyc")]
 
 
@@ -305,7 +311,7 @@ def test_training_commands_for_presets_hub_ids_and_pass_through(tmp_path):
     assert [s.fingerprint() for s in without_push] == [s.fingerprint() for s in stages.values()][
         : len(without_push)
     ]
-    from hf_trainer.train_configs import parse_train_args
+    from hf_trainer.training.arguments import parse_train_args
 
     script = next(i for i, part in enumerate(hub) if part.endswith("train.py"))
     model_args, _, args = parse_train_args(hub[script + 1 :])
@@ -320,7 +326,7 @@ def test_help_explains_the_options():
 
 
 def test_training_runs_as_one_plain_process_and_keeps_the_fingerprint_of_earlier_runs(tmp_path, monkeypatch):
-    from hf_trainer import stages as stage_graph
+    from hf_trainer.pipeline import stages as stage_graph
 
     monkeypatch.setattr(stage_graph, "accelerate_config_given", lambda: False)  # no `accelerate config`
     stage = next(s for s in StageGraph(parse_options(["--demo", "--output_dir", str(tmp_path)])).stages()

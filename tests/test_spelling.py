@@ -1,5 +1,5 @@
-"""Spelling games (hf_trainer/perturb.py) on known words, and the canonical form that undoes the safe
-ones (hf_trainer/canonical.py)."""
+"""Spelling games (hf_trainer/data/perturb.py) on known words, and the canonical form that undoes the safe
+ones (hf_trainer/data/canonical.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ import random
 
 import pytest
 
-from hf_trainer.canonical import STEPS, canonical, canonical_all, check_steps, compose
-from hf_trainer.errors import InvalidArgument, InvalidInput
-from hf_trainer.perturb import (
+from hf_trainer.data.canonical import STEPS, canonical, canonical_all, check_steps, compose
+from hf_trainer.data.perturb import (
     FAMILIES,
     MIXED,
     initial_consonants,
@@ -26,7 +25,8 @@ from hf_trainer.perturb import (
     stretch,
     vowel_swap,
 )
-from hf_trainer.perturb import fullwidth as to_fullwidth
+from hf_trainer.data.perturb import fullwidth as to_fullwidth
+from hf_trainer.utils.errors import InvalidArgument, InvalidInput
 
 SENTENCE = "시발 놈아 개새끼 멍멍이 귀엽다 fuck 1"
 
@@ -177,8 +177,8 @@ def test_members_serve_the_canonical_form_they_were_trained_with(mixed, tmp_path
 def test_the_robustness_figures_extend_the_one_test_evaluation(mixed, tmp_path):
     import json
 
-    from hf_trainer.robustness import NotEvaluated, run_robustness
-    from hf_trainer.test_once import read_history
+    from hf_trainer.evaluation.robustness import NotEvaluated, run_robustness
+    from hf_trainer.evaluation.test_once import read_history
     from tests.helpers import load_recipe
 
     root, report = mixed

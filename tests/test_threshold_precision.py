@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from hf_trainer.ensemble import EnsembleSpec
-from hf_trainer.inference import Ensemble
-from hf_trainer.labels import UNSMILE_LABELS
+from hf_trainer.data.labels import UNSMILE_LABELS
 from hf_trainer.members.transformer import TransformerMember
-from hf_trainer.metrics import binarize, multilabel_metrics, sigmoid
-from hf_trainer.modeling import build_wordpiece_tokenizer
-from hf_trainer.thresholds import best_threshold
-from hf_trainer.weight_search import combine
+from hf_trainer.metrics.multilabel import binarize, multilabel_metrics, sigmoid
+from hf_trainer.selection.ensemble import EnsembleSpec
+from hf_trainer.selection.thresholds import best_threshold
+from hf_trainer.selection.weight_search import combine
+from hf_trainer.serving.inference import Ensemble
+from hf_trainer.training.modeling import build_wordpiece_tokenizer
 from tests.helpers import load_recipe
 
 ROWS, MEMBERS = 400, 3

@@ -4,11 +4,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
-from hf_trainer.ensemble import EnsembleSpec
-from hf_trainer.metrics import multilabel_metrics
-from hf_trainer.predictions import MemberPredictions, check_aligned
-from hf_trainer.thresholds import best_threshold, tune_thresholds, tuned_macro_f1
-from hf_trainer.weight_search import (
+from hf_trainer.metrics.multilabel import multilabel_metrics
+from hf_trainer.selection.ensemble import EnsembleSpec
+from hf_trainer.selection.thresholds import best_threshold, tune_thresholds, tuned_macro_f1
+from hf_trainer.selection.weight_search import (
     choose_weights,
     combine,
     optimise_weights,
@@ -16,6 +15,7 @@ from hf_trainer.weight_search import (
     score,
     simplex_grid,
 )
+from hf_trainer.training.predictions import MemberPredictions, check_aligned
 
 
 def brute_force_f1(scores, labels):
@@ -231,7 +231,7 @@ def test_ensemble_json_is_validated(change, message):
 
 
 def test_the_refinement_neighbourhood_is_the_filtered_fine_grid_in_its_order():
-    from hf_trainer.weight_search import simplex_grid, simplex_neighbourhood
+    from hf_trainer.selection.weight_search import simplex_grid, simplex_neighbourhood
 
     rng = np.random.default_rng(0)
     for members in (2, 3, 4):
@@ -242,7 +242,7 @@ def test_the_refinement_neighbourhood_is_the_filtered_fine_grid_in_its_order():
 
 
 def test_ranking_metrics_see_score_differences_below_float32_precision():
-    from hf_trainer.metrics import multilabel_metrics
+    from hf_trainer.metrics.multilabel import multilabel_metrics
 
     # Saturated scores 1 - 1e-9 and 1 - 2e-9 are one float32 number: cast, the two labels would tie.
     probs = np.array([[1 - 1e-9, 1 - 2e-9], [1 - 2e-9, 1 - 1e-9]])
@@ -252,7 +252,7 @@ def test_ranking_metrics_see_score_differences_below_float32_precision():
 
 
 def test_the_local_evaluate_module_gives_the_figures_of_the_library_function():
-    from hf_trainer.metrics import compute_multilabel, load_metric
+    from hf_trainer.metrics.multilabel import compute_multilabel, load_metric
 
     rng = np.random.default_rng(5)
     scores = rng.random((40, 3))

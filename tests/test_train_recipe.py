@@ -9,8 +9,8 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments, pipeline
 
-from hf_trainer.data import read_labelled_tsv
-from hf_trainer.labels import UNSMILE_LABELS, LabelSchema
+from hf_trainer.data.labels import UNSMILE_LABELS, LabelSchema
+from hf_trainer.data.loading import read_labelled_tsv
 from tests.helpers import (
     DEMO_TEST,
     DEMO_TRAIN,

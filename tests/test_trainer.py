@@ -5,10 +5,10 @@ import pytest
 import torch
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback
 
-from hf_trainer.labels import UNSMILE_LABELS
-from hf_trainer.metrics import make_compute_metrics
-from hf_trainer.train_configs import RecipeTrainingArguments
-from hf_trainer.trainer import EpochSummaryCallback, MultiLabelTrainer, compute_pos_weight
+from hf_trainer.data.labels import UNSMILE_LABELS
+from hf_trainer.metrics.multilabel import make_compute_metrics
+from hf_trainer.training.arguments import RecipeTrainingArguments
+from hf_trainer.training.trainer import EpochSummaryCallback, MultiLabelTrainer, compute_pos_weight
 from tests.helpers import tiny_setup
 
 
@@ -23,8 +23,8 @@ def test_pos_weight_is_neg_over_pos_clamped():
 
 
 def test_pos_weight_on_real_train_split_matches_design_table(unsmile_dir):
-    from hf_trainer.configs import DataArguments
-    from hf_trainer.preparation import prepare_splits
+    from hf_trainer.data.arguments import DataArguments
+    from hf_trainer.data.preparation import prepare_splits
 
     for factor, expected in ((1, 3.8), (2, 4.1)):
         # The design's 3.8 is on the original rows; the AEDA copies (rows of rare labels) make

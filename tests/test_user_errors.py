@@ -9,8 +9,8 @@ import tracemalloc
 
 import pytest
 
-from hf_trainer.errors import run_recipe
-from hf_trainer.inference import Ensemble
+from hf_trainer.serving.inference import Ensemble
+from hf_trainer.utils.errors import run_recipe
 from tests.helpers import DEMO_TEST, DEMO_TRAIN, load_recipe
 
 
@@ -181,8 +181,8 @@ def test_predict_streams_a_large_file_in_flat_memory(tmp_path, monkeypatch):
 
 
 def test_two_members_with_one_folder_name_are_refused(pipeline_dir, tmp_path, capsys):
-    from hf_trainer.ensemble import EnsembleSpec
-    from hf_trainer.errors import InvalidInput
+    from hf_trainer.selection.ensemble import EnsembleSpec
+    from hf_trainer.utils.errors import InvalidInput
 
     for parent in ("a", "b"):
         shutil.copytree(

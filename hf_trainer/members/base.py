@@ -15,9 +15,9 @@ from typing import ClassVar, Protocol
 
 import numpy as np
 
-from .. import io
-from ..canonical import canonical_all, check_steps
-from ..errors import InvalidInput
+from ..data.canonical import canonical_all, check_steps
+from ..utils import io
+from ..utils.errors import InvalidInput
 
 MEMBER_FILE = "member.json"
 MEMBER_FORMAT_VERSION = 1
@@ -45,7 +45,7 @@ class MemberInfo:
     kind: str
     labels: list[str]
     model: str | None = None  # the preset, Hub id or folder it was trained from
-    # The canonical-form steps (hf_trainer/canonical.py) its training texts went through; serving
+    # The canonical-form steps (hf_trainer/data/canonical.py) its training texts went through; serving
     # applies the same. A member.json without the field: a member trained before it, served without.
     canonical_form: tuple[str, ...] = ()
     format_version: int = MEMBER_FORMAT_VERSION

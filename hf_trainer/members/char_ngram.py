@@ -25,9 +25,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from .. import io
-from ..errors import InputNotFound, InvalidInput
-from ..perturb import VOWELS, is_syllable, split_syllable
+from ..data.perturb import VOWELS, is_syllable, split_syllable
+from ..utils import io
+from ..utils.errors import InputNotFound, InvalidInput
 from .base import MemberInfo, predict_in_length_order
 
 logger = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ class CharNgramMember:
         )
 
     def _proba(self, features) -> np.ndarray:
-        from ..metrics import sigmoid
+        from ..metrics.multilabel import sigmoid
 
         return sigmoid(np.asarray(features @ self.coef.T + self.intercept))
 
@@ -260,8 +260,8 @@ def fit_char_ngram(texts: Sequence[str], labels: np.ndarray, names: Sequence[str
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from ..cross_validation import cross_validate_thresholds
-    from ..metrics import multilabel_metrics
+    from ..metrics.multilabel import multilabel_metrics
+    from ..selection.cross_validation import cross_validate_thresholds
 
     start = time.perf_counter()
     labels = np.asarray(labels)
@@ -304,7 +304,7 @@ def fit_char_ngram(texts: Sequence[str], labels: np.ndarray, names: Sequence[str
 def held_out_rows(ids: Sequence[int] | None, labels: np.ndarray, seed: int) -> np.ndarray:
     """The rows of the held-out fold (1/HOLDOUT_FOLDS, multilabel-stratified, seeded), whole groups of
     rows sharing an id (a row and its copies) at a time; every row its own group without ids."""
-    from ..cross_validation import fold_index
+    from ..selection.cross_validation import fold_index
 
     labels = np.asarray(labels)
     ids = np.arange(len(labels)) if ids is None else np.asarray(ids)
@@ -346,7 +346,7 @@ def _fit_per_label(
     (85 MB on UnSmile) per worker."""
     from joblib import Parallel, delayed
 
-    from ..trainer import compute_pos_weight
+    from ..training.trainer import compute_pos_weight
 
     pos_weight = compute_pos_weight(labels, settings.max_pos_weight)
     # Large arrays reach the workers memory-mapped; liblinear needs them writable: copy-on-write ("c").
@@ -369,9 +369,9 @@ def train_char_ngram(data_args, training_args, splits, data_report: dict) -> dic
     """
     import dataclasses
 
-    from ..aeda import original_rows
-    from ..metrics import multilabel_metrics
-    from ..predictions import save_predictions
+    from ..data.aeda import original_rows
+    from ..metrics.multilabel import multilabel_metrics
+    from ..training.predictions import save_predictions
 
     if training_args.process_index != 0:
         logger.info("char-ngram trains in the main process only; process %d has nothing to do",

@@ -1,7 +1,7 @@
 """A transformer member served from its ONNX copy on ONNX Runtime's CPU provider. It answers
 exactly like the torch member (the same tokenizer, batching and sigmoid), so callers never branch.
 
-The copies live inside the ensemble folder (written and checked by `hf_trainer.export`):
+The copies live inside the ensemble folder (written and checked by `hf_trainer.serving.export`):
     onnx/export.json              what was exported, the agreement figures, which copy is valid
     onnx/<member>/model.onnx      fp32
     onnx/<member>/model.int8.onnx int8 (--quantize int8)
@@ -18,8 +18,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from .. import io
-from ..errors import InputNotFound, InvalidInput, UserError
+from ..utils import io
+from ..utils.errors import InputNotFound, InvalidInput, UserError
 from .base import predict_in_length_order, recorded_canonical_form
 from .transformer import encode
 
@@ -97,7 +97,7 @@ class OnnxMember:
         )
 
     def _score_batch(self, texts: list[str]) -> np.ndarray:
-        from ..metrics import sigmoid
+        from ..metrics.multilabel import sigmoid
 
         return sigmoid(self.logits(encode(self.tokenizer, texts, self.max_length, "np")))
 
@@ -134,7 +134,7 @@ def served_variant(export: dict, source: str) -> str:
 def served_files(folder: Path, names: Sequence[str]) -> dict[str, Path]:
     """Member name -> the checked ONNX copy the backend serves for each of `names` (the ensemble's
     transformer members), after checking that the export matches ensemble.json and every copy's bytes."""
-    from ..ensemble import ENSEMBLE_FILE
+    from ..selection.ensemble import ENSEMBLE_FILE
 
     export = read_export(folder)
     source = str(folder / ONNX_DIR / EXPORT_FILE)

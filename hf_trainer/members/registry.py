@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .. import io
-from ..errors import InputNotFound, InvalidArgument, InvalidInput
+from ..utils import io
+from ..utils.errors import InputNotFound, InvalidArgument, InvalidInput
 from .base import MemberInfo
 
 logger = logging.getLogger(__name__)

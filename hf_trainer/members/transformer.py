@@ -53,7 +53,7 @@ class TransformerMember:
         when there are some, else a .bin file through torch's weights_only loader, never pickled code."""
         from transformers import AutoTokenizer
 
-        from ..modeling import load_pretrained_classifier, resolve_weights
+        from ..training.modeling import load_pretrained_classifier, resolve_weights
 
         weights = resolve_weights(source)
         kwargs = dict(trust_remote_code=trust_remote_code, revision=weights.commit)
@@ -71,7 +71,7 @@ class TransformerMember:
         )
 
     def _score_batch(self, texts: list[str]) -> np.ndarray:
-        from ..metrics import sigmoid
+        from ..metrics.multilabel import sigmoid
 
         batch = encode(self.tokenizer, texts, self.max_length, "pt").to(self.device)
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.half_precision):
@@ -87,15 +87,15 @@ class TransformerMember:
 
     @staticmethod
     def train(model_args, data_args, training_args, splits, data_report: dict) -> dict:
-        """A whole training run with the Trainer (`hf_trainer.training`)."""
-        from ..training import train_transformer
+        """A whole training run with the Trainer (`hf_trainer.training.fine_tune`)."""
+        from ..training.fine_tune import train_transformer
 
         return train_transformer(model_args, data_args, training_args, splits, data_report)
 
     @staticmethod
     def preflight(model_args, data_args, training_args, splits) -> dict:
         """Loading, [UNK] share, truncation, one training step, disk and time (`preflight`)."""
-        from ..training import preflight_transformer
+        from ..training.fine_tune import preflight_transformer
 
         return preflight_transformer(model_args, data_args, training_args, splits)
 

@@ -18,14 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from hf_trainer.inference import Ensemble
+from hf_trainer.serving.inference import Ensemble
 
 logger = logging.getLogger("hf_trainer.benchmark")
 CLIENTS, REQUESTS = 8, 200
 
 
 def run(splits, args) -> dict:
-    from hf_trainer.app import build_app, launch, test_metrics
+    from hf_trainer.serving.app import build_app, launch, test_metrics
 
     folder = Path(args.app_ensemble_dir)
     ensemble = Ensemble.from_pretrained(str(folder))
@@ -91,7 +91,7 @@ def screenshot(url: str, path: str) -> str:
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from hf_trainer.app import EXAMPLES
+    from hf_trainer.serving.app import EXAMPLES
 
     options = webdriver.ChromeOptions()
     for flag in (

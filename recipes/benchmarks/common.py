@@ -8,9 +8,9 @@ from pathlib import Path
 
 import torch
 
-from hf_trainer.configs import DataArguments
-from hf_trainer.labels import LabelSchema
-from hf_trainer.modeling import load_model_and_tokenizer
+from hf_trainer.data.arguments import DataArguments
+from hf_trainer.data.labels import LabelSchema
+from hf_trainer.training.modeling import load_model_and_tokenizer
 
 DEMO = Path(__file__).resolve().parent.parent / "demo_data"
 

@@ -7,11 +7,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from hf_trainer.configs import DataArguments
-from hf_trainer.data import save_prepared_splits, tokenize_splits
-from hf_trainer.labels import LabelSchema
-from hf_trainer.modeling import build_wordpiece_tokenizer
-from hf_trainer.preparation import prepare_splits
+from hf_trainer.data.arguments import DataArguments
+from hf_trainer.data.labels import LabelSchema
+from hf_trainer.data.loading import save_prepared_splits, tokenize_splits
+from hf_trainer.data.preparation import prepare_splits
+from hf_trainer.training.modeling import build_wordpiece_tokenizer
 
 
 def run(splits, args) -> dict:

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from hf_trainer import io
-from hf_trainer.data import save_prepared_splits
-from hf_trainer.labels import LabelSchema
-from hf_trainer.predictions import save_predictions
-from hf_trainer.test_once import METRICS_FILE, REPORT_DIR
-from hf_trainer.thresholds import tune_thresholds
-from hf_trainer.weight_search import choose_weights, combine
+from hf_trainer.data.labels import LabelSchema
+from hf_trainer.data.loading import save_prepared_splits
+from hf_trainer.evaluation.test_once import METRICS_FILE, REPORT_DIR
+from hf_trainer.selection.thresholds import tune_thresholds
+from hf_trainer.selection.weight_search import choose_weights, combine
+from hf_trainer.training.predictions import save_predictions
+from hf_trainer.utils import io
 
 RECIPES = Path(__file__).resolve().parent.parent
 

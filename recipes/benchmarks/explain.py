@@ -2,7 +2,7 @@
 
 With --explain_ensemble_dir D (a trained ensemble, e.g. the real-data demo's): on test comments the
 ensemble flags with a label other than clean (seeded sample of --explain_comments), for each flagged
-(comment, label), ERASER's measures of the occlusion explanation (hf_trainer/explain.py):
+(comment, label), ERASER's measures of the occlusion explanation (hf_trainer/serving/explain.py):
 comprehensiveness (the label's score lost when the top-1 / top-3 spans are removed), the top-1 span
 against another candidate span of the same number of characters drawn at random (a sanity check:
 the top-1 span is by construction the costliest one), and sufficiency (the score lost when only the top-3
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hf_trainer.explain import candidate_spans, character_starts, explain, only, without
-from hf_trainer.inference import Ensemble
-from hf_trainer.labels import LabelSchema
+from hf_trainer.data.labels import LabelSchema
+from hf_trainer.serving.explain import candidate_spans, character_starts, explain, only, without
+from hf_trainer.serving.inference import Ensemble
 
 SEED = 42
 CLEAN = "clean"
@@ -144,8 +144,8 @@ def faithfulness(ensemble: Ensemble, texts: list[str], comments: int) -> dict:
 def base_onnx_timing(splits, comments: int = 10) -> dict:
     """Seconds to explain one 20-word comment with one base-size int8 ONNX member (median of
     `comments` comments of 20 words made from test comments)."""
-    from hf_trainer.export import export_member
     from hf_trainer.members.onnx import OnnxMember
+    from hf_trainer.serving.export import export_member
 
     from .serving import base_model, one_member_spec
 

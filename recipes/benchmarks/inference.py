@@ -7,13 +7,13 @@ import time
 
 import numpy as np
 
-from hf_trainer.aeda import original_rows
-from hf_trainer.ensemble import EnsembleSpec
-from hf_trainer.inference import Ensemble
-from hf_trainer.labels import LabelSchema
+from hf_trainer.data.aeda import original_rows
+from hf_trainer.data.labels import LabelSchema
 from hf_trainer.members.char_ngram import C_GRID, fit_char_ngram
 from hf_trainer.members.transformer import TransformerMember
-from hf_trainer.modeling import load_model_and_tokenizer
+from hf_trainer.selection.ensemble import EnsembleSpec
+from hf_trainer.serving.inference import Ensemble
+from hf_trainer.training.modeling import load_model_and_tokenizer
 
 from .common import repeated
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hf_trainer.ensemble import EnsembleSpec
-from hf_trainer.inference import Ensemble
-from hf_trainer.labels import LabelSchema
+from hf_trainer.data.labels import LabelSchema
 from hf_trainer.members.transformer import TransformerMember
-from hf_trainer.modeling import build_wordpiece_tokenizer, set_label_config
+from hf_trainer.selection.ensemble import EnsembleSpec
+from hf_trainer.serving.inference import Ensemble
+from hf_trainer.training.modeling import build_wordpiece_tokenizer, set_label_config
 
 from .common import repeated
 
@@ -159,8 +159,8 @@ def base_model(splits, schema: LabelSchema):
 
 def base_inference(splits, comments: int) -> dict:
     """Item 6: one base-size member served by each backend on the same real comments (batch 64)."""
-    from hf_trainer.export import export_member
     from hf_trainer.members.onnx import OnnxMember
+    from hf_trainer.serving.export import export_member
 
     schema = LabelSchema()
     texts = repeated(splits["test"]["text"], comments)

@@ -15,14 +15,14 @@ import time
 
 import numpy as np
 
-from hf_trainer.aeda import original_rows
-from hf_trainer.canonical import STEPS, canonical_all
-from hf_trainer.cross_validation import cross_validate_thresholds
-from hf_trainer.labels import LabelSchema
+from hf_trainer.data.aeda import original_rows
+from hf_trainer.data.canonical import STEPS, canonical_all
+from hf_trainer.data.labels import LabelSchema
+from hf_trainer.data.perturb import FAMILIES, MIXED, add_spelling_copies, perturb_all
 from hf_trainer.members.char_ngram import CharNgramMember, CharNgramSettings, _fit_per_label, ngram_analyzer
-from hf_trainer.metrics import binarize, macro_f1
-from hf_trainer.perturb import FAMILIES, MIXED, add_spelling_copies, perturb_all
-from hf_trainer.thresholds import tune_thresholds
+from hf_trainer.metrics.multilabel import binarize, macro_f1
+from hf_trainer.selection.cross_validation import cross_validate_thresholds
+from hf_trainer.selection.thresholds import tune_thresholds
 
 C = 4.0
 SEED = 42
@@ -89,7 +89,7 @@ def initials_recoverability(train_texts, val_texts, rate: float) -> dict:
     by the most frequent of them (`most_frequent`). Words are space-separated, as the family takes them."""
     from collections import Counter, defaultdict
 
-    from hf_trainer.perturb import INITIALS, is_syllable, split_syllable
+    from hf_trainer.data.perturb import INITIALS, is_syllable, split_syllable
 
     def key(word: str) -> str | None:
         if len(word) < 2 or not all(map(is_syllable, word)):

@@ -11,12 +11,12 @@ import numpy as np
 import torch
 from transformers import DataCollatorWithPadding, set_seed
 
-from hf_trainer.data import tokenize_splits
-from hf_trainer.errors import InvalidArgument
-from hf_trainer.labels import LabelSchema
-from hf_trainer.modeling import build_wordpiece_tokenizer, set_label_config
-from hf_trainer.train_configs import RecipeTrainingArguments
-from hf_trainer.trainer import MultiLabelTrainer, compute_pos_weight
+from hf_trainer.data.labels import LabelSchema
+from hf_trainer.data.loading import tokenize_splits
+from hf_trainer.training.arguments import RecipeTrainingArguments
+from hf_trainer.training.modeling import build_wordpiece_tokenizer, set_label_config
+from hf_trainer.training.trainer import MultiLabelTrainer, compute_pos_weight
+from hf_trainer.utils.errors import InvalidArgument
 
 from .common import tiny_builder
 

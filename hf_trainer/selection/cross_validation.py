@@ -1,0 +1,194 @@
+"""Honest estimates of the choices made on validation, before the test split is ever scored.
+
+Thresholds tuned on the 1,501 validation rows score higher on those rows than on any other rows.
+k-fold cross-validation shows by how much: tune on k-1 folds, apply to the held-out fold, and pool
+the held-out decisions of all folds into one out-of-fold macro F1. The same machinery estimates the
+whole selection (ensemble weights, then thresholds) and decides, per label, whether a tuned threshold
+beats plain 0.5 out of fold at all.
+
+Folds are multilabel-stratified (iterative stratification), so every fold holds its share of the
+rare labels, and seeded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..metrics.multilabel import binarize, f1_scores, macro_f1
+from ..utils.errors import InvalidInput
+from .thresholds import tune_thresholds
+from .weight_search import choose_weights, combine
+
+if TYPE_CHECKING:
+    from .ensemble import EnsembleSpec
+
+logger = logging.getLogger(__name__)
+
+THRESHOLD_CHOICES = ("auto", "tuned", "per_label")
+FOLDS = 5
+
+
+def fold_index(labels: np.ndarray, folds: int = FOLDS, seed: int = 42) -> np.ndarray:
+    """Per row, the fold (0..folds-1) that holds it out; multilabel-stratified and seeded."""
+    from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+
+    labels = (np.asarray(labels) >= 0.5).astype(np.int8)
+    if folds < 2 or len(labels) < 2 * folds:
+        raise InvalidInput(
+            f"cross-validation needs folds >= 2 and at least {2 * folds} rows, got {len(labels)}"
+        )
+    index = np.empty(len(labels), dtype=np.int64)
+    splitter = MultilabelStratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for fold, (_, held_out) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
+        index[held_out] = fold
+    return index
+
+
+def per_fold_macro_f1(predictions: np.ndarray, references: np.ndarray, fold: np.ndarray) -> list[float]:
+    """Macro F1 of each fold's rows."""
+    return [macro_f1(predictions[fold == k], references[fold == k]) for k in range(int(fold.max()) + 1)]
+
+
+def out_of_fold_predictions(probs: np.ndarray, labels: np.ndarray, fold: np.ndarray, fit) -> np.ndarray:
+    """0/1 decisions for every row, each made by thresholds that `fit(probs, labels)` chose without it."""
+    predictions = np.zeros(np.shape(probs), dtype=np.int8)
+    for k in np.unique(fold):
+        held_out = fold == k
+        thresholds = fit(probs[~held_out], labels[~held_out])
+        predictions[held_out] = binarize(probs[held_out], thresholds)
+    return predictions
+
+
+def per_label_choice(
+    probs: np.ndarray, labels: np.ndarray, folds: int = FOLDS, seed: int = 42
+) -> tuple[np.ndarray, dict]:
+    """Thresholds tuned on all rows, except that a label whose tuned threshold does not beat 0.5 out of
+    fold keeps 0.5. Returns the thresholds and, per label, the two out-of-fold F1 and the choice."""
+    probs, labels = np.asarray(probs, dtype=np.float64), np.asarray(labels)
+    tuned, _ = tune_thresholds(probs, labels)
+    fold = fold_index(labels, folds, seed)
+    oof_tuned = f1_scores(out_of_fold_predictions(probs, labels, fold, _tuned), labels)["per_label"][0]
+    at_half = f1_scores(binarize(probs, 0.5), labels)["per_label"][0]
+    keep_tuned = oof_tuned > at_half
+    thresholds = np.where(keep_tuned, tuned, 0.5)
+    choice = {
+        "cv_f1_tuned": oof_tuned.tolist(),
+        "f1_at_0.5": at_half.tolist(),
+        "keeps": ["tuned" if keep else "0.5" for keep in keep_tuned],
+    }
+    return thresholds, choice
+
+
+def _tuned(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    return tune_thresholds(probs, labels)[0]
+
+
+def threshold_fitter(choice: str, folds: int = FOLDS, seed: int = 42):
+    """`fit(probs, labels) -> thresholds` for a threshold choice ("tuned" or "per_label")."""
+    if choice == "tuned":
+        return _tuned
+    if choice == "per_label":
+        return lambda probs, labels: per_label_choice(probs, labels, folds, seed)[0]
+    raise InvalidInput(f"unknown threshold choice {choice!r}; choose one of {THRESHOLD_CHOICES}")
+
+
+def shipped_threshold_fitter(threshold_report: dict | None):
+    """`fit(probs, labels)` choosing thresholds the way the thresholds stage chose the ensemble's (its
+    recorded choice, folds and seed; "tuned" for an ensemble.json from before the choice)."""
+    evidence = (threshold_report or {}).get("cv") or {}
+    return threshold_fitter(
+        evidence.get("chosen", "tuned"), evidence.get("folds", FOLDS), evidence.get("seed", 42)
+    )
+
+
+def cross_validate_thresholds(
+    probs: np.ndarray, labels: np.ndarray, choice: str, folds: int = FOLDS, seed: int = 42
+) -> dict:
+    """Out-of-fold macro F1 of a threshold choice on fixed scores, pooled and per fold."""
+    probs, labels = np.asarray(probs, dtype=np.float64), np.asarray(labels)
+    fold = fold_index(labels, folds, seed)
+    predictions = out_of_fold_predictions(probs, labels, fold, threshold_fitter(choice, folds, seed))
+    return {
+        "cv_f1_macro": macro_f1(predictions, labels),
+        "cv_f1_macro_per_fold": per_fold_macro_f1(predictions, labels, fold),
+        "cv_per_label_f1": f1_scores(predictions, labels)["per_label"][0].tolist(),
+    }
+
+
+def cross_validate_selection(
+    member_probs: Sequence[np.ndarray],
+    labels: np.ndarray,
+    choice: str,
+    objective: str = "f1_macro_tuned",
+    folds: int = FOLDS,
+    seed: int = 42,
+) -> dict:
+    """Out-of-fold macro F1 of the whole selection: weights chosen (`choose_weights`, as the ensemble
+    stage chooses them), then thresholds, on k-1 folds; the held-out fold scored with both."""
+    stacked = [np.asarray(p, dtype=np.float64) for p in member_probs]
+    labels = np.asarray(labels)
+    fold = fold_index(labels, folds, seed)
+    fit_thresholds = threshold_fitter(choice, folds, seed)
+    predictions = np.zeros(labels.shape, dtype=np.int8)
+    fold_weights = []
+    for k in range(folds):
+        held_out = fold == k
+        weights, _, _ = choose_weights([p[~held_out] for p in stacked], labels[~held_out], objective, seed)
+        mixed = combine(stacked, weights)
+        thresholds = fit_thresholds(mixed[~held_out], labels[~held_out])
+        predictions[held_out] = binarize(mixed[held_out], thresholds)
+        fold_weights.append([float(w) for w in weights])
+    return {
+        "cv_f1_macro": macro_f1(predictions, labels),
+        "cv_f1_macro_per_fold": per_fold_macro_f1(predictions, labels, fold),
+        "fold_weights": fold_weights,
+    }
+
+
+def choose_thresholds(
+    probs: np.ndarray, labels: np.ndarray, requested: str = "auto", folds: int = FOLDS, seed: int = 42
+) -> tuple[np.ndarray, dict]:
+    """The thresholds to ship, and the cross-validated evidence for them.
+
+    "tuned": every label tuned. "per_label": 0.5 kept where tuning does not beat it out of fold.
+    "auto": "per_label" when its out-of-fold macro F1 is no worse than "tuned", else "tuned".
+    """
+    if requested not in THRESHOLD_CHOICES:
+        raise InvalidInput(
+            f"--threshold_choice must be one of {', '.join(THRESHOLD_CHOICES)}, got {requested!r}"
+        )
+    probs, labels = np.asarray(probs, dtype=np.float64), np.asarray(labels)
+    cv = {
+        choice: cross_validate_thresholds(probs, labels, choice, folds, seed)
+        for choice in ("tuned", "per_label")
+    }
+    if requested == "auto":
+        chosen = "per_label" if cv["per_label"]["cv_f1_macro"] >= cv["tuned"]["cv_f1_macro"] else "tuned"
+    else:
+        chosen = requested
+    per_label, label_choice = per_label_choice(probs, labels, folds, seed)
+    candidates = {"tuned": _tuned(probs, labels), "per_label": per_label}
+    evidence = {
+        "folds": folds,
+        "seed": seed,
+        "requested": requested,
+        "chosen": chosen,
+        "cv": cv,
+        "per_label_choice": label_choice,
+        "thresholds": {name: [float(t) for t in values] for name, values in candidates.items()},
+    }
+    return candidates[chosen], evidence
+
+
+def member_thresholds(spec: EnsembleSpec, folder: Path) -> list[np.ndarray]:
+    """Each member's thresholds, chosen on its validation scores the way the ensemble's were (the
+    report's "<member> tuned")."""
+    from ..training.predictions import load_aligned
+
+    fit = shipped_threshold_fitter(spec.threshold_report)
+    return [fit(m.probs, m.references) for m in load_aligned(spec.member_dirs(folder), "val")]

@@ -1,0 +1,312 @@
+"""Export an ensemble's transformer members to ONNX and check that the copies decide as PyTorch does.
+
+Agreement needs no gold labels, so the check runs on comments the members never trained or tuned
+on: the test split's texts (their labels are not used; this compares two copies of one model and
+chooses nothing on test, so it is not a test evaluation), or the unlabelled comments of a file the
+user passes (`check_file`), up to `rows` comments. The PyTorch backend in fp32 on the CPU is the
+reference for each exported copy, at the ensemble's thresholds. Rows the members were trained or
+tuned on would not do: training rows sit far from the thresholds, and each tuned threshold sits
+halfway between two validation scores. Beside the share of all (comment, label) decisions that
+agree (mostly easy negatives), the record gives the flip rate among the decisions either backend
+flags and among those whose reference score lies within NEAR_THRESHOLD of the threshold. A copy
+whose overall share falls below `min_agreement` is recorded as not valid, and the ONNX backend never
+serves it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from ..data.preparation import split_texts
+from ..members import TRANSFORMER
+from ..members.onnx import (
+    EXPORT_FILE,
+    FILES,
+    INSTALL_HINT,
+    ONNX_DIR,
+    MissingDependency,
+    OnnxMember,
+    require_onnxruntime,
+)
+from ..selection.ensemble import ENSEMBLE_FILE, EnsembleSpec
+from ..utils import io
+from ..utils.errors import InputNotFound, InvalidInput, UserError
+from .arguments import CHECK_ROWS, MIN_AGREEMENT
+from .inference import Ensemble
+
+logger = logging.getLogger(__name__)
+
+CHECK_BATCH_SIZE = 64
+OPSET = 17
+NEAR_THRESHOLD = 0.05  # a reference score this close to its threshold counts as a near decision
+
+
+class ExportRefused(UserError):
+    """An exported copy makes too many decisions the PyTorch backend does not make."""
+
+
+def require_export_packages() -> ModuleType:
+    """The onnxruntime module, after checking that everything the export needs is installed."""
+    missing = [
+        name for name in ("onnxruntime", "onnx", "onnxscript") if importlib.util.find_spec(name) is None
+    ]
+    if missing:
+        raise MissingDependency(f"The ONNX export needs {', '.join(missing)}, not installed: {INSTALL_HINT}")
+    return require_onnxruntime()
+
+
+def export_member(model, tokenizer, folder: Path, quantize: str | None) -> dict[str, str]:
+    """Write `folder/model.onnx` (and `model.int8.onnx`), atomically; returns {variant: file name}.
+
+    The export traces a copy of `model`: tracing leaves state behind that changes what the traced
+    module computes afterwards (measured: 10% of the decisions of a tiny member changed).
+    """
+    import copy
+
+    import torch
+
+    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in tokenizer.model_input_names]
+    sample = tokenizer(["예시 문장입니다", "둘"], padding=True, return_tensors="pt")
+
+    class LogitsOnly(torch.nn.Module):  # positional inputs in, logits out: what ONNX needs
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+            return self.inner(**dict(zip(names, inputs, strict=True))).logits
+
+    folder.mkdir(parents=True, exist_ok=True)
+    fp32, int8 = folder / FILES["fp32"], folder / FILES["int8"]
+    partials = [folder / (FILES["fp32"] + ".partial"), folder / (FILES["int8"] + ".partial.onnx")]
+    axes = {name: {0: "batch", 1: "sequence"} for name in names} | {"logits": {0: "batch"}}
+    try:
+        with torch.no_grad():
+            torch.onnx.export(
+                LogitsOnly(copy.deepcopy(model).float().eval().cpu()),
+                tuple(sample[n] for n in names),
+                str(partials[0]),
+                input_names=names,
+                output_names=["logits"],
+                dynamic_axes=axes,
+                opset_version=OPSET,
+                dynamo=False,
+            )
+        os.replace(partials[0], fp32)
+        files = {"fp32": fp32.name}
+        if quantize == "int8":
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            # Per-channel scales keep more of each weight matrix's range than one scale per tensor.
+            quantize_dynamic(str(fp32), str(partials[1]), weight_type=QuantType.QInt8, per_channel=True)
+            os.replace(partials[1], int8)
+            files["int8"] = int8.name
+        elif int8.exists():
+            int8.unlink()  # an int8 copy of an earlier export would not match this one
+    finally:
+        for partial in partials:
+            partial.unlink(missing_ok=True)
+    return files
+
+
+def agreement(reference: np.ndarray, candidate: np.ndarray, thresholds: Sequence[float]) -> dict:
+    """How far `candidate` scores are from `reference` scores, without gold labels: the share of
+    (comment, label) decisions that agree at `thresholds`; the flips among the decisions either side
+    flags and among those whose reference score is within NEAR_THRESHOLD of its threshold; the
+    largest absolute score difference."""
+    from ..metrics.multilabel import binarize
+
+    reference, candidate = np.asarray(reference, dtype=np.float64), np.asarray(candidate, dtype=np.float64)
+    ref, cand = binarize(reference, thresholds), binarize(candidate, thresholds)
+    flipped = ref != cand
+    flagged = (ref == 1) | (cand == 1)
+    near = np.abs(reference - np.asarray(thresholds, dtype=np.float64)) < NEAR_THRESHOLD
+
+    def rate(mask: np.ndarray) -> float | None:
+        return float(flipped[mask].mean()) if mask.any() else None
+
+    return {
+        "decisions_agree": float(1.0 - flipped.mean()),
+        "decisions": int(flipped.size),
+        "flips": int(flipped.sum()),
+        "flagged_decisions": int(flagged.sum()),
+        "flagged_flip_rate": rate(flagged),
+        "near_threshold": NEAR_THRESHOLD,
+        "near_threshold_decisions": int(near.sum()),
+        "near_threshold_flip_rate": rate(near),
+        "max_abs_prob_diff": float(np.max(np.abs(reference - candidate))),
+        "rows": len(reference),
+    }
+
+
+def package_versions(ort) -> dict[str, str]:
+    """The versions the export and its check ran with (README names the tested ones)."""
+    import onnx
+    import onnxscript
+    import torch
+    import transformers
+
+    return {
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "onnxruntime": ort.__version__,
+        "onnx": onnx.__version__,
+        "onnxscript": onnxscript.__version__,
+    }
+
+
+def check_texts(
+    folder: Path, spec: EnsembleSpec, limit: int = CHECK_ROWS, check_file: str | Path | None = None
+) -> tuple[list[str], str]:
+    """Comments for the agreement check and a description: the first `limit` non-empty lines of
+    `check_file` (one comment per line), else the test split's texts (never its labels)."""
+    if check_file is not None:
+        path = Path(check_file)
+        if not path.is_file():
+            raise InputNotFound(f"--check_file {path} not found")
+        with path.open("rb") as handle:
+            texts = [line for line in io.read_lines(handle) if line.strip()][:limit]
+        if not texts:
+            raise InvalidInput(f"--check_file {path}: no comments in it")
+        return texts, f"{len(texts)} comments of {path.name} (unlabelled)"
+    test = split_texts(spec.member_dirs(folder), "test")
+    if not test:
+        raise InvalidInput(
+            "the agreement check needs comments the members never trained or tuned on: the test split's texts "
+            "could not be read (see the warning above); pass --check_file with one comment per line"
+        )
+    texts = [test[i] for i in sorted(test)][:limit]
+    return texts, f"{len(texts)} test comments (texts only; their labels are not used)"
+
+
+def check_agreement(
+    folder: Path, reference: Ensemble, files: dict[str, dict[str, str]], texts: list[str]
+) -> dict[str, dict]:
+    """Per exported variant: `agreement` of its ensemble scores with the reference's."""
+    start = time.perf_counter()
+    expected = reference.predict_proba(texts, batch_size=CHECK_BATCH_SIZE)
+    torch_s = time.perf_counter() - start
+    checks = {}
+    variants = sorted({v for member_files in files.values() for v in member_files})
+    for variant in variants:
+        # The same ensemble with each exported member swapped for its ONNX copy.
+        members = [
+            OnnxMember(
+                folder / ONNX_DIR / entry["name"] / files[entry["name"]][variant],
+                member.tokenizer,
+                reference.labels,
+                member.max_length,
+                canonical_form=member.canonical_form,
+            )
+            if entry["name"] in files
+            else member
+            for entry, member in zip(reference.spec.members, reference.members, strict=True)
+        ]
+        copy = Ensemble(members, reference.spec)
+        start = time.perf_counter()
+        probs = copy.predict_proba(texts, batch_size=CHECK_BATCH_SIZE)
+        checks[variant] = agreement(expected, probs, reference.thresholds) | {
+            "seconds": time.perf_counter() - start,
+            "torch_fp32_seconds": torch_s,
+        }
+    return checks
+
+
+def log_checks(checks: dict, valid: dict, labels: int, min_agreement: float) -> None:
+    def share(rate: float | None) -> str:
+        return "none" if rate is None else f"{100 * rate:.2f}%"
+
+    for variant, check in checks.items():
+        logger.info(
+            "%s copy: %.4f%% of %d x %d decisions agree with PyTorch fp32 (flips: %s of %d flagged, %s of %d "
+            "within %.2f of a threshold), max |p diff| %.2e: %s",
+            variant, 100 * check["decisions_agree"], check["rows"], labels, share(check["flagged_flip_rate"]),
+            check["flagged_decisions"], share(check["near_threshold_flip_rate"]), check["near_threshold_decisions"],
+            check["near_threshold"], check["max_abs_prob_diff"],
+            "valid" if valid[variant] else f"NOT valid (below {min_agreement})",
+        )  # fmt: skip
+
+
+def export_ensemble(
+    ensemble_dir: str | Path,
+    quantize: str = "none",
+    min_agreement: float = MIN_AGREEMENT,
+    rows: int = CHECK_ROWS,
+    max_length: int = 128,
+    check_file: str | Path | None = None,
+) -> dict:
+    """Export every transformer member, check the copies, write onnx/export.json; returns its content.
+    Raises `ExportRefused` (after writing the record) when the copy to be served fails the check."""
+    folder = Path(ensemble_dir)
+    spec = EnsembleSpec.load(folder)
+    ort = require_export_packages()
+
+    reference = Ensemble.from_pretrained(folder, device="cpu", backend="torch", max_length=max_length)
+    exported = [m.kind == TRANSFORMER for m in reference.members]  # a char n-gram member has no ONNX copy
+    if not any(exported):
+        raise InvalidInput(
+            f"{folder / ENSEMBLE_FILE}: nothing to export; every member is a char n-gram model, which keeps "
+            "its own fast path with either backend"
+        )
+    # The check's comments first: missing comments should stop the export before it starts.
+    texts, checked_on = check_texts(folder, spec, rows, check_file)
+    # The old record goes first: until the new one is written, no copy counts as checked.
+    record_file = folder / ONNX_DIR / EXPORT_FILE
+    record_file.unlink(missing_ok=True)
+    files = {}
+    for entry, member, export in zip(spec.members, reference.members, exported, strict=True):
+        if not export:
+            continue
+        start = time.perf_counter()
+        files[entry["name"]] = export_member(
+            member.model, member.tokenizer, folder / ONNX_DIR / entry["name"], quantize
+        )
+        logger.info(
+            "Exported %s (%s) in %.1fs",
+            entry["name"],
+            ", ".join(files[entry["name"]]),
+            time.perf_counter() - start,
+        )
+    checks = check_agreement(folder, reference, files, texts)
+    valid = {variant: check["decisions_agree"] >= min_agreement for variant, check in checks.items()}
+    record = {
+        "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "ensemble_json_sha256": io.sha256_file(folder / ENSEMBLE_FILE),
+        "members": files,
+        # The backend serves a copy only while its bytes are the ones checked here.
+        "sha256": {
+            name: {
+                variant: io.sha256_file(folder / ONNX_DIR / name / file) for variant, file in variants.items()
+            }
+            for name, variants in files.items()
+        },
+        "quantize": quantize,
+        "min_agreement": min_agreement,
+        "checked_on": checked_on,
+        # int8 kernels quantise activations per batch, so the figures hold for this batch size.
+        "batch_size": CHECK_BATCH_SIZE,
+        "checks": checks,
+        "valid": valid,
+        "versions": package_versions(ort),
+        "max_length": max_length,
+    }
+    io.write_json(record_file, record)
+    log_checks(checks, valid, len(spec.labels), min_agreement)
+    served = "int8" if quantize == "int8" else "fp32"
+    if not valid[served]:
+        raise ExportRefused(
+            f"the {served} ONNX copy agrees with PyTorch on {100 * checks[served]['decisions_agree']:.3f}% of the "
+            f"checked decisions ({checked_on}), below the {100 * min_agreement:.1f}% bar: it is recorded as "
+            f"not valid in {record_file} and will not be served"
+            + (" (the fp32 copy is valid and will be served)" if valid.get("fp32") else "")
+        )
+    return record
