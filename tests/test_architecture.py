@@ -169,3 +169,16 @@ def test_each_subpackage_says_its_job():
             ast.parse((REPO_ROOT / PACKAGE / sub / "__init__.py").read_text(encoding="utf-8"))
         )
         assert doc and 1 <= len(doc.splitlines()) <= 2, sub
+
+
+def test_the_independent_spelling_games_never_reach_training():
+    graph = import_graph()
+    outside = "hf_trainer.evaluation.outside_games"
+    assert outside in graph["hf_trainer.evaluation.robustness"]
+    for start in ("hf_trainer.data.preparation", "hf_trainer.training.fine_tune", "hf_trainer.members.char_ngram"):
+        reached, todo = set(), [start]
+        while todo:
+            for module in graph[todo.pop()] - reached:
+                reached.add(module)
+                todo.append(module)
+        assert outside not in reached, start

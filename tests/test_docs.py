@@ -47,7 +47,9 @@ def test_each_task_page_starts_with_a_command_that_runs(page):
 def test_first_command_reads_the_line_a_user_types(tmp_path, monkeypatch):
     page = tmp_path / "docs" / "x.md"
     page.parent.mkdir()
-    page.write_text("# X\n\n```bash\npython recipes/x.py --a 1   # why\nbash run_all.sh\n```\n", encoding="utf-8")
+    page.write_text(
+        "# X\n\n```bash\npython recipes/x.py --a 1   # why\nbash run_all.sh\n```\n", encoding="utf-8"
+    )
     monkeypatch.setattr(sys.modules[__name__], "REPO_ROOT", tmp_path)
     assert first_command("x") == ["python", "recipes/x.py", "--a", "1"]
 

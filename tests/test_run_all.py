@@ -236,7 +236,10 @@ def test_bundle_and_model_card_contents(demo, tmp_path):
     requirements = api.uploaded["requirements.txt"].decode("utf-8").split()
     assert all("==" in line for line in requirements) and any(r.startswith("gradio==") for r in requirements)
     assert any(r.startswith("torch==") and "+" not in r for r in requirements)
-    assert api.uploaded["hf_trainer/serving/app.py"] == (REPO_ROOT / "hf_trainer" / "serving" / "app.py").read_bytes()
+    assert (
+        api.uploaded["hf_trainer/serving/app.py"]
+        == (REPO_ROOT / "hf_trainer" / "serving" / "app.py").read_bytes()
+    )
     assert not [name for name in api.uploaded if "__pycache__" in name or name.endswith(".pyc")]
 
 

@@ -131,12 +131,33 @@ def test_the_canonical_form_of_text_without_games():
 
 def test_latin_look_alikes_are_read_back_only_where_nothing_else_is_meant():
     for drawn, meant in (("7H^H77l", "개새끼"), ("개^H끼", "개새끼"), ("^^-레7l야", "쓰레기야"), ("ㅅㅣ^H77l", "시새끼"),
-                         ("7H 같은", "개 같은"), ("ㅋㅋ7H", "ㅋㅋ개")):  # fmt: skip
+                         ("7H^H77l 같은", "개새끼 같은"), ("ㅋㅋ7H", "ㅋㅋ개"), ("귀엽CF", "귀엽다")):  # fmt: skip
         assert canonical(drawn) == meant, drawn
     # Latin words and acronyms, numbers, smileys and dashes stay as written.
     for text in ("BTS 최고", "LoL", "BT", "T-T", "-_-", "o-o", "^^", "^-^ 고마워", "ㅋㅋ^-^", "E-스포츠", "B-급",
                  "7시", "7-8시", "2F4", "1.5배", "CCTV 설치", "HTML 공부"):  # fmt: skip
         assert canonical(text) == text, text
+
+
+# Ordinary text with Latin letters and digits: floors, units, sizes, model numbers, times, scores,
+# K-pop names, URLs, e-mail addresses, hashtags and code. The `latin` step must leave every one alone.
+ORDINARY_LATIN = (
+    "7F 매장", "2F 회의실로 오세요", "7F에서 만나", "B1 주차장", "지하 B2층", "3F 화장실", "10F 라운지",
+    "2TB 외장하드", "1TB SSD", "2TB짜리 샀어", "500GB 남음", "16GB 램", "4K TV", "5G 요금제", "LTE 요금제",
+    "2L 생수", "2l 생수", "500ml 우유", "3kg 감량", "10km 뛰었다",
+    "2H 남음", "7H 남았어", "7시 30분", "PM 7:30", "AM 9시", "2H 30M 걸림",
+    "갤럭시 S24", "아이폰 15 Pro", "RTX 4090", "LG 그램 16Z90", "M2 맥북", "C타입 케이블", "B2B 영업", "T1 우승",
+    "2:1 승리", "3-2로 이겼다", "7-11 편의점", "F1 레이싱",
+    "BTS 신곡", "EXO-L", "2NE1 컴백", "(G)I-DLE", "NCT 127", "TWICE 최고", "aespa 카리나", "2PM 콘서트",
+    "https://t.co/2F7LH 참고", "www.naver.com", "kim.lee@example.com 으로 보내줘", "#2TB #세일", "#7F맛집",
+    "x = 7 - 2", "ls -l", "print(H2O)", "C++ 공부", "rm -rf /tmp", "E-mail 주세요", "A/S 센터", "CU 편의점",
+)  # fmt: skip
+
+
+def test_ordinary_latin_letters_and_digits_pass_through_unchanged():
+    assert len(ORDINARY_LATIN) >= 50
+    changed = {text: canonical(text) for text in ORDINARY_LATIN if canonical(text) != text}
+    assert changed == {}
 
 
 def test_members_serve_the_canonical_form_they_were_trained_with(mixed, tmp_path):

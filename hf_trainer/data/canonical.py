@@ -14,8 +14,8 @@ Steps (each named, so a member records exactly which ran):
   controls removed (they are invisible in a comment and split words for a tokenizer).
 - ``latin``: syllables drawn with Latin letters, digits and symbols read back (7H^H77l -> 개새끼,
   개^H끼 -> 개새끼), only where a run of such characters reads wholly as syllables and is not part
-  of a Latin word or number, an acronym starting a word (LH공사) or a smiley (see `latin`); it
-  changes none of UnSmile's 18,742 comments.
+  of a Latin word or number, an acronym starting a word (LH공사), a smiley, or one syllable standing
+  alone (7F 매장, 2H 남음: a number and a unit; see `latin`); it changes none of UnSmile's 18,742 comments.
 - ``compose``: letters typed one by one that form syllables composed back (ㅅㅣ발 -> 시발,
   ㄱㅐ새끼 -> 개새끼): an initial consonant followed by a vowel, with a final consonant when the
   letter after it is not a vowel and does not start a run of itself (ㅇㅏㅋㅋㅋ -> 아ㅋㅋㅋ). Runs of
@@ -72,6 +72,14 @@ _LATIN_RUN = re.compile(r"[7LC2B^oEIFHTl\-]+")
 _SMILEY = re.compile(r"\^+-+\^+")
 _HANGUL = re.compile("[\uac00-\ud7a3\u3131-\u3163]")
 _TYPED_LETTERS = re.compile("[\u3131-\u3163]")  # compatibility jamo: letters typed one by one
+_ADDRESS = re.compile(r"://|www\.|@|/|^#")  # URLs, e-mail addresses, paths, hashtags: never drawings
+
+
+def _token_around(text: str, start: int, end: int) -> str:
+    """The whitespace-delimited token holding text[start:end]."""
+    left = max(text.rfind(" ", 0, start), text.rfind("\n", 0, start)) + 1
+    right = min((i for i in (text.find(" ", end), text.find("\n", end)) if i != -1), default=len(text))
+    return text[left:right]
 
 
 def _drawn_letter(run: str, at: int, table: dict[str, str]) -> tuple[str | None, int]:
@@ -107,8 +115,10 @@ def latin(text: str) -> str:
     of a longer Latin word or number (BTS, 2F4), and it touches Hangul or holds a digit or ^; capitals
     alone that start a word are an acronym (LH공사, CF광고 stay; 귀엽CF reads 귀엽다); a run whose only
     vowel is the dash must touch Hangul, hold a digit or ^ and not be a smiley (E-스포츠, B-급, o-o and
-    ^-^ stay). Drawings that draw two letters read as one: 7 is ㄱ (also ㅋ's drawing), 77 is ㄲ (so 각가
-    drawn 7F77F reads 가까)."""
+    ^-^ stay). A run that reads as one syllable is read only inside or at the end of a Hangul word, or
+    before one when drawn with ^: alone it is how a number and a unit are written (7F 매장, 2H 남음, 2TB
+    stay, and so does 7H standing for 개 alone). Drawings that draw two letters read as one: 7 is ㄱ
+    (also ㅋ's drawing), 77 is ㄲ (so 각가 drawn 7F77F reads 가까)."""
 
     def read(match: re.Match) -> str:
         run, start, end = match.group(0), match.start(), match.end()
@@ -124,7 +134,18 @@ def latin(text: str) -> str:
                 return run
         elif not (touches and drawn) or _SMILEY.fullmatch(run):  # the dash alone: E-스포츠, o-o, ^-^
             return run
-        return _read_drawn_syllables(run) or run
+        reading = _read_drawn_syllables(run)
+        if reading is None or _ADDRESS.search(_token_around(text, start, end)):
+            return run
+        # One syllable is how ordinary text writes a number and a unit (7F 매장, 2H 남음, 2TB 외장하드,
+        # 7F에서): read it inside or at the end of a Hangul word (개^H끼, 귀엽CF), or starting one when
+        # drawn with a symbol (^^-레기) or with the vowels of drawn abuse, ㅐ and ㅣ (7H새끼), not
+        # with those of floors and sizes, ㅏ and ㅜ (7F에서, 2TB짜리).
+        if len(reading) == 1 and not _HANGUL.match(before):
+            starts_a_word = _HANGUL.match(after) and re.search(r"[\^Hl]", run)
+            if not starts_a_word:
+                return run
+        return reading
 
     return _LATIN_RUN.sub(read, text)
 

@@ -19,6 +19,7 @@ from hf_trainer.data.aeda import original_rows
 from hf_trainer.data.canonical import STEPS, canonical_all
 from hf_trainer.data.labels import LabelSchema
 from hf_trainer.data.perturb import FAMILIES, MIXED, add_spelling_copies, perturb_all
+from hf_trainer.evaluation.robustness import independent_games
 from hf_trainer.members.char_ngram import CharNgramMember, CharNgramSettings, _fit_per_label, ngram_analyzer
 from hf_trainer.metrics.multilabel import binarize, macro_f1
 from hf_trainer.selection.cross_validation import cross_validate_thresholds
@@ -36,6 +37,7 @@ def run(splits, args) -> dict:
     val_texts, val_labels = splits["validation"]["text"], np.asarray(splits["validation"]["labels"])
     families = [*FAMILIES, MIXED]
     played = {f: perturb_all(val_texts, f, args.spelling_rate, SEED) for f in families}
+    outside = independent_games(list(val_texts), SEED)  # the outside check, at its own rates
     names = LabelSchema().names
     # (steps, share of train rows given a spelling-game copy at --spelling_rate, member settings)
     plain, initials = CharNgramSettings(seed=SEED), CharNgramSettings(seed=SEED, initials_ngram_max=INITIALS)
@@ -71,6 +73,7 @@ def run(splits, args) -> dict:
         for family in families:
             probs = model.predict_proba(canonical_all(played[family], steps))
             row[family] = macro_f1(binarize(probs, thresholds), val_labels)
+        row["outside"] = outside_figures(model, steps, thresholds, outside, clean, val_labels)
         row["seconds"] = time.perf_counter() - start
         results[name] = row
     recoverable = initials_recoverability(canonical_all(train["text"], STEPS), val_texts, args.spelling_rate)
@@ -80,6 +83,23 @@ def run(splits, args) -> dict:
             "initials_recoverability": recoverable,
         }
     }  # fmt: skip
+
+
+def outside_figures(model, steps, thresholds, games, clean, labels) -> dict:
+    """Val macro F1 under each independent game, and the change from the same rows as written."""
+    out = {}
+    for game in games:
+        rows = np.arange(len(labels)) if game.rows is None else game.rows
+        probs = model.predict_proba(canonical_all([game.played[i] for i in rows], steps))
+        played = macro_f1(binarize(probs, thresholds), labels[rows])
+        written = macro_f1(binarize(clean[rows], thresholds), labels[rows])
+        out[game.family] = {
+            "rate": game.rate,
+            "rows": len(rows),
+            "f1_macro": played,
+            "difference": played - written,
+        }
+    return out
 
 
 def initials_recoverability(train_texts, val_texts, rate: float) -> dict:
@@ -143,4 +163,6 @@ def rows(result: dict) -> list[tuple[str, str]]:
                 f"{row['clean_cv_f1_macro']:.4f} / {games}",
             )
         )
+        outside = ", ".join(f"{f} {o['difference']:+.3f}" for f, o in row["outside"].items())
+        out.append((f"spelling: canonical form '{name}', val change under the independent games", outside))
     return out
