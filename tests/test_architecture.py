@@ -175,7 +175,11 @@ def test_the_independent_spelling_games_never_reach_training():
     graph = import_graph()
     outside = "hf_trainer.evaluation.outside_games"
     assert outside in graph["hf_trainer.evaluation.robustness"]
-    for start in ("hf_trainer.data.preparation", "hf_trainer.training.fine_tune", "hf_trainer.members.char_ngram"):
+    for start in (
+        "hf_trainer.data.preparation",
+        "hf_trainer.training.fine_tune",
+        "hf_trainer.members.char_ngram",
+    ):
         reached, todo = set(), [start]
         while todo:
             for module in graph[todo.pop()] - reached:

@@ -214,3 +214,68 @@ def test_errors_tsv_keeps_its_rows_when_the_members_cannot_be_rescored(tmp_path,
     rows = [{"label": "trigger", "error": "false positive", "text": "오늘", "spans": "stale"}]
     assert evaluate_test.explain_errors(tmp_path / "no-ensemble-here", rows) is False
     assert rows[0]["spans"] == "" and "errors.tsv without spans" in caplog.text
+
+
+class KeywordMember:
+    """A member that knows one word: label 0 scores high when the word is in the comment."""
+
+    canonical_form = ()
+
+    def __init__(self, labels, word: str) -> None:
+        self.labels, self.word = labels, word
+
+    def predict_proba(self, texts, batch_size=64):
+        found = np.array([self.word in t for t in texts], dtype=np.float32)
+        return np.stack([0.05 + 0.9 * found, np.full(len(texts), 0.2, dtype=np.float32)], axis=1)
+
+
+def test_the_ensembles_mixed_score_is_explained_not_its_first_member(trigger_ensemble):
+    from hf_trainer import Ensemble
+    from hf_trainer.selection.ensemble import EnsembleSpec
+
+    labels = list(trigger_ensemble.labels)
+    first, heavier = KeywordMember(labels, TRIGGER), KeywordMember(labels, "멍청이")
+    spec = EnsembleSpec(labels=labels, members=[
+        {"name": "first", "path": ".", "weight": 0.25}, {"name": "heavier", "path": ".", "weight": 0.75},
+    ], objective="none", objective_value=0.0, thresholds=[0.3, 0.5])  # fmt: skip
+    ensemble = Ensemble([first, heavier], spec)
+    text = f"오늘 {TRIGGER} 그리고 멍청이 였다"
+    (explained,) = ensemble.explain([text], labels="trigger", top_k=2)  # one label by name
+    spans = explained["trigger"]["spans"]
+    assert [s["text"] for s in spans] == ["멍청이", TRIGGER]
+    full = ensemble.predict_proba([text])[0, 0]
+    for span in spans:  # each weight is the mixed score lost without the span
+        alone = ensemble.predict_proba([without(text, span["start"], span["end"])])[0, 0]
+        assert span["weight"] == pytest.approx(full - alone, abs=1e-6)
+    assert spans[0]["weight"] == pytest.approx(0.75 * 0.9, abs=1e-6)
+    with pytest.raises(InvalidArgument, match="unknown label '없는'"):
+        ensemble.explain([text], labels="없는")
+
+
+def test_the_faithfulness_benchmark_beats_its_random_baselines(trigger_ensemble, monkeypatch):
+    from tests.helpers import REPO_ROOT
+
+    monkeypatch.syspath_prepend(str(REPO_ROOT / "recipes"))
+    from benchmarks.explain import faithfulness, random_span, random_spans
+
+    rng = random.Random(0)
+    text = "오늘 날씨 쓰레기 좋다 라떼들 커피"
+    top = (6, 9)  # 쓰레기
+    for _ in range(20):
+        other = random_span(text, top, rng)
+        assert other is not None and (other[1] <= top[0] or other[0] >= top[1])
+        assert len(text[other[0] : other[1]]) == 3
+        drawn = random_spans(text, [(0, 2), (3, 5)], rng)
+        assert [e - s for s, e in drawn] == [2, 2] and (
+            drawn[0][1] <= drawn[1][0] or drawn[1][1] <= drawn[0][0]
+        )
+    assert (
+        random_span("쓰레기", (0, 3), rng) is None
+        and random_spans("쓰레기 좋다", [(0, 3), (0, 3)], rng) is None
+    )
+    texts, _ = synthetic(120, 5)
+    result = faithfulness(trigger_ensemble, texts, comments=25)
+    assert result["pairs"] >= 10 and result["pairs_with_random_spans"] >= 5
+    assert result["comprehensiveness_top3_where_compared"] > 2 * result["comprehensiveness_random3"]
+    assert result["sufficiency_top3_where_compared"] < result["sufficiency_random3"]
+    assert result["top1_where_compared"] > result["random_top1"] + 0.1

@@ -165,6 +165,8 @@ def explain(ensemble, texts: Sequence[str], labels: Sequence[str] | None = None,
     decided, and up to `top_k` spans that raise its score most (see the module docstring)."""
     if top_k < 1:
         raise InvalidArgument(f"top_k must be at least 1, got {top_k}")
+    if isinstance(labels, str):  # one label by name, not its characters
+        labels = [labels]
     unknown = [name for name in labels or () if name not in ensemble.labels]
     if unknown:
         raise InvalidArgument(
