@@ -126,3 +126,31 @@ def test_only_the_train_split_is_augmented():
         assert "augmented" not in splits[name].column_names
         assert len(splits[name]) == report["rows"][name]
     assert set(report["aeda_rows_added"]) == {"연령", "기타 혐오"}
+
+
+def test_spelling_copies_default_to_the_member_kinds_choice(tmp_path):
+    from hf_trainer.data.arguments import DataArguments
+    from hf_trainer.data.loading import save_prepared_splits
+    from hf_trainer.data.preparation import prepare_splits
+    from hf_trainer.training.arguments import parse_train_args
+    from tests.helpers import DEMO_TEST, DEMO_TRAIN
+
+    shares = {
+        m: parse_train_args(["--model", m])[1].spelling_copies for m in ("char-ngram", "tiny-bert", "roberta")
+    }
+    assert shares == {"char-ngram": 0.5, "tiny-bert": 0.0, "roberta": 0.0}
+    assert parse_train_args(["--model", "tiny-bert", "--spelling_copies", "0.2"])[1].spelling_copies == 0.2
+    # The shared data stage prepares marked copies; a member that takes none leaves them out.
+    raw = DataArguments(train_file=str(DEMO_TRAIN), test_file=str(DEMO_TEST))
+    splits, report = prepare_splits(raw, seed=42)
+    folder = save_prepared_splits(splits, report, list(raw.schema.names), tmp_path / "data")
+    with_copies, kept = prepare_splits(DataArguments(prepared_data_dir=str(folder), spelling_copies=0.5), 42)
+    without, left = prepare_splits(DataArguments(prepared_data_dir=str(folder), spelling_copies=0.0), 42)
+    assert sum(with_copies["train"]["spelling_copy"]) == kept["spelling_copies_added"] > 0
+    assert not any(without["train"]["spelling_copy"]) and left["spelling_copies_added"] == 0
+    assert (
+        len(without["train"])
+        == len(with_copies["train"]) - kept["spelling_copies_added"]
+        == left["rows"]["train"]
+    )
+    assert left["spelling_copies_left_out"] == kept["spelling_copies_added"]

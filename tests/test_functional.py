@@ -159,6 +159,9 @@ def test_a_bad_suite_file_names_its_line_and_column(tmp_path):
     path.write_text("text\tlabels\n")
     with pytest.raises(InvalidInput, match="line 1: the header must be"):
         read_cases(path, UNSMILE_LABELS)
+    # A suite saved by Excel starts with a byte-order mark: read, not refused.
+    path.write_bytes("\ufeff".encode() + f"{header}\nk1\tf\t남성\t남자\t남자는 싫다\t남성\t남성\n".encode())
+    assert [c.case_id for c in read_cases(path, UNSMILE_LABELS)] == ["k1"]
 
 
 def test_the_runner_scores_every_system_and_adds_its_section(mixed, tmp_path):
@@ -229,3 +232,90 @@ def test_the_card_summary_copes_with_a_group_without_mentions():
     card = "\n".join(functional_card_md(result))
     assert "| 여성/가족 | - (of 0) | 50% (of 2) |" in card and "ensemble 67%" in card
     assert "## Functional tests" in "\n".join(functional_md(result))
+
+
+def test_cases_seen_in_train_or_validation_are_left_out(monkeypatch):
+    from hf_trainer.data import preparation
+    from hf_trainer.evaluation.functional import Case, seen_in_training
+
+    def case(case_id: str, text: str) -> Case:
+        return Case(case_id, "neutral_mention", "지역", "-", text, ("clean",), ("clean",))
+
+    splits = {
+        "train": {"text": ["훈련에 있던 댓글"]},
+        "validation": {"text": ["검증에 있던 댓글", "ㅋㅋㅋ 웃기다"]},
+    }
+    monkeypatch.setattr(preparation, "splits_rows", lambda member_dirs, names: {n: splits[n] for n in names})
+    cases = [
+        case("a", "훈련에 있던 댓글"),
+        case("b", "검증에 있던 댓글"),
+        case("c", "처음 보는 댓글"),
+        case("d", "ㅋㅋㅋㅋㅋㅋ 웃기다"),
+    ]  # fmt: skip  (d: the same comment in canonical form)
+    assert seen_in_training(cases, []) == {"a", "b", "d"}
+
+
+# Profanity and insults of the spell cases' words (as written), for the swap check below.
+INSULTS = (
+    "시발",
+    "씨발",
+    "병신",
+    "븅신",
+    "새끼",
+    "존나",
+    "미친",
+    "미쳤",
+    "지랄",
+    "꺼져",
+    "쓰레기",
+    "닥쳐",
+    "찐따",
+)
+
+
+def differing(a: str, b: str) -> tuple[str, str, int, int]:
+    """The parts of a and b between their common prefix and common suffix, and the lengths of both."""
+    i = 0
+    while i < min(len(a), len(b)) and a[i] == b[i]:
+        i += 1
+    j = 0
+    while j < min(len(a), len(b)) - i and a[-1 - j] == b[-1 - j]:
+        j += 1
+    return a[i : len(a) - j], b[i : len(b) - j], i, j
+
+
+def test_every_spell_case_is_decided_by_its_disguised_word_alone():
+    from hf_trainer.data.canonical import latin
+    from hf_trainer.data.perturb import LOOKALIKE_SYLLABLES
+    from hf_trainer.evaluation.functional_suite.spell_items import SPELL_ITEMS
+
+    slurs = {s for _, group_slurs in build_cases.GROUPS.values() for s in group_slurs} | {
+        "맘충",
+        "급식충",
+        "한남",
+    }
+    nouns = {n for group_nouns, _ in build_cases.GROUPS.values() for n in group_nouns}
+    cases = {c.text: c for c in read_cases()}
+    assert {c.functionality for c in cases.values() if c.functionality.startswith("spell_")} == set(
+        SPELL_ITEMS
+    )
+    for functionality, items in SPELL_ITEMS.items():
+        assert len(items) >= 14, functionality
+        for disguised, plain, neutral, label in items:
+            case = cases[disguised]
+            assert case.functionality == functionality and case.gold == (label,) and label in case.checked
+            word, swap, before, after = differing(plain, neutral)
+            # As written the word is an insult (악플/욕설) or a slur (its group) ...
+            assert (
+                any(i in word for i in INSULTS) if label == "악플/욕설" else any(s in word for s in slurs)
+            ), plain
+            # ... and with a neutral word in its place nothing is left to flag: the gold changes to clean.
+            assert not any(w in neutral for w in (*INSULTS, *slurs, *nouns)), neutral
+            # The disguise changes only the word.
+            assert disguised != plain and disguised[:before] == plain[:before]
+            assert after == 0 or disguised[-after:] == plain[-after:]
+            # Not a disguise of the project's own tables: the canonical form does not read it back,
+            # and no look-alike syllable of perturb's table stands for the plain one.
+            assert latin(disguised) != plain
+            pairs = set(zip(disguised, plain, strict=False)) if len(disguised) == len(plain) else set()
+            assert not any(LOOKALIKE_SYLLABLES.get(p) == d for d, p in pairs), disguised

@@ -26,6 +26,9 @@ def parse_canonical_form(value: str) -> tuple[str, ...]:
 
 # Chosen on validation by `recipes/benchmark.py --items spelling` (docs/PERFORMANCE.md).
 DEFAULT_CANONICAL_FORM = "all"
+# The spelling-game copies recipes/prepare_data.py adds (marked) when --spelling_copies is not given,
+# for the members that take them; the others leave them out (training.presets.SPELLING_COPIES_BY_KIND).
+PREPARED_SPELLING_COPIES = 0.5
 
 
 @dataclass
@@ -86,11 +89,14 @@ class DataArguments:
             f"serving (hf_trainer/data/canonical.py): comma-separated among {', '.join(STEPS)}; 'all' or 'none'."
         },
     )
-    spelling_copies: float = field(
-        default=0.5,
+    spelling_copies: float | None = field(
+        default=None,
         metadata={
             "help": "Share of the train rows given one more copy whose text plays a spelling game "
-            "(hf_trainer/data/perturb.py, one family drawn per row) at --spelling_rate; 0 = off."
+            "(hf_trainer/data/perturb.py, one family drawn per row) at --spelling_rate; 0 = off. Default: "
+            "the member kind's (char-ngram 0.5, chosen on validation with it; transformers 0: unmeasured on "
+            "them, and 1.39x the rows of every epoch); recipes/prepare_data.py adds 0.5, marked, and a "
+            "member that takes none leaves them out."
         },
     )
     spelling_rate: float = field(
@@ -114,7 +120,7 @@ class DataArguments:
         if self.label_list_column and not self.class_names:
             raise InvalidArgument("--label_list_column needs --class_names a,b,c")
         for name in ("spelling_copies", "spelling_rate"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
+            if getattr(self, name) is not None and not 0.0 <= getattr(self, name) <= 1.0:
                 raise InvalidArgument(f"--{name} must be in [0, 1], got {getattr(self, name)}")
         try:
             parse_canonical_form(self.canonical_form)

@@ -19,7 +19,7 @@ from datasets import DatasetDict
 from ..utils import io
 from ..utils.errors import UserError
 from .aeda import augment_minority_classes, original_rows
-from .arguments import DataArguments
+from .arguments import PREPARED_SPELLING_COPIES, DataArguments
 from .canonical import canonical, canonical_all
 from .labels import UNSMILE_TRAIN_FILE, UNSMILE_VALID_FILE
 from .loading import (
@@ -29,7 +29,7 @@ from .loading import (
     report_overlap,
     save_prepared_splits,
 )
-from .perturb import add_spelling_copies
+from .perturb import add_spelling_copies, without_spelling_copies
 
 if TYPE_CHECKING:  # the training arguments import torch; the data stage needs neither
     from transformers import TrainingArguments
@@ -81,7 +81,7 @@ def prepare_splits(data_args: DataArguments, seed: int, augment: bool = True) ->
         report = read_prepared_report(data_args.prepared_data_dir)
         splits = DatasetDict.load_from_disk(str(Path(data_args.prepared_data_dir) / "splits"))
         logger.info("Loaded prepared splits from %s: %s", data_args.prepared_data_dir, report["rows"])
-        return splits, report
+        return _copies_as_asked(splits, report, data_args.spelling_copies)
     start = time.perf_counter()
     schema = data_args.schema
     source = data_source(data_args)
@@ -116,17 +116,16 @@ def prepare_splits(data_args: DataArguments, seed: int, augment: bool = True) ->
             punc_ratio=data_args.aeda_punc_ratio,
             seed=seed,
         )
-    if (
-        augment and data_args.spelling_copies > 0
-    ):  # after AEDA, so AEDA picks its labels on the rows as written
+    share = PREPARED_SPELLING_COPIES if data_args.spelling_copies is None else data_args.spelling_copies
+    if augment and share > 0:  # after AEDA, so AEDA picks its labels on the rows as written
         before = len(splits["train"])
-        train = add_spelling_copies(splits["train"], data_args.spelling_copies, data_args.spelling_rate, seed)
+        train = add_spelling_copies(splits["train"], share, data_args.spelling_rate, seed)
         if steps:  # the copies in the canonical form too, as serving would put them
             train = train.map(_canonical_batch, batched=True, fn_kwargs={"steps": steps, "copies_only": True},
                               desc="Canonical form (copies)")  # fmt: skip
         splits["train"], copies = train, len(train) - before
         logger.info("Spelling games: %d copies of train rows added (share %.2f, rate %.2f)", copies,
-                    data_args.spelling_copies, data_args.spelling_rate)  # fmt: skip
+                    share, data_args.spelling_rate)  # fmt: skip
     report = {
         "source": source,
         "rows": {name: len(split) for name, split in splits.items()},
@@ -149,6 +148,22 @@ def _canonical_batch(batch: dict, steps: tuple[str, ...], copies_only: bool = Fa
             for t, copy in zip(batch["text"], batch["spelling_copy"], strict=True)
         ]
     }
+
+
+def _copies_as_asked(splits: DatasetDict, report: dict, share: float | None) -> tuple[DatasetDict, dict]:
+    """Prepared splits for a member that takes no spelling-game copies (`share` 0): the marked copies
+    left out of train. Another share than the prepared one cannot be made here: it is said."""
+    added = report.get("spelling_copies_added", 0)
+    if share == 0 and added:
+        splits["train"] = without_spelling_copies(splits["train"])
+        report = report | {"spelling_copies_added": 0, "spelling_copies_left_out": added,
+                           "rows": report["rows"] | {"train": len(splits["train"])}}  # fmt: skip
+        logger.info("Spelling games: the %d prepared copies left out (--spelling_copies 0)", added)
+    elif share and not added:
+        logger.warning(
+            "--spelling_copies %s: the prepared splits hold no copies; training without them", share
+        )
+    return splits, report
 
 
 def prepare_splits_once(

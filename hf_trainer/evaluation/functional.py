@@ -55,7 +55,7 @@ def read_cases(path: str | Path = CASES_FILE, labels: Sequence[str] | None = Non
     if not path.is_file():
         raise InputNotFound(f"{path}: functional test suite not found")
     known = set(labels) if labels is not None else None
-    lines = path.read_text(encoding="utf-8").split("\n")
+    lines = path.read_text(encoding="utf-8").removeprefix("\ufeff").split("\n")  # a BOM from Excel
     header = lines[0].rstrip("\r").split("\t")
     if tuple(header) != COLUMNS:
         raise InvalidInput(f"{path}, line 1: the header must be {'<TAB>'.join(COLUMNS)}, got {header}")

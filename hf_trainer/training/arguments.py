@@ -13,7 +13,7 @@ from transformers import TrainingArguments
 from ..data.arguments import DataArguments
 from ..utils.arguments import RecipeArgumentParser
 from ..utils.errors import InvalidArgument
-from .presets import PRESETS, member_name, model_kind
+from .presets import PRESETS, SPELLING_COPIES_BY_KIND, member_name, model_kind
 
 
 @dataclass
@@ -197,4 +197,6 @@ def parse_train_args(
     model_args, data_args, training_args = parser.parse(args)
     if not training_args.output_dir_given:
         training_args.output_dir = str(Path("outputs") / model_args.member_name)
+    if data_args.spelling_copies is None:
+        data_args.spelling_copies = SPELLING_COPIES_BY_KIND[model_args.kind]
     return model_args, data_args, training_args

@@ -40,6 +40,11 @@ PRESETS: dict[str, ModelPreset] = {
 }
 
 
+# --spelling_copies when not given, per member kind: chosen on validation with the char n-gram member
+# (recipes/benchmark.py --items spelling); unmeasured on transformers, which train without them.
+SPELLING_COPIES_BY_KIND = {"char-ngram": 0.5, "transformer": 0.0}
+
+
 def model_kind(model: str | None) -> str:
     """The member kind a `--model` / `--models` entry trains: its preset's, else a transformer (a Hub
     id or a checkpoint folder)."""

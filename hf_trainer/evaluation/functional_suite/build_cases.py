@@ -1,7 +1,7 @@
 """Builds cases.tsv, the Korean functional test suite, from the templates and word lists below.
 
 Every sentence here was written for this project (none comes from UnSmile or another dataset).
-Run `python -m hf_trainer.functional_suite.build_cases` to rewrite cases.tsv; a test checks that the
+Run `python -m hf_trainer.evaluation.functional_suite.build_cases` to rewrite cases.tsv; a test checks that the
 committed file is what this script writes. The gold rules are in README.md next to this file.
 """
 
@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from hf_trainer.data.perturb import is_syllable, split_syllable
+from hf_trainer.evaluation.functional_suite.spell_items import SPELL_ITEMS
 
 HATE_LABELS = ("여성/가족", "남성", "성소수자", "인종/국적", "연령", "지역", "종교", "기타 혐오")
 ABUSE, CLEAN = "악플/욕설", "clean"
@@ -102,19 +103,6 @@ HATEFUL = {
     ),
 }
 SLUR_HATEFUL = ("{X}{은} 다 꺼져라", "{X} 또 시작이네 지겹다", "{X}들은 답이 없다")
-
-# Spelling games on the insult of a hateful sentence: (template with {W}, the insult as written
-# in each game). Written by hand, so each game is the one a reader sees. The second template's word
-# is profanity (씨발) except in spell_lookalike (댕청한 for 멍청한).
-SPELLING_TEMPLATES = ("{X}{은} 다 {W}", "{W} {X}들 진짜 역겹네")
-NOT_PROFANITY = {"댕청한"}
-SPELLING = {
-    "spell_letters": ("ㅆㅡ레기야", "ㅅㅣ발"),
-    "spell_initials": ("ㅆㄹㄱ야", "ㅅㅂ"),
-    "spell_spaces": ("쓰 레 기야", "씨.발"),
-    "spell_lookalike": ("댕청해", "댕청한"),
-    "spell_latin": ("^^-레7l야", "^l발"),
-}
 
 # -- non-hateful templates with a neutral noun: gold clean ------------------------------------
 NOT_HATEFUL = {
@@ -220,19 +208,14 @@ def build() -> list[dict[str, str]]:
         for template in SLUR_HATEFUL:
             for slur in slurs:
                 add("slur_hateful", target, slur, fill(template, slur), (target,), (target,))
-    for functionality, words in SPELLING.items():
-        for target, (nouns, _) in GROUPS.items():
-            for index, (template, word) in enumerate(zip(SPELLING_TEMPLATES, words, strict=True)):
-                gold = (target, ABUSE) if index == 1 and word not in NOT_PROFANITY else (target,)
-                for noun in nouns[:3]:
-                    add(
-                        functionality,
-                        target,
-                        noun,
-                        fill(template, noun).replace("{W}", word),
-                        gold,
-                        (target,),
-                    )
+    # Spelling games: the disguised word is the only thing that makes each sentence abusive (악플/욕설,
+    # checked with every group label) or hateful (a slur for a group, checked for it); see spell_items.
+    for functionality, items in SPELL_ITEMS.items():
+        for disguised, _plain, _neutral, label in items:
+            if label == ABUSE:
+                add(functionality, "", "", disguised, (ABUSE,), (*HATE_LABELS, ABUSE))
+            else:
+                add(functionality, label, "", disguised, (label,), (label,))
     for functionality, templates in NOT_HATEFUL.items():
         for target, (nouns, _) in GROUPS.items():
             for template in templates:
