@@ -35,6 +35,7 @@ from hf_trainer.evaluation.analysis import (
 )
 from hf_trainer.evaluation.arguments import EvaluationArguments
 from hf_trainer.evaluation.error_analysis import error_rows, write_errors_tsv
+from hf_trainer.evaluation.functional import put_functional_section
 from hf_trainer.evaluation.plots import (
     plot_confusion,
     plot_f1_bars,
@@ -259,9 +260,9 @@ def main(argv: list[str] | None = None) -> dict:
     inputs, evaluated_at = count_evaluation(folder, member_dirs, systems["ensemble tuned"]["f1_macro"])
     analysis = analyse(spec, args, decisions, val, test, val_mixed, test_mixed)
 
-    if report_dir.exists():
+    if (report_dir / METRICS_FILE).exists():  # an earlier evaluation's report; functional results alone stay
         logger.info("Moved the earlier report to %s", io.move_aside(report_dir))
-    report_dir.mkdir(parents=True)
+    report_dir.mkdir(parents=True, exist_ok=True)
     texts = split_texts(member_dirs, "test")
     errors = error_rows(test_mixed, labels, spec.thresholds, test[0].ids, names, texts, args.errors_per_label)
     if args.explain_errors and texts is not None and errors:
@@ -291,6 +292,7 @@ def main(argv: list[str] | None = None) -> dict:
         "seconds": {"scoring": round(scored - start, 2), "total": round(time.perf_counter() - start, 2)},
     }
     write_report_md(report_dir / REPORT_FILE, result, primary="ensemble tuned", labels=names, plots=plots)
+    put_functional_section(report_dir)  # the functional tests, when they ran before this evaluation
     io.write_json(report_dir / METRICS_FILE, result)
     logger.info(
         "Test macro F1: ensemble %.4f at 0.5, %.4f tuned (95%% CI %.4f-%.4f; micro %.4f); %.1fs (analysis and "

@@ -122,18 +122,24 @@ def test_file_results_older_than_an_hour_are_removed(tmp_path, monkeypatch):
     import os
     import time
 
-    from hf_trainer.serving.app import results_dir
+    from hf_trainer.serving import app
 
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
-    root = results_dir()
+    monkeypatch.setattr(app, "_results", None)
+    earlier = tmp_path / f"{app.RESULTS_PREFIX}earlier"  # an earlier app of this user
+    (earlier / "x").mkdir(parents=True)
+    root = app.results_dir()
+    assert root.parent == tmp_path and root.name.startswith(app.RESULTS_PREFIX) and root != earlier
+    assert root.stat().st_mode & 0o777 == 0o700  # this process's own: no other user reads or writes it
     old, new, writing = root / "old", root / "new", root / "writing"
     for folder in (old, new, writing):
         folder.mkdir()
         (folder / "comments.jsonl").write_text("{}\n", encoding="utf-8")
     hours_ago = time.time() - 7200
-    for path in (old, old / "comments.jsonl", new, writing):  # `writing`: its file got a line just now
-        os.utime(path, (hours_ago, hours_ago))
-    assert results_dir() == root and not old.exists() and new.exists() and writing.exists()
+    for path in (old, old / "comments.jsonl", new, writing, earlier, earlier / "x"):
+        os.utime(path, (hours_ago, hours_ago))  # `writing`: its file got a line just now
+    assert app.results_dir() == root and not old.exists() and new.exists() and writing.exists()
+    assert not earlier.exists()
 
 
 def test_bad_files_get_a_message_and_the_server_stays_up(served, tmp_path):

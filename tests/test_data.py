@@ -159,3 +159,27 @@ def test_real_unsmile_row_counts_and_label_ratios(unsmile_dir):
     assert ratios["기타 혐오"] == pytest.approx(0.037, abs=0.005)
     splits = load_splits(SCHEMA, data_dir=str(unsmile_dir))
     assert (len(splits["train"]), len(splits["validation"]), len(splits["test"])) == (13504, 1501, 3737)
+
+
+def test_a_members_split_rows_are_read_in_the_canonical_form_it_records(tmp_path):
+    import json
+
+    from hf_trainer.data.preparation import split_rows
+    from tests.helpers import DEMO_TEST, DEMO_TRAIN
+
+    test_file = tmp_path / "test.tsv"
+    lines = DEMO_TEST.read_text(encoding="utf-8").split("\n")
+    lines.insert(
+        1, "ㅅㅣ발 뭐야 이거" + "\t0" * 8 + "\t1\t0\t0"
+    )  # letters typed apart: composed by the canonical form
+    test_file.write_text("\n".join(lines), encoding="utf-8")
+    data = {"train_file": str(DEMO_TRAIN), "test_file": str(test_file)}
+    texts = {}
+    for name, recorded in (("old", data), ("none", data | {"canonical_form": "none"}),
+                           ("all", data | {"canonical_form": "all"})):  # fmt: skip
+        member = tmp_path / name
+        member.mkdir()
+        (member / "run_config.json").write_text(json.dumps({"data": recorded}), encoding="utf-8")
+        texts[name] = split_rows([member], "test")["text"]
+    assert "ㅅㅣ발 뭐야 이거" in texts["old"] and texts["old"] == texts["none"]  # no record: as written
+    assert "시발 뭐야 이거" in texts["all"] and "ㅅㅣ발 뭐야 이거" not in texts["all"]

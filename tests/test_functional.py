@@ -319,3 +319,28 @@ def test_every_spell_case_is_decided_by_its_disguised_word_alone():
             assert latin(disguised) != plain
             pairs = set(zip(disguised, plain, strict=False)) if len(disguised) == len(plain) else set()
             assert not any(LOOKALIKE_SYLLABLES.get(p) == d for d, p in pairs), disguised
+
+
+def test_functional_tests_run_before_the_test_evaluation_keep_their_results(mixed, tmp_path):
+    from tests.helpers import load_recipe
+
+    root, _ = mixed
+    folder = tmp_path / "ensemble"
+    shutil.copytree(root / "ensemble", folder, ignore=shutil.ignore_patterns("report", "test_evaluations.json"))
+    spec = json.loads((folder / "ensemble.json").read_text(encoding="utf-8"))
+    for member in spec["members"]:
+        member["path"] = str((root / "ensemble" / member["path"]).resolve())
+    (folder / "ensemble.json").write_text(json.dumps(spec), encoding="utf-8")
+    cases = read_cases(CASES_FILE, UNSMILE_LABELS)[:40]
+    suite = tmp_path / "suite.tsv"
+    rows = ["\t".join([c.case_id, c.functionality, c.target, c.term, c.text, ",".join(c.gold), ",".join(c.checked)])
+            for c in cases]  # fmt: skip
+    suite.write_text("\n".join(["\t".join(COLUMNS), *rows]) + "\n", encoding="utf-8")
+    functional = run_functional_tests(folder, suite, backend="torch")
+    assert (folder / "report" / "functional_tests.md").is_file()
+    load_recipe("evaluate_test").main(["--ensemble_dir", str(folder), "--explain_errors", "false"])
+    assert not list(folder.glob("report.old-*"))  # nothing moved aside: there was no evaluation to keep
+    saved = json.loads((folder / "report" / "functional_tests.json").read_text(encoding="utf-8"))
+    report = (folder / "report" / "report.md").read_text(encoding="utf-8")
+    assert saved["systems"] == functional["systems"] and report.count("## Functional tests") == 1
+    assert "scored with the torch backend" in report

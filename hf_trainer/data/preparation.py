@@ -214,7 +214,10 @@ def splits_rows(member_dirs: Sequence[Path], splits: Sequence[str]) -> dict | No
         return None
     known = {f.name for f in dataclasses.fields(DataArguments)}
     try:
-        data_args = DataArguments(**{k: v for k, v in run_config["data"].items() if k in known})
+        # A member that records no canonical form was trained before there was one: its rows as written
+        # (members.base reads its member.json the same way), not today's default form.
+        recorded = {"canonical_form": "none"} | run_config["data"]
+        data_args = DataArguments(**{k: v for k, v in recorded.items() if k in known})
         # Row ids point into the files the members were trained on: other files, other comments.
         changed = changed_data_files(run_config.get("data_source"), data_args)
         if changed:

@@ -216,7 +216,7 @@ def functional_md(result: dict, worst_functionalities: int = 3, examples: int = 
         "train or tune anything. A case passes when every label its rule checks is decided as gold says (hate "
         "cases: the target's label found; other cases: no hate label decided; abuse of an individual: 악플/욕설 "
         "decided too). Pass rate with its 95% Wilson "
-        "interval; each system with its own thresholds."
+        f"interval; each system with its own thresholds; scored with the {result.get('backend', 'torch')} backend."
         + (
             f" Left out: {result['excluded']} case(s) whose text is in the train or validation split."
             if result.get("excluded")
@@ -277,8 +277,7 @@ def run_functional_tests(folder: str | Path, suite: str | Path = CASES_FILE, bac
     from ..serving.inference import Ensemble
     from ..utils import io
     from .plots import plot_functional
-    from .report import put_section
-    from .test_once import REPORT_DIR, REPORT_FILE
+    from .test_once import REPORT_DIR
 
     folder = Path(folder)
     spec = EnsembleSpec.load(folder)
@@ -302,16 +301,25 @@ def run_functional_tests(folder: str | Path, suite: str | Path = CASES_FILE, bac
     report_dir = folder / REPORT_DIR
     io.write_json(report_dir / FUNCTIONAL_FILE, result)
     plot_functional(report_dir / FUNCTIONAL_PLOT, result)
-    section = functional_md(result | {"excluded": len(seen)})
-    if (report_dir / REPORT_FILE).is_file():
-        put_section(
-            report_dir / REPORT_FILE,
-            "functional-tests",
-            [*section, "", f"![Pass rate per functionality]({FUNCTIONAL_PLOT})"],
-        )
-    else:
-        io.write_text(report_dir / "functional_tests.md", "\n".join(section) + "\n")
+    if not put_functional_section(report_dir):  # before the test evaluation: its report.md takes it later
+        io.write_text(report_dir / "functional_tests.md", "\n".join(functional_md(result)) + "\n")
     return result
+
+
+def put_functional_section(report_dir: Path) -> bool:
+    """The functional tests' section of report.md, from functional_tests.json, when both are there
+    (the suite may run before or after the test evaluation). Returns whether it was put."""
+    from ..utils import io
+    from .report import put_section
+    from .test_once import REPORT_FILE
+
+    if not (report_dir / REPORT_FILE).is_file() or not (report_dir / FUNCTIONAL_FILE).is_file():
+        return False
+    result = io.read_json(report_dir / FUNCTIONAL_FILE)
+    section = functional_md(result | {"excluded": len(result.get("excluded", []))})
+    put_section(report_dir / REPORT_FILE, "functional-tests",
+                [*section, "", f"![Pass rate per functionality]({FUNCTIONAL_PLOT})"])  # fmt: skip
+    return True
 
 
 def functional_card_md(result: dict, weakest: int = 3) -> list[str]:

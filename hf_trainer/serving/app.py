@@ -163,21 +163,40 @@ def classify_file(
     return str(out), f"{len(texts):,} comments classified."
 
 
+RESULTS_PREFIX = "unsmile_app_results-"
+_results: Path | None = None  # this process's own folder (mkdtemp: mode 0700), made on first use
+
+
 def results_dir(keep_seconds: float = 3600) -> Path:
-    """Where file results are written (Gradio serves them from its own cache): results untouched for
-    `keep_seconds` are removed first (when the app starts and before each file), so a long-running
-    app does not fill the disk. A result still being written is touched with every line, so it stays."""
+    """Where file results are written (Gradio serves them from its own cache): a folder of this
+    process's own, so another user or another app on the machine never shares it. Results untouched
+    for `keep_seconds` are removed first (when the app starts and before each file), so a long-running
+    app does not fill the disk, and so are such folders that earlier apps of this user left behind. A
+    result still being written is touched with every line, so it stays."""
     import shutil
+
+    global _results
+    if _results is None or not _results.is_dir():
+        _results = Path(tempfile.mkdtemp(prefix=RESULTS_PREFIX))
+    for old in [*_results.iterdir(), *_left_behind(_results)]:
+        if _untouched_for(old) > keep_seconds:
+            shutil.rmtree(old, ignore_errors=True)
+    return _results
+
+
+def _left_behind(own: Path) -> list[Path]:
+    """Other results folders of this user (earlier apps), never another user's."""
+    return [
+        p for p in own.parent.glob(RESULTS_PREFIX + "*")
+        if p != own and p.is_dir() and p.stat().st_uid == os.getuid()
+    ]  # fmt: skip
+
+
+def _untouched_for(folder: Path) -> float:
     import time
 
-    root = Path(tempfile.gettempdir()) / "unsmile_app_results"
-    root.mkdir(exist_ok=True)
-    for old in root.iterdir():
-        inside = list(old.iterdir()) if old.is_dir() else []
-        touched = max(path.stat().st_mtime for path in [old, *inside])
-        if time.time() - touched > keep_seconds:
-            shutil.rmtree(old, ignore_errors=True)
-    return root
+    paths = [folder, *folder.rglob("*")] if folder.is_dir() else [folder]
+    return time.time() - max(path.stat().st_mtime for path in paths)
 
 
 def build_app(
