@@ -326,7 +326,9 @@ def test_functional_tests_run_before_the_test_evaluation_keep_their_results(mixe
 
     root, _ = mixed
     folder = tmp_path / "ensemble"
-    shutil.copytree(root / "ensemble", folder, ignore=shutil.ignore_patterns("report", "test_evaluations.json"))
+    shutil.copytree(
+        root / "ensemble", folder, ignore=shutil.ignore_patterns("report", "test_evaluations.json")
+    )
     spec = json.loads((folder / "ensemble.json").read_text(encoding="utf-8"))
     for member in spec["members"]:
         member["path"] = str((root / "ensemble" / member["path"]).resolve())
