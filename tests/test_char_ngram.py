@@ -16,11 +16,13 @@ from hf_trainer.members.char_ngram import (
     CONFIG_FILE,
     INITIALS_PREFIX,
     JAMO_PREFIX,
+    JOINED_PREFIX,
     WEIGHTS_FILE,
     CharNgramMember,
     CharNgramSettings,
     fit_char_ngram,
     initials_view,
+    joined_view,
     ngram_analyzer,
 )
 from hf_trainer.selection.ensemble import EnsembleSpec
@@ -100,8 +102,20 @@ def test_the_initial_consonant_view_reads_a_word_and_its_abbreviation_alike():
     assert set(view_alone) == {g for g in with_view("시발놈 꺼져") if not g.startswith(JAMO_PREFIX)}
 
 
+def test_the_joined_view_reads_a_word_with_marks_or_spaces_inside_alike():
+    assert joined_view("시 발 뭐.야 ㅋㅋ ok-1!") == "시발뭐야ㅋㅋok1"
+    analyze = ngram_analyzer(CharNgramSettings(joined_ngram_max=3))
+    views = [
+        {g for g in analyze(t) if g.startswith(JOINED_PREFIX)}
+        for t in ("시발 꺼져", "시 발 꺼져", "시.발 꺼-져")
+    ]
+    assert views[0] and views[0] == views[1] == views[2] and JOINED_PREFIX + "발꺼" in views[0]
+    assert not any(g.startswith(JOINED_PREFIX) for g in ngram_analyzer(CharNgramSettings())("시발"))
+
+
 @pytest.mark.parametrize("old_format, dropped", [("char-ngram/1", ("jamo_ngram_max", "initials_ngram_max")),
-                                                 ("char-ngram/2", ("initials_ngram_max",))])  # fmt: skip
+                                                 ("char-ngram/2", ("initials_ngram_max",)),
+                                                 ("char-ngram/3", ("joined_ngram_max",))])  # fmt: skip
 def test_a_member_saved_in_an_older_format_loads_as_it_was(mixed, tmp_path, old_format, dropped):
     import shutil
 
@@ -109,11 +123,12 @@ def test_a_member_saved_in_an_older_format_loads_as_it_was(mixed, tmp_path, old_
     folder = tmp_path / "old-format"
     shutil.copytree(root / "char-ngram", folder)
     config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
-    assert config["format"] == "char-ngram/3"
-    settings = {k: v for k, v in config["settings"].items() if k not in dropped}
+    assert config["format"] == "char-ngram/4"
+    settings = {k: v for k, v in config["settings"].items() if k not in dropped and k != "joined_ngram_max"}
     (folder / CONFIG_FILE).write_text(json.dumps(dict(config, format=old_format, settings=settings)))
     loaded = CharNgramMember.load(folder).settings
     assert loaded.initials_ngram_max == 0 and loaded.jamo_ngram_max == (0 if old_format.endswith("1") else 6)
+    assert loaded.joined_ngram_max == 0
 
 
 def test_fit_is_deterministic():

@@ -28,6 +28,7 @@ from hf_trainer.selection.thresholds import tune_thresholds
 C = 4.0
 SEED = 42
 INITIALS = 5  # n-grams 2..5 of the initial-consonant view (members.char_ngram.initials_view)
+JOINED = 5  # n-grams 2..5 of the joined view (members.char_ngram.joined_view)
 
 
 def run(splits, args) -> dict:
@@ -42,10 +43,13 @@ def run(splits, args) -> dict:
     # (steps, share of train rows given a spelling-game copy at --spelling_rate, member settings)
     plain, initials = CharNgramSettings(seed=SEED), CharNgramSettings(seed=SEED, initials_ngram_max=INITIALS)
     configs = {"none": ((), 0.0, plain), **{step: ((step,), 0.0, plain) for step in STEPS}}
-    configs |= {"all": (STEPS, 0.0, plain), "all + initials view": (STEPS, 0.0, initials)}
+    joined = CharNgramSettings(seed=SEED, joined_ngram_max=JOINED)
+    configs |= {"all": (STEPS, 0.0, plain), "all + initials view": (STEPS, 0.0, initials),
+                "all + joined view": (STEPS, 0.0, joined)}  # fmt: skip
     for share in args.spelling_shares:
         configs[f"all + copies of {share:g} of train"] = (STEPS, share, plain)
         configs[f"all + initials view + copies of {share:g} of train"] = (STEPS, share, initials)
+        configs[f"all + joined view + copies of {share:g} of train"] = (STEPS, share, joined)
     if args.spelling_configs:  # only some of them
         configs = {name: configs[name] for name in args.spelling_configs if name in configs}
     results = {}
