@@ -14,7 +14,8 @@ import pytest
 pytest.importorskip("gradio", reason='the app tests need pip install -e ".[app]"')
 from gradio_client import Client, handle_file  # noqa: E402
 
-from hf_trainer.serving.app import EXAMPLES, MAX_CHARS, highlights  # noqa: E402
+from hf_trainer.serving.app import EXAMPLES, MAX_CHARS  # noqa: E402
+from hf_trainer.serving.app_views import WORDS, highlights, verdict  # noqa: E402
 from tests.helpers import DEMO_TRAIN, REPO_ROOT, load_recipe  # noqa: E402
 
 
@@ -43,64 +44,92 @@ def served(tmp_path_factory):
     member.save(folder)
     ensemble = Ensemble.from_pretrained(str(folder))
     port = free_port()
-    app = build_app(ensemble, None)
+    app = build_app(ensemble, None, lang="en")
     launch(app, "127.0.0.1", port, block=False)
     url = f"http://127.0.0.1:{port}/"
     yield ensemble, folder, Client(url, verbose=False), url
     app.close()
 
 
-def scores_of(label_output: dict) -> dict:
-    return {c["label"]: c["confidence"] for c in label_output["confidences"]}
-
-
-def test_one_comment_gets_the_ensembles_scores_labels_and_spans(served):
+def test_one_comment_gets_the_ensembles_verdict_scores_thresholds_and_spans(served):
     ensemble, _, client, _ = served
-    highlighted_any = decided_any = False
+    highlighted_any = flagged_any = False
     for text in [*EXAMPLES, "ㅋㅋㅋ 😂👍🏽 진짜"]:
-        label, decided, spans, message = client.predict(text, api_name="/classify")
+        line, table, spans, read, message, scores = client.predict(text, api_name="/classify")
         (expected,) = ensemble.predict([text])
-        assert scores_of(label) == pytest.approx(expected["scores"], abs=1e-6) and message == ""
+        assert scores == pytest.approx(expected["scores"], abs=1e-6) and message == "" and read == ""
         for name, threshold in zip(
             ensemble.labels, ensemble.thresholds, strict=True
-        ):  # each with its threshold
-            row = f"| **{name}** | {expected['scores'][name]:.3f} | {threshold:.3f} |"
-            assert (row in decided) == (name in expected["labels"]), (text, decided)
-        decided_any |= bool(expected["labels"])
-        (explained,) = ensemble.explain([text])
+        ):  # every label, one unit
+            decided = name in expected["labels"]
+            label = f"**{name}**" if decided else name
+            row = (
+                f"| {label} | {expected['scores'][name]:.2f} | {threshold:.2f} | {'yes' if decided else ''} |"
+            )
+            assert row in table, (text, table)
+        (explained,) = ensemble.explain([text], labels=ensemble.labels)
+        assert line == verdict(explained, WORDS["en"])
+        flagged = [n for n in expected["labels"] if n != "clean"]
+        assert (
+            line.startswith("Flagged: " + flagged[0]) if flagged else line.startswith("Not flagged; highest")
+        )
+        flagged_any |= bool(flagged)
         shown = [(s["token"], s["class_or_confidence"]) for s in spans if s["class_or_confidence"]]
         assert shown == [(text[e["start"] : e["end"]], e["entity"]) for e in highlights(explained)]
+        assert "clean" not in {label for _, label in shown}  # never a reason to flag
         highlighted_any |= bool(shown)
         assert "".join(s["token"] for s in spans) == text
-    assert decided_any and highlighted_any  # the comparisons above were not all of empty lists
+    assert flagged_any and highlighted_any  # the comparisons above were not all of empty lists
 
 
-def test_highlights_show_each_span_once_in_text_order():
+def test_the_verdict_names_flagged_labels_or_the_highest_below_its_threshold():
+    entry = lambda score, threshold: {"score": score, "threshold": threshold, "decided": score >= threshold}  # noqa: E731
+    flagged = {"여성/가족": entry(0.98, 0.6), "악플/욕설": entry(0.7, 0.5), "clean": entry(0.1, 0.5)}
+    assert (
+        verdict(flagged, WORDS["en"])
+        == "Flagged: 여성/가족 (0.98, threshold 0.60), 악플/욕설 (0.70, threshold 0.50)"
+    )
+    unflagged = {"여성/가족": entry(0.2, 0.6), "악플/욕설": entry(0.26, 0.5), "clean": entry(0.9, 0.5)}
+    assert verdict(unflagged, WORDS["en"]) == "Not flagged; highest 악플/욕설 0.26 < 0.50"
+    assert verdict(unflagged, WORDS["ko"]) == "해당 없음: 가장 높은 악플/욕설 0.26 < 기준 0.50"
+
+
+def test_highlights_show_strong_spans_once_merged_in_text_order():
+    span = lambda start, end, weight: {"start": start, "end": end, "weight": weight}  # noqa: E731
     explained = {
-        "a": {"spans": [{"start": 5, "end": 7, "weight": 0.2}, {"start": 0, "end": 2, "weight": 0.5}]},
-        "b": {"spans": [{"start": 5, "end": 7, "weight": 0.4}, {"start": 9, "end": 10, "weight": 0.1}]},
+        "지역": {
+            "decided": True,
+            "spans": [span(0, 2, 0.5), span(3, 5, 0.4), span(9, 11, 0.01), span(20, 22, 0.05)],
+        },
+        "악플/욕설": {"decided": True, "spans": [span(3, 5, 0.2), span(12, 14, 0.3)]},
+        "clean": {"decided": True, "spans": [span(15, 17, 0.9)]},  # clean spans are never reasons
+        "남성": {"decided": False, "spans": [span(6, 8, 0.9)]},  # nor those of an undecided label
     }
-    assert highlights(explained) == [
-        {"entity": "a", "start": 0, "end": 2}, {"entity": "b", "start": 5, "end": 7}, {"entity": "b", "start": 9, "end": 10},
-    ]  # fmt: skip
+    assert [(h["entity"], h["start"], h["end"]) for h in highlights(explained)] == [
+        ("지역", 0, 5),  # two neighbouring spans of one label, merged
+        ("악플/욕설", 12, 14),
+    ]  # 9-11 and 20-22 are under the floors (absolute, and a quarter of the label's strongest)
 
 
 def test_bad_comments_get_a_message_and_the_server_stays_up(served):
     ensemble, _, client, _ = served
-    label, decided, _, message = client.predict("   ", api_name="/classify")
-    assert message == "Enter a comment to classify." and decided == ""
+    line, table, _, _, message, _ = client.predict("   ", api_name="/classify")
+    assert message == "Enter a comment to classify." and line == table == ""
     long = "정말 진짜" * 20_000  # 100,000 characters
-    label, _, spans, message = client.predict(long, api_name="/classify")
+    _, _, spans, _, message, scores = client.predict(long, api_name="/classify")
     assert f"only the first {MAX_CHARS:,} were classified" in message and "100,000 characters" in message
-    assert scores_of(label) == pytest.approx(ensemble.predict([long[:MAX_CHARS]])[0]["scores"], abs=1e-6)
-    assert client.predict(EXAMPLES[0], api_name="/classify")[3] == ""  # still serving
+    assert scores == pytest.approx(ensemble.predict([long[:MAX_CHARS]])[0]["scores"], abs=1e-6)
+    assert "".join(s["token"] for s in spans).endswith(" …") and len("".join(s["token"] for s in spans)) < 400
+    assert client.predict(EXAMPLES[0], api_name="/classify")[4] == ""  # still serving
 
 
-def test_a_file_gets_the_jsonl_predict_py_writes(served, tmp_path):
+def test_a_file_gets_the_jsonl_predict_py_writes_a_csv_excel_reads_and_a_preview(served, tmp_path):
+    import csv
+
     ensemble, folder, client, _ = served
     comments = tmp_path / "comments.txt"
     comments.write_text("\n".join([*EXAMPLES, "", "탭\t있는 줄"]) + "\n", encoding="utf-8")
-    path, message = client.predict(handle_file(str(comments)), "", api_name="/classify_file")
+    path, table, preview, message = client.predict(handle_file(str(comments)), "", api_name="/classify_file")
     expected = tmp_path / "expected.jsonl"
     load_recipe("predict").main(
         ["--ensemble", str(folder), "--input", str(comments), "--output", str(expected)]
@@ -108,14 +137,43 @@ def test_a_file_gets_the_jsonl_predict_py_writes(served, tmp_path):
     with open(path, encoding="utf-8") as got:
         assert got.read() == expected.read_text(encoding="utf-8")
     assert message == f"{len(EXAMPLES) + 2} comments classified."
-    table = tmp_path / "data.tsv"
-    table.write_text("id\t문장\n1\t" + EXAMPLES[0] + "\n2\t" + EXAMPLES[1] + "\n", encoding="utf-8")
-    path, _ = client.predict(handle_file(str(table)), "문장", api_name="/classify_file")
+    records = [json.loads(line) for line in expected.read_text(encoding="utf-8").splitlines()]
+    # The CSV: a UTF-8 BOM (Excel's sign to read it as UTF-8), the same rows and scores as the JSONL.
+    raw = open(table, "rb").read()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(raw.decode("utf-8-sig").splitlines()))
+    assert rows[0] == ["line", "text", "labels", *ensemble.labels] and len(rows) == len(records) + 1
+    for row, record in zip(rows[1:], records, strict=True):
+        assert row[1] == record["text"] and row[2] == ", ".join(record["labels"])
+        assert [float(v) for v in row[3:]] == pytest.approx(
+            [record["scores"][n] for n in ensemble.labels], abs=1e-4
+        )
+    flagged = [
+        [r["line"], r["text"], ", ".join(r["labels"])] for r in records if set(r["labels"]) - {"clean"}
+    ]
+    assert flagged and [[int(row[0]), row[1], row[2]] for row in preview["data"]] == flagged
+    tsv = tmp_path / "data.tsv"
+    tsv.write_text("id\t문장\n1\t" + EXAMPLES[0] + "\n2\t" + EXAMPLES[1] + "\n", encoding="utf-8")
+    path, *_ = client.predict(handle_file(str(tsv)), "문장", api_name="/classify_file")
     load_recipe("predict").main(
-        ["--ensemble", str(folder), "--input", str(table), "--tsv_column", "문장", "--output", str(expected)]
+        ["--ensemble", str(folder), "--input", str(tsv), "--tsv_column", "문장", "--output", str(expected)]
     )
     with open(path, encoding="utf-8") as got:
         assert got.read() == expected.read_text(encoding="utf-8")
+
+
+def test_a_cp949_file_is_read_and_said_so(served, tmp_path):
+    _, _, client, _ = served
+    utf8, cp949 = tmp_path / "utf8.tsv", tmp_path / "excel.tsv"
+    utf8.write_text("번호\t문장\n1\t" + EXAMPLES[0] + "\n2\t" + EXAMPLES[2] + "\n", encoding="utf-8")
+    cp949.write_bytes(utf8.read_text(encoding="utf-8").encode("cp949"))
+    from_utf8, csv_utf8, _, plain = client.predict(handle_file(str(utf8)), "문장", api_name="/classify_file")
+    from_cp949, csv_cp949, _, said = client.predict(
+        handle_file(str(cp949)), "문장", api_name="/classify_file"
+    )
+    assert said == "2 comments classified. Read as CP949 (EUC-KR)." and plain == "2 comments classified."
+    for a, b in ((from_utf8, from_cp949), (csv_utf8, csv_cp949)):
+        assert open(a, "rb").read() == open(b, "rb").read()  # the same comments, the same results
 
 
 def test_file_results_older_than_an_hour_are_removed(tmp_path, monkeypatch):
@@ -146,26 +204,32 @@ def test_bad_files_get_a_message_and_the_server_stays_up(served, tmp_path):
     _, _, client, _ = served
     table = tmp_path / "data.tsv"
     table.write_text("id\ttext\n1\t안녕\n", encoding="utf-8")
-    path, message = client.predict(handle_file(str(table)), "문장", api_name="/classify_file")
+    path, _, _, message = client.predict(handle_file(str(table)), "문장", api_name="/classify_file")
     assert path is None and "no column '문장'" in message and "data.tsv, line 1" in message
-    path, message = client.predict(handle_file(str(table)), "", api_name="/classify_file")
+    path, _, _, message = client.predict(handle_file(str(table)), "", api_name="/classify_file")
     assert path is None and "give the name of the column" in message
+    header_only = tmp_path / "header.tsv"
+    header_only.write_text("id\t문장\n", encoding="utf-8")
+    path, table_path, _, message = client.predict(
+        handle_file(str(header_only)), "문장", api_name="/classify_file"
+    )
+    assert path is None and table_path is None and "has a header and no comments" in message
     binary = tmp_path / "model.txt"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
-    path, message = client.predict(handle_file(str(binary)), "", api_name="/classify_file")
+    path, _, _, message = client.predict(handle_file(str(binary)), "", api_name="/classify_file")
     assert path is None and "looks binary" in message
     for name, content, expected in (
         ("empty.txt", b"  \n", "is empty"),
         ("excel.txt", "안녕".encode("utf-16"), "is UTF-16 text"),
     ):
         (tmp_path / name).write_bytes(content)
-        path, message = client.predict(handle_file(str(tmp_path / name)), "", api_name="/classify_file")
+        path, _, _, message = client.predict(handle_file(str(tmp_path / name)), "", api_name="/classify_file")
         assert path is None and expected in message and f"`{name}`" in message
-    cp949 = tmp_path / "old.txt"
-    cp949.write_bytes("안녕하세요".encode("cp949"))
-    path, message = client.predict(handle_file(str(cp949)), "", api_name="/classify_file")
-    assert path is None and "is not UTF-8 text" in message
-    assert client.predict(EXAMPLES[1], api_name="/classify")[3] == ""  # still serving
+    neither = tmp_path / "latin1.txt"
+    neither.write_bytes(b"caf\xe9 \xff\xfe\xfd")  # not UTF-8, and not CP949 either
+    path, _, _, message = client.predict(handle_file(str(neither)), "", api_name="/classify_file")
+    assert path is None and "neither UTF-8 nor CP949/EUC-KR" in message
+    assert client.predict(EXAMPLES[1], api_name="/classify")[4] == ""  # still serving
 
 
 def test_a_utf8_bom_is_not_part_of_the_first_comment_or_header(served, tmp_path):
@@ -173,8 +237,8 @@ def test_a_utf8_bom_is_not_part_of_the_first_comment_or_header(served, tmp_path)
     plain, bom = tmp_path / "plain.tsv", tmp_path / "bom.tsv"
     plain.write_text("문장\t번호\n" + EXAMPLES[0] + "\t1\n", encoding="utf-8")
     bom.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
-    with_bom, _ = client.predict(handle_file(str(bom)), "문장", api_name="/classify_file")
-    without, _ = client.predict(handle_file(str(plain)), "문장", api_name="/classify_file")
+    with_bom, *_ = client.predict(handle_file(str(bom)), "문장", api_name="/classify_file")
+    without, *_ = client.predict(handle_file(str(plain)), "문장", api_name="/classify_file")
     with open(with_bom, encoding="utf-8") as a, open(without, encoding="utf-8") as b:
         assert a.read() == b.read()
 
@@ -186,22 +250,43 @@ def test_an_error_while_scoring_is_a_message_and_the_server_stays_up(served, mon
         raise RuntimeError("a member failed")
 
     monkeypatch.setattr(ensemble, "explain", broken)
-    *_, message = client.predict(EXAMPLES[0], api_name="/classify")
+    *_, message, _ = client.predict(EXAMPLES[0], api_name="/classify")
     assert message.startswith("Classification failed (RuntimeError)")
     monkeypatch.undo()
-    assert client.predict(EXAMPLES[0], api_name="/classify")[3] == ""
+    assert client.predict(EXAMPLES[0], api_name="/classify")[4] == ""
 
 
-def test_the_model_panel_shows_members_weights_and_the_reports_figures(served):
+def test_the_model_panel_says_where_the_data_came_from_and_what_is_served(served):
     from hf_trainer.serving.app import model_panel
+    from hf_trainer.serving.app_views import SYNTHETIC_SAMPLE_SHA256
 
     ensemble = served[0]
-    metrics = {"systems": {"ensemble tuned": {"f1_macro": 0.7374}}, "test_evaluation": 2,
-               "bootstrap_ci": {"systems": {"ensemble tuned": {"f1_macro": [0.7243, 0.7484]}}}}  # fmt: skip
-    panel = model_panel(ensemble, metrics)
-    assert "| char-ngram | 1.00 |" in panel and "**0.7374** (95% interval 0.7243-0.7484)" in panel
-    assert "scored 2 time(s)" in panel and "CC BY-NC-ND 4.0" in panel
-    assert "not known here" in model_panel(ensemble, None) and "not known here" in model_panel(ensemble, {})
+    per_label = {name: {"f1": 0.5 + i / 100} for i, name in enumerate(ensemble.labels)}
+    real = {"systems": {"ensemble tuned": {"f1_macro": 0.7374, "per_label": per_label}}, "test_evaluation": 2,
+            "bootstrap_ci": {"systems": {"ensemble tuned": {"f1_macro": [0.7243, 0.7484]}}},
+            "data_source": {"files": {"/data/unsmile_train_v1.0.tsv": "f560a2f624d98f7c" + "0" * 48}}}  # fmt: skip
+    panel = model_panel(ensemble, real)
+    assert "| char-ngram | 1.00 |  |" in panel and "**0.7374** (95% interval 0.7243-0.7484)" in panel
+    assert "scored 2 time(s)" in panel and "CC BY-NC-ND 4.0" in panel and "`unsmile_train_v1.0.tsv`" in panel
+    assert "Served with the **torch** backend" in panel and "PyTorch" in panel
+    for i, (name, threshold) in enumerate(zip(ensemble.labels, ensemble.thresholds, strict=True)):
+        assert f"| {name} | {threshold:.2f} | {0.5 + i / 100:.2f} |" in panel
+    synthetic = {
+        "data_source": {"files": {f"recipes/demo_data/{n}": d for n, d in SYNTHETIC_SAMPLE_SHA256.items()}}
+    }
+    assert "Demo on the shipped synthetic sample" in model_panel(ensemble, synthetic)
+    assert "Demo on the shipped synthetic sample" not in panel
+    assert "not known here" in model_panel(ensemble, None) and "not recorded" in model_panel(ensemble, {})
+
+
+def test_the_synthetic_samples_digests_are_the_shipped_files():
+    from hf_trainer.data.loading import read_labelled_tsv  # noqa: F401 - the sample must stay readable
+    from hf_trainer.serving.app_views import SYNTHETIC_SAMPLE_SHA256
+    from hf_trainer.utils.io import sha256_file
+
+    assert {
+        name: sha256_file(REPO_ROOT / "recipes" / "demo_data" / name) for name in SYNTHETIC_SAMPLE_SHA256
+    } == (SYNTHETIC_SAMPLE_SHA256)
 
 
 def test_the_app_is_private_and_loads_nothing_from_elsewhere(served):
@@ -222,3 +307,97 @@ def test_a_missing_ensemble_folder_is_one_line_and_exit_code_2(tmp_path):
     )  # fmt: skip
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert str(tmp_path / "nope") in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def chromium_path() -> str | None:
+    import shutil
+
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def korean_page(served):
+    """The app as a moderator meets it: Korean, a synthetic-sample demo, in a headless Chromium (the
+    OS package; playwright's own download is not used). Every request the page makes is recorded."""
+    pytest.importorskip("playwright", reason="the browser test needs pip install playwright")
+    if chromium_path() is None:
+        pytest.skip("no chromium on this machine (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    from hf_trainer.serving.app import build_app, launch
+    from hf_trainer.serving.app_views import SYNTHETIC_SAMPLE_SHA256
+
+    synthetic = {
+        "data_source": {"files": {f"recipes/demo_data/{n}": d for n, d in SYNTHETIC_SAMPLE_SHA256.items()}}
+    }
+    port = free_port()
+    app = build_app(served[0], synthetic)  # Korean by default
+    launch(app, "127.0.0.1", port, block=False)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        hosts: list[str] = []
+        page.on("request", lambda request: hosts.append(request.url.split("/")[2]))
+        page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
+        yield page, hosts
+        browser.close()
+    app.close()
+
+
+def shot(page, name: str) -> None:
+    """Screenshots for the README when APP_SCREENSHOT_DIR is set (looked at by a person, not asserted)."""
+    import os
+
+    if os.environ.get("APP_SCREENSHOT_DIR"):
+        page.screenshot(path=f"{os.environ['APP_SCREENSHOT_DIR']}/{name}.png", full_page=True)
+
+
+def test_the_page_gives_one_verdict_every_threshold_and_no_stale_result(korean_page, tmp_path):
+    page, hosts = korean_page
+    box = page.locator("textarea").first
+
+    def classify(text: str, expected: str) -> None:
+        box.fill(text)
+        page.get_by_role("button", name="분류하기").click()
+        page.wait_for_function(
+            f"document.querySelector('#verdict').innerText.includes({expected!r})", timeout=60_000
+        )
+
+    classify("😂👍🏽 여자들은 다 쓰레기야 진짜", "판정: 여성/가족")
+    labels = page.locator("#labels").inner_text()
+    assert all(name in labels for name in ("여성/가족", "악플/욕설", "clean")) and labels.count("0.50") == 10
+    # The highlighted panel holds the comment whole: emoji sequences and syllables are never cut.
+    panel_text = page.locator("#spans").inner_text().replace("\n", " ").replace("판정의 근거가 된 부분", "")
+    for name in ("여성/가족", "악플/욕설"):  # the category badges beside the spans
+        panel_text = panel_text.replace(name, "")
+    assert " ".join(panel_text.split()) == "😂👍🏽 여자들은 다 쓰레기야 진짜"
+    page.evaluate("document.fonts.ready")
+    shot(page, "app_flagged")
+    box.press_sequentially("!")  # an edit: the result shown is no longer this comment's
+    page.wait_for_function("document.querySelector('#verdict').innerText.trim() === ''", timeout=10_000)
+    assert page.locator("#labels").inner_text().strip() == ""
+    classify("ㅎ" + "ㅏ" + "늘이 맑다", "해당 없음")  # a decomposed syllable typed apart, not flagged
+    page.get_by_text(EXAMPLES[0]).click()  # an example classifies on click
+    page.wait_for_function(
+        "document.querySelector('#verdict').innerText.includes('판정: 여성/가족')", timeout=60_000
+    )
+    # A new upload clears the last file's result.
+    page.get_by_role("tab", name="파일").click()
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text(EXAMPLES[0] + "\n" + EXAMPLES[1] + "\n", encoding="utf-8")
+    second.write_text(EXAMPLES[2] + "\n", encoding="utf-8")
+    page.locator("input[type=file]").first.set_input_files(str(first))
+    page.get_by_role("button", name="파일 분류하기").click()
+    page.wait_for_function("document.body.innerText.includes('2 comments classified')", timeout=60_000)
+    page.get_by_role("button", name="Clear").first.click()  # the upload's: a new file comes next
+    page.wait_for_function("!document.body.innerText.includes('2 comments classified')", timeout=10_000)
+    page.locator("input[type=file]").first.set_input_files(str(second))
+    page.get_by_role("button", name="파일 분류하기").click()
+    page.wait_for_function("document.body.innerText.includes('1 comment classified')", timeout=60_000)
+    # The model tab says what this model is: a demo on the synthetic sample.
+    page.get_by_role("tab", name="모델").click()
+    page.wait_for_function(
+        "document.body.innerText.includes('Demo on the shipped synthetic sample')", timeout=10_000
+    )
+    assert set(hosts) == {hosts[0]} and hosts[0].startswith("127.0.0.1:")  # nothing from elsewhere
+    assert page.evaluate("Array.from(document.fonts).some(f => f.status === 'loaded')")  # the app's own font

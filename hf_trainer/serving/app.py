@@ -2,13 +2,15 @@
 
 Offline and private by default: Gradio's analytics are off (`GRADIO_ANALYTICS_ENABLED=False` set
 before Gradio is imported, and `analytics_enabled=False`), no share link, no server-side rendering
-(no Node process), no MCP server, the theme uses the browser's own fonts (Gradio's default theme
-fetches Google Fonts), and the server binds to 127.0.0.1 unless told otherwise. Bad input gets a
-message in the app, never a stack trace; the server stays up.
+(no Node process), no MCP server, the theme's first font is served by the app itself (Gradio's
+default theme fetches Google Fonts), and the server binds to 127.0.0.1 unless told otherwise. Bad
+input gets a message in the app, never a stack trace; the server stays up. Korean by default.
 
-Endpoints (also for `gradio_client`): `/classify` (one comment -> scores, decided labels with their
-thresholds, highlighted spans, a message) and `/classify_file` (a .txt with one comment per line, or
-a .tsv with a named column -> the JSONL file `predict.py` would write, and a message).
+Endpoints (also for `gradio_client`): `/classify` (one comment -> the verdict line, every label's
+score and threshold, highlighted spans, what the model read, a message, the scores) and
+`/classify_file` (a .txt with one comment per line, or a .tsv with a named column, UTF-8 or CP949 ->
+the JSONL file `predict.py` would write, the same as a CSV, the first flagged rows, a message).
+What the page shows is made in `app_views.py`.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import os
 import tempfile
 from pathlib import Path
 
+from ..data.canonical import canonical
 from ..utils import io
 from ..utils.errors import UserError
+from .app_views import CLEAN, WORDS, colour_map, data_note, highlights, label_table, panel, read_as, verdict
 from .inference import Ensemble, predict_records
 
 logger = logging.getLogger(__name__)
@@ -28,6 +32,7 @@ logger = logging.getLogger(__name__)
 MAX_CHARS = 2_000  # a longer comment is cut (and the app says so): explaining costs up to 400 rescorings
 MAX_FILE_LINES = 100_000
 MAX_FILE_SIZE = "50mb"  # uploads over this are refused by Gradio before they reach the app
+PREVIEW_ROWS = 20
 REPORT_METRICS = "report/test_metrics.json"
 EXAMPLES = [  # written for this project (UnSmile's licence forbids derivatives of its rows)
     "여자들은 다 쓰레기야 진짜",
@@ -37,9 +42,12 @@ EXAMPLES = [  # written for this project (UnSmile's licence forbids derivatives 
     "너 같은 놈이랑은 말도 섞기 싫다",
 ]
 LICENCE_NOTE = (
-    "Trained on the Korean UnSmile dataset (Smilegate AI, 2022), CC BY-NC-ND 4.0: non-commercial use only. "
-    "The examples here were written for this project."
+    "The Korean UnSmile dataset (Smilegate AI, 2022) is CC BY-NC-ND 4.0: a model trained on it is for "
+    "non-commercial use only. The examples here were written for this project."
 )
+# A Korean font served by the app itself (NanumGothic, SIL Open Font License, shipped by
+# koreanize-matplotlib, a dependency): Hangul renders on a machine without Korean fonts, and no CDN.
+FONT_FAMILY = "NanumGothicApp"  # one CSS identifier: no spaces or brackets
 
 
 def test_metrics(source: str) -> dict | None:
@@ -56,15 +64,22 @@ def test_metrics(source: str) -> dict | None:
         return None
 
 
-def model_panel(ensemble: Ensemble, metrics: dict | None) -> str:
-    """Markdown: the members and weights, the test macro F1 with its interval from the report, how
-    many times the test split was scored, the data licence."""
-    lines = ["| member | weight |", "|---|---:|"]
-    lines += [
-        f"| {m['name']} | {w:.2f} |" for m, w in zip(ensemble.spec.members, ensemble.weights, strict=True)
-    ]
+def model_panel(ensemble: Ensemble, metrics: dict | None, words: dict = WORDS["en"]) -> str:
+    """Markdown: where the data came from, the backend served, the members and weights (weight 0: not
+    used), every label's threshold and test F1, the test macro F1 with its interval, how many times the
+    test split was scored, the data licence."""
     metrics = metrics or {}
-    f1 = (metrics.get("systems") or {}).get("ensemble tuned", {}).get("f1_macro")
+    lines = [data_note(metrics), "", f"Served with the **{ensemble.backend}** backend.", ""]
+    lines += [words["members"], "|---|---:|---|"]
+    for m, w in zip(ensemble.spec.members, ensemble.weights, strict=True):
+        lines.append(f"| {m['name']} | {w:.2f} | {'' if w > 0 else words['unused']} |")
+    tuned = (metrics.get("systems") or {}).get("ensemble tuned", {})
+    per_label = tuned.get("per_label") or {}
+    lines += ["", words["per_label"], "|---|---:|---:|"]
+    for name, threshold in zip(ensemble.labels, ensemble.thresholds, strict=True):
+        f1 = (per_label.get(name) or {}).get("f1")
+        lines.append(f"| {name} | {threshold:.2f} | {'-' if f1 is None else f'{f1:.2f}'} |")
+    f1 = tuned.get("f1_macro")
     if f1 is None:
         lines += ["", "No test report with the ensemble's figures: its test macro F1 is not known here."]
     else:
@@ -76,91 +91,128 @@ def model_panel(ensemble: Ensemble, metrics: dict | None) -> str:
             if count
             else "how often the test split was scored is not recorded"
         )
-        lines += ["", f"Test macro F1, thresholds chosen on validation: **{f1:.4f}**{interval}; {scored}."]
+        lines += ["", f"Test macro F1, thresholds chosen on validation: **{f1:.4f}**{interval}; {scored}. "
+                  "The test figures are those of the members' PyTorch scores saved at training (fp32)."]  # fmt: skip
     return "\n".join([*lines, "", LICENCE_NOTE])
 
 
-def classify(ensemble: Ensemble, text: str | None, top_k: int = 3) -> tuple[dict, str, dict, str]:
-    """One comment -> (scores for gr.Label, decided labels with thresholds as Markdown, spans for
-    gr.HighlightedText, a message)."""
+def classify(ensemble: Ensemble, text: str | None, top_k: int = 3, words: dict = WORDS["en"]) -> tuple:
+    """One comment -> (verdict line, every label's score and threshold as Markdown, spans for
+    gr.HighlightedText, what the model read when it differs from the comment, a message, the scores)."""
     text = "" if text is None else str(text)
     if not text.strip():
-        return {}, "", {"text": "", "entities": []}, "Enter a comment to classify."
+        return "", "", {"text": "", "entities": []}, "", words["enter"], {}
     message = ""
     if len(text) > MAX_CHARS:
-        message = f"The comment has {len(text):,} characters; only the first {MAX_CHARS:,} were classified."
+        message = words["cut"].format(n=len(text), max=MAX_CHARS)
         text = text[:MAX_CHARS]
     # Every label's score and decision come with the explanation: the comment is scored once.
     (explained,) = ensemble.explain([text], labels=ensemble.labels, top_k=top_k)
-    decided = {name: entry for name, entry in explained.items() if entry["decided"]}
-    rows = ["| label | score | threshold |", "|---|---:|---:|"]
-    rows += [
-        f"| **{name}** | {entry['score']:.3f} | {entry['threshold']:.3f} |" for name, entry in decided.items()
-    ]
-    table = "\n".join(rows) if decided else "No label reaches its threshold."
     scores = {name: entry["score"] for name, entry in explained.items()}
-    return scores, table, {"text": text, "entities": highlights(decided)}, message
+    shown = panel(text, highlights(explained))
+    read = read_as(text, canonical(text, reading_member(ensemble).canonical_form), words)
+    return verdict(explained, words), label_table(explained, words), shown, read, message, scores
 
 
-def highlights(explained: dict) -> list[dict]:
-    """The spans of `Ensemble.explain` for one comment as gr.HighlightedText entities, in text order;
-    a span that overlaps one already shown (the same words behind two labels) is shown once, under
-    the label it weighs most for."""
-    spans = sorted(
-        (
-            (span["weight"], name, span["start"], span["end"])
-            for name, entry in explained.items()
-            for span in entry["spans"]
-        ),
-        key=lambda item: -item[0],
-    )
-    shown: list[dict] = []
-    for _, name, start, end in spans:
-        if all(end <= s["start"] or start >= s["end"] for s in shown):
-            shown.append({"entity": name, "start": start, "end": end})
-    return sorted(shown, key=lambda s: s["start"])
+def reading_member(ensemble: Ensemble):
+    """The member whose canonical form the app shows: the one of the largest weight."""
+    return ensemble.members[int(max(range(len(ensemble.members)), key=lambda i: ensemble.weights[i]))]
 
 
-def classify_file(
-    ensemble: Ensemble, path: str | None, column: str | None, progress=None
-) -> tuple[str | None, str]:
-    """An uploaded .txt (one comment per line) or .tsv (with `column`) -> (the JSONL file predict.py
-    would write, a message)."""
-    if not path:
-        return None, "Upload a .txt file (one comment per line) or a .tsv file with a header."
+def _decode_upload(path: str, raw: bytes) -> tuple[str | None, str | None, str]:
+    """(a UTF-8 copy's path or None, a refusal or None, the encoding read) of an uploaded file: UTF-8,
+    else CP949 (EUC-KR and its Windows superset, what Korean Excel saves), read as such and said."""
     name = f"`{Path(path).name.replace('`', '')}`"  # shown as code: a file name renders no Markdown
-    raw = Path(path).read_bytes()
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return None, f"{name} is UTF-16 text (as Excel's Unicode text export writes it): save it as UTF-8."
+        return (
+            None,
+            f"{name} is UTF-16 text (as Excel's Unicode text export writes it): save it as UTF-8.",
+            "",
+        )
     if b"\x00" in raw[:8192]:
-        return None, f"{name} looks binary: upload UTF-8 text."
+        return None, f"{name} looks binary: upload UTF-8 text.", ""
     if not raw.strip():
-        return None, f"{name} is empty."
+        return None, f"{name} is empty.", ""
     try:
         raw.decode("utf-8")
+        return path, None, "UTF-8"
     except UnicodeDecodeError as err:
-        return None, f"{name} is not UTF-8 text (byte {err.start}); save it as UTF-8 and upload it again."
+        utf8_error = err
+    try:
+        text = raw.decode("cp949")
+    except UnicodeDecodeError:
+        return (
+            None,
+            f"{name} is neither UTF-8 nor CP949/EUC-KR text (byte {utf8_error.start}); save it as UTF-8.",
+            "",
+        )
+    copy = Path(tempfile.mkdtemp(dir=results_dir())) / Path(path).name
+    copy.write_text(text, encoding="utf-8")
+    return str(copy), None, "CP949 (EUC-KR)"
+
+
+def classify_file(ensemble: Ensemble, path: str | None, column: str | None, progress=None) -> tuple:
+    """An uploaded .txt (one comment per line) or .tsv (with `column`), UTF-8 or CP949 -> (the JSONL
+    file predict.py would write, the same as a CSV with a UTF-8 BOM, the first flagged rows, a message)."""
+    if not path:
+        return None, None, [], "Upload a .txt file (one comment per line) or a .tsv file with a header."
+    name = f"`{Path(path).name.replace('`', '')}`"
+    readable, refusal, encoding = _decode_upload(path, Path(path).read_bytes())
+    if refusal:
+        return None, None, [], refusal
     tsv = Path(path).suffix.lower() == ".tsv"
     if tsv and not (column or "").strip():
-        return None, f"{name} is a TSV file: give the name of the column that holds the comments."
-    with open(path, "rb") as handle:
+        return None, None, [], f"{name} is a TSV file: give the name of the column that holds the comments."
+    with open(readable, "rb") as handle:
         try:
             texts = list(
                 io.read_tsv_column(handle, column.strip(), Path(path).name) if tsv else io.read_lines(handle)
             )
         except UserError as err:
-            return None, str(err)
+            return None, None, [], str(err)
+    if not texts:
+        return None, None, [], f"{name} has a header and no comments."
     if len(texts) > MAX_FILE_LINES:
         return (
             None,
+            None,
+            [],
             f"{name} has {len(texts):,} comments; the app takes at most {MAX_FILE_LINES:,} (use predict.py).",
         )
     out = Path(tempfile.mkdtemp(dir=results_dir())) / (Path(path).stem + ".jsonl")
-    with out.open("w", encoding="utf-8") as sink:
-        records = predict_records(ensemble, texts, chunk_size=256)
-        for record in progress.tqdm(records, total=len(texts), desc="Classifying") if progress else records:
-            sink.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return str(out), f"{len(texts):,} comments classified."
+    records = predict_records(ensemble, texts, chunk_size=256)
+    flagged = write_results(out, progress.tqdm(records, total=len(texts), desc="Classifying") if progress else records,
+                            ensemble.labels)  # fmt: skip
+    read = "" if encoding == "UTF-8" else f" Read as {encoding}."
+    return (
+        str(out),
+        str(out.with_suffix(".csv")),
+        flagged[:PREVIEW_ROWS],
+        f"{len(texts):,} comment{'s' if len(texts) != 1 else ''} classified.{read}",
+    )
+
+
+def write_results(out: Path, records, labels: list[str]) -> list[list]:
+    """The JSONL `out` and a CSV beside it (UTF-8 with a BOM, so Excel opens it in Korean: line,
+    text, decided labels, every label's score); returns the flagged rows (line, text, labels)."""
+    import csv
+
+    flagged = []
+    with (
+        out.open("w", encoding="utf-8") as jsonl,
+        out.with_suffix(".csv").open("w", encoding="utf-8-sig", newline="") as table,
+    ):
+        writer = csv.writer(table)
+        writer.writerow(["line", "text", "labels", *labels])
+        for record in records:
+            jsonl.write(json.dumps(record, ensure_ascii=False) + "\n")
+            decided = ", ".join(record["labels"])
+            writer.writerow(
+                [record["line"], record["text"], decided, *(f"{record['scores'][n]:.4f}" for n in labels)]
+            )
+            if any(name != CLEAN for name in record["labels"]):
+                flagged.append([record["line"], record["text"], decided])
+    return flagged
 
 
 RESULTS_PREFIX = "unsmile_app_results-"
@@ -199,74 +251,129 @@ def _untouched_for(folder: Path) -> float:
     return time.time() - max(path.stat().st_mtime for path in paths)
 
 
-def build_app(
-    ensemble: Ensemble, metrics: dict | None = None, title: str = "Korean hate-speech classifier (UnSmile)"
-):
+def build_app(ensemble: Ensemble, metrics: dict | None = None, lang: str = "ko"):
     """The Gradio Blocks app for `ensemble` (`metrics`: its report's test_metrics.json for the model
-    panel, as `test_metrics` finds it)."""
+    panel, as `test_metrics` finds it), in Korean (`lang="ko"`) or English ("en")."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
+    words = WORDS[lang]
+    # Uploads and results leave Gradio's cache after an hour.
+    with gr.Blocks(title=words["title"], analytics_enabled=False, delete_cache=(3600, 3600)) as app:
+        gr.Markdown(f"# {words['title']}\n" + words["intro"].format(labels=", ".join(ensemble.labels)))
+        with gr.Tab(words["comment_tab"]):
+            _comment_tab(gr, ensemble, words)
+        with gr.Tab(words["file_tab"]):
+            _file_tab(gr, ensemble, words)
+        with gr.Tab(words["model_tab"]):
+            gr.Markdown(model_panel(ensemble, metrics, words))
+    return app
+
+
+def _comment_tab(gr, ensemble: Ensemble, words: dict) -> None:
     def on_text(text: str | None):
         try:
-            return classify(ensemble, text)
+            return classify(ensemble, text, words=words)
         except Exception as err:  # noqa: BLE001 - a message in the app, never a stack trace
             logger.exception("Classifying a comment failed")
-            failed = f"Classification failed ({type(err).__name__}); the server log says more."
-            return {}, "", {"text": "", "entities": []}, failed
+            return (
+                "",
+                "",
+                {"text": "", "entities": []},
+                "",
+                words["failed"].format(error=type(err).__name__),
+                {},
+            )
 
+    text = gr.Textbox(label=words["comment"], placeholder=words["placeholder"], lines=3)
+    button = gr.Button(words["classify"], variant="primary")
+    message = gr.Markdown()
+    verdict_line = gr.Markdown(elem_id="verdict")
+    read = gr.Markdown(elem_id="read-as")
+    with gr.Row():
+        table = gr.Markdown(elem_id="labels")
+        spans = gr.HighlightedText(label=words["why"], combine_adjacent=False, show_legend=False,
+                                   color_map=colour_map(ensemble.labels), elem_id="spans")  # fmt: skip
+    scores = gr.JSON(visible=False)  # every label's score, for API clients
+    outputs = [verdict_line, table, spans, read, message, scores]
+    button.click(on_text, inputs=text, outputs=outputs, api_name="classify")
+    text.submit(on_text, inputs=text, outputs=outputs, api_name=False)
+    # An edit makes the shown result stale: it goes (typing, not the example fill-in, triggers this).
+    blank = ("", "", {"text": "", "entities": []}, "", "", {})
+    text.input(lambda _: blank, inputs=text, outputs=outputs, api_name=False, queue=False)
+    gr.Examples(EXAMPLES, inputs=text, outputs=outputs, fn=on_text, run_on_click=True,
+                cache_examples=False, label=words["examples"])  # fmt: skip
+
+
+def _file_tab(gr, ensemble: Ensemble, words: dict) -> None:
     def on_file(path: str | None, column: str | None, progress=gr.Progress()):  # noqa: B008 - Gradio's idiom
         try:
             return classify_file(ensemble, path, column, progress)
         except Exception as err:  # noqa: BLE001 - a message in the app, never a stack trace
             logger.exception("Classifying a file failed")
-            return None, f"Classification failed ({type(err).__name__}); the server log says more."
+            return None, None, [], words["failed"].format(error=type(err).__name__)
 
-    # Uploads and results leave Gradio's cache after an hour.
-    with gr.Blocks(title=title, analytics_enabled=False, delete_cache=(3600, 3600)) as app:
-        gr.Markdown(f"# {title}\nTen labels per comment: " + ", ".join(ensemble.labels) + ".")
-        with gr.Tab("Comment"):
-            text = gr.Textbox(label="Comment", placeholder="분석할 댓글을 입력하세요", lines=3)
-            button = gr.Button("Classify", variant="primary")
-            message = gr.Markdown()
-            with gr.Row():
-                scores = gr.Label(label="Scores", num_top_classes=len(ensemble.labels))
-                with gr.Column():
-                    decided = gr.Markdown(label="Decided labels")
-                    spans = gr.HighlightedText(
-                        label="Why: the spans behind each decided label", combine_adjacent=False
-                    )
-            gr.Examples(EXAMPLES, inputs=text)
-            outputs = [scores, decided, spans, message]
-            button.click(on_text, inputs=text, outputs=outputs, api_name="classify")
-            text.submit(on_text, inputs=text, outputs=outputs, api_name=False)
-        with gr.Tab("File"):
-            upload = gr.File(label="A .txt (one comment per line) or a .tsv", file_types=[".txt", ".tsv"])
-            column = gr.Textbox(label="TSV column with the comments", placeholder="문장")
-            file_button = gr.Button("Classify the file", variant="primary")
-            file_message = gr.Markdown()
-            result = gr.File(label="JSON lines, as predict.py writes them")
-            file_button.click(
-                on_file, inputs=[upload, column], outputs=[result, file_message], api_name="classify_file"
-            )
-        with gr.Tab("Model"):
-            gr.Markdown(model_panel(ensemble, metrics))
-    return app
+    upload = gr.File(label=words["upload"], file_types=[".txt", ".tsv"])
+    column = gr.Textbox(label=words["column"], placeholder="문장")
+    button = gr.Button(words["classify_file"], variant="primary")
+    message = gr.Markdown()
+    preview = gr.Dataframe(headers=["line", "text", "labels"], label=words["preview"].format(n=PREVIEW_ROWS),
+                           interactive=False, wrap=True)  # fmt: skip
+    with gr.Row():
+        jsonl = gr.File(label=words["jsonl"])
+        csv = gr.File(label=words["csv"])
+    outputs = [jsonl, csv, preview, message]
+    button.click(on_file, inputs=[upload, column], outputs=outputs, api_name="classify_file")
+    # A new upload makes the shown result stale.
+    upload.change(lambda _: (None, None, [], ""), inputs=upload, outputs=outputs, api_name=False, queue=False)
+
+
+def font_css() -> tuple[str, list[str]]:
+    """CSS that serves NanumGothic from the installed package (no CDN), and the folder to allow."""
+    font = web_font()
+    css = (
+        f"@font-face {{ font-family: '{FONT_FAMILY}'; src: url('/gradio_api/file={font}') "
+        "format('truetype'); font-display: swap; } #verdict { font-size: 1.3rem; font-weight: 600; }"
+    )
+    return css, [str(font.parent)]
+
+
+def web_font() -> Path:
+    """NanumGothic as browsers take it: the shipped file holds empty VTT source tables (TSI*) that
+    Chromium's font sanitiser refuses, so a copy without them is made once in the user's cache."""
+    import koreanize_matplotlib
+    from fontTools.ttLib import TTFont
+
+    source = Path(koreanize_matplotlib.__file__).parent / "fonts" / "NanumGothic.ttf"
+    target = (
+        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hf_trainer" / "fonts" / source.name
+    )
+    if not target.is_file() or target.stat().st_mtime < source.stat().st_mtime:
+        font = TTFont(str(source))
+        for tag in [t for t in font.keys() if t.startswith("TSI")]:
+            del font[tag]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with io.atomic_open(target, "wb") as handle:
+            font.save(handle)
+    return target
 
 
 def theme():
-    """Gradio's default look with the browser's own fonts (the default theme loads Google Fonts)."""
+    """Gradio's default look with the app's own Korean font first, then the browser's (the default
+    theme loads Google Fonts)."""
     import gradio as gr
 
-    system = ["system-ui", "Apple SD Gothic Neo", "Malgun Gothic", "Noto Sans KR", "sans-serif"]
+    system = [FONT_FAMILY, "system-ui", "Apple SD Gothic Neo", "Malgun Gothic", "Noto Sans KR", "sans-serif"]
     return gr.themes.Default(font=system, font_mono=["ui-monospace", "monospace"])
 
 
 def launch(app, host: str = "127.0.0.1", port: int = 7860, block: bool = True):
-    """Serve: no share link, no SSR, no MCP server, no PWA, no monitoring page, uploads up to 50 MB."""
+    """Serve: no share link, no SSR, no MCP server, no PWA, no monitoring page, uploads up to 50 MB;
+    the Korean font from the installed package."""
     results_dir()  # results an earlier run left are removed once they are an hour old
+    css, font_dirs = font_css()
     return app.launch(
         server_name=host, server_port=port, share=False, ssr_mode=False, mcp_server=False, pwa=False,
         enable_monitoring=False, max_file_size=MAX_FILE_SIZE, prevent_thread_lock=not block, show_error=False,
-        theme=theme(), footer_links=["api"], quiet=not block,
+        theme=theme(), footer_links=["api"], quiet=not block, css=css, allowed_paths=font_dirs,
     )  # fmt: skip

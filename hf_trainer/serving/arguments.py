@@ -21,10 +21,13 @@ class AppArguments:
         metadata={"help": "Address to bind: 127.0.0.1 (this machine only) unless you mean to serve others."},
     )
     port: int = field(default=7860, metadata={"help": "Port to serve on."})
+    lang: str = field(default="ko", metadata={"help": "The app's language: ko (Korean) or en (English)."})
 
     def __post_init__(self) -> None:
         if self.backend not in ("torch", "onnx"):
             raise InvalidArgument(f"--backend must be torch or onnx, got {self.backend!r}")
+        if self.lang not in ("ko", "en"):
+            raise InvalidArgument(f"--lang must be ko or en, got {self.lang!r}")
         if not 1 <= self.port <= 65535:
             raise InvalidArgument(f"--port must be in 1-65535, got {self.port}")
 

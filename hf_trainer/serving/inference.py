@@ -57,6 +57,7 @@ class Ensemble:
             raise InvalidInput(f"{len(members)} members for the {len(spec.members)} of the ensemble's spec")
         self.members = list(members)
         self.spec = spec
+        self.backend = "torch"  # what serves the transformer members (from_pretrained's backend)
         self.labels = list(spec.labels)
         self.thresholds = np.asarray(
             spec.thresholds if spec.thresholds is not None else [0.5] * len(self.labels), dtype=np.float64
@@ -112,7 +113,9 @@ class Ensemble:
             folder, spec, backend, device=device, max_length=max_length, half_precision=half_precision,
             trust_remote_code=trust_remote_code,
         )  # fmt: skip
-        return cls(members, spec)
+        ensemble = cls(members, spec)
+        ensemble.backend = backend
+        return ensemble
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Ensemble probabilities (float64), shape (len(texts), num_labels).

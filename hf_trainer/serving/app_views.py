@@ -1,0 +1,165 @@
+"""What the app shows, as plain values (no Gradio here): its words in Korean or English, the verdict
+line, every label's score and threshold, the spans behind a decision, what the model read, and the
+model panel. `app.py` wires them to the page."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping, Sequence
+
+CLEAN = "clean"
+ABUSE = "악플/욕설"
+# Fixed colours: every group label one hue, abuse another; clean is never shown as a reason.
+GROUP_COLOUR, ABUSE_COLOUR = "#f4a261", "#e63946"
+SPAN_FLOOR = 0.05  # spans that move a score by less than this are not shown as reasons
+RELATIVE_FLOOR = 0.25  # nor those weaker than a quarter of the label's strongest span
+PANEL_CHARS = 300  # a longer comment's highlighted panel ends with an ellipsis
+# The shipped synthetic sample (recipes/demo_data/): a model trained on it proves the pipeline only.
+SYNTHETIC_SAMPLE_SHA256 = {
+    "demo_train.tsv": "acf87c253b8507a362dbf45e9f6ef3bc1e7bcebe06a20b463c02dafad281c195",
+    "demo_test.tsv": "2dadbca01a077a00fb090c43a4807827d68c64af7380d299e23f7a5a34a73284",
+}
+
+WORDS = {
+    "ko": {
+        "title": "한국어 혐오 표현 분류기 (UnSmile)",
+        "intro": "댓글 하나에 열 개의 레이블: {labels}.",
+        "comment_tab": "댓글", "file_tab": "파일", "model_tab": "모델",
+        "comment": "댓글", "placeholder": "분석할 댓글을 입력하세요 (Shift+Enter로 분류)",
+        "classify": "분류하기", "examples": "예시 (누르면 바로 분류합니다)",
+        "scores": "레이블별 점수", "why": "판정의 근거가 된 부분",
+        "flagged": "판정: {items}", "item": "{label} ({score:.2f}, 기준 {threshold:.2f})",
+        "not_flagged": "해당 없음: 가장 높은 {label} {score:.2f} < 기준 {threshold:.2f}",
+        "table": "| 레이블 | 점수 | 기준 | 판정 |", "yes": "예", "no": "",
+        "read_as": "모델이 읽은 형태: {text}", "removed": "숨은 문자 {count}개 제거 ({names})",
+        "enter": "분류할 댓글을 입력하세요.",
+        "cut": "댓글이 {n:,}자입니다. 앞의 {max:,}자만 분류했습니다.",
+        "failed": "분류하지 못했습니다 ({error}). 서버 로그를 확인하세요.",
+        "upload": ".txt(한 줄에 댓글 하나) 또는 머리글이 있는 .tsv 파일", "column": "댓글이 든 TSV 열 이름",
+        "classify_file": "파일 분류하기", "jsonl": "JSON lines (predict.py와 같은 형식)",
+        "csv": "CSV (UTF-8 BOM: 한국어 Excel에서 바로 열림)", "preview": "판정된 댓글 (앞의 {n}개)",
+        "members": "| 구성 모델 | 가중치 | |", "unused": "사용 안 함 (가중치 0)",
+        "per_label": "| 레이블 | 기준 | 테스트 F1 |",
+    },
+    "en": {
+        "title": "Korean hate-speech classifier (UnSmile)",
+        "intro": "Ten labels per comment: {labels}.",
+        "comment_tab": "Comment", "file_tab": "File", "model_tab": "Model",
+        "comment": "Comment", "placeholder": "Type a comment (Shift+Enter classifies)",
+        "classify": "Classify", "examples": "Examples (a click classifies)",
+        "scores": "Scores per label", "why": "What drove the decision",
+        "flagged": "Flagged: {items}", "item": "{label} ({score:.2f}, threshold {threshold:.2f})",
+        "not_flagged": "Not flagged; highest {label} {score:.2f} < {threshold:.2f}",
+        "table": "| label | score | threshold | decided |", "yes": "yes", "no": "",
+        "read_as": "Read as: {text}", "removed": "{count} hidden character(s) removed ({names})",
+        "enter": "Enter a comment to classify.",
+        "cut": "The comment has {n:,} characters; only the first {max:,} were classified.",
+        "failed": "Classification failed ({error}); the server log says more.",
+        "upload": "A .txt (one comment per line) or a .tsv with a header", "column": "TSV column with the comments",
+        "classify_file": "Classify the file", "jsonl": "JSON lines, as predict.py writes them",
+        "csv": "CSV (UTF-8 with a BOM: Excel opens it in Korean)", "preview": "Flagged comments (first {n})",
+        "members": "| member | weight | |", "unused": "not used (weight 0)",
+        "per_label": "| label | threshold | test F1 |",
+    },
+}  # fmt: skip
+
+
+def flagged_labels(explained: Mapping[str, dict]) -> list[str]:
+    """The decided labels that flag a comment (every decided label but clean)."""
+    return [name for name, entry in explained.items() if entry["decided"] and name != CLEAN]
+
+
+def verdict(explained: Mapping[str, dict], words: Mapping[str, str]) -> str:
+    """One line: the flagged labels with score and threshold, or the highest label below its own."""
+    flagged = flagged_labels(explained)
+    if flagged:
+        items = ", ".join(words["item"].format(label=name, **_numbers(explained[name])) for name in flagged)
+        return words["flagged"].format(items=items)
+    others = {name: entry for name, entry in explained.items() if name != CLEAN} or dict(explained)
+    top = max(others, key=lambda name: others[name]["score"])
+    return words["not_flagged"].format(label=top, **_numbers(others[top]))
+
+
+def _numbers(entry: dict) -> dict:
+    return {"score": entry["score"], "threshold": entry["threshold"]}
+
+
+def label_table(explained: Mapping[str, dict], words: Mapping[str, str]) -> str:
+    """Every label: score, threshold and whether it is decided, in one unit (0-1, two decimals)."""
+    rows = [words["table"], "|---|---:|---:|:---:|"]
+    for name, entry in explained.items():
+        mark = words["yes"] if entry["decided"] else words["no"]
+        label = f"**{name}**" if entry["decided"] else name
+        rows.append(f"| {label} | {entry['score']:.2f} | {entry['threshold']:.2f} | {mark} |")
+    return "\n".join(rows)
+
+
+def colour_map(labels: Sequence[str]) -> dict[str, str]:
+    return {name: ABUSE_COLOUR if name == ABUSE else GROUP_COLOUR for name in labels if name != CLEAN}
+
+
+def highlights(explained: Mapping[str, dict]) -> list[dict]:
+    """The spans behind each flagged label as gr.HighlightedText entities, in text order: spans under
+    the floors are not shown, a span behind two labels is shown once (under the label it weighs most
+    for), and neighbouring spans of one label (a space apart at most) are merged into one."""
+    spans = []
+    for name in flagged_labels(explained):
+        entry = explained[name]
+        strongest = max((s["weight"] for s in entry["spans"]), default=0.0)
+        floor = max(SPAN_FLOOR, RELATIVE_FLOOR * strongest)
+        spans += [(s["weight"], name, s["start"], s["end"]) for s in entry["spans"] if s["weight"] >= floor]
+    shown: list[dict] = []
+    for weight, name, start, end in sorted(spans, key=lambda item: -item[0]):
+        if all(end <= s["start"] or start >= s["end"] for s in shown):
+            shown.append({"entity": name, "start": start, "end": end, "weight": round(weight, 3)})
+    merged: list[dict] = []
+    for span in sorted(shown, key=lambda s: s["start"]):
+        last = merged[-1] if merged else None
+        if last and last["entity"] == span["entity"] and span["start"] - last["end"] <= 1:
+            last["end"], last["weight"] = span["end"], max(last["weight"], span["weight"])
+        else:
+            merged.append(dict(span))
+    return merged
+
+
+def panel(text: str, entities: list[dict]) -> dict:
+    """gr.HighlightedText's value; a comment longer than PANEL_CHARS ends with an ellipsis there."""
+    if len(text) <= PANEL_CHARS:
+        return {"text": text, "entities": [{k: e[k] for k in ("entity", "start", "end")} for e in entities]}
+    kept = [{k: e[k] for k in ("entity", "start", "end")} for e in entities if e["end"] <= PANEL_CHARS]
+    return {"text": text[:PANEL_CHARS] + " …", "entities": kept}
+
+
+def read_as(text: str, read: str, words: Mapping[str, str]) -> str:
+    """What the model scored, when it is not the comment as typed: the canonical form, and the hidden
+    characters taken out (named by their Unicode names)."""
+    if read == text:
+        return ""
+    hidden = [c for c in text if unicodedata.category(c) in ("Cf", "Cc") and c not in "\n\t"]
+    line = words["read_as"].format(text=f"`{read.replace('`', '')}`")
+    if hidden:
+        names = ", ".join(sorted({unicodedata.name(c, f"U+{ord(c):04X}") for c in hidden}))
+        line += "  \n" + words["removed"].format(count=len(hidden), names=names)
+    return line
+
+
+def data_note(metrics: Mapping | None) -> str:
+    """Where the served model's data came from, from its test report's `data_source`."""
+    source = (metrics or {}).get("data_source") or {}
+    files = source.get("files") or {}
+    if files and all(SYNTHETIC_SAMPLE_SHA256.get(_name(f)) == digest for f, digest in files.items()):
+        return (
+            "**Demo on the shipped synthetic sample** (recipes/demo_data/): made up by the recipe to prove "
+            "the pipeline; these scores mean nothing about hate speech."
+        )
+    if files:
+        return "Trained on: " + ", ".join(f"`{_name(f)}` (SHA-256 {d[:12]})" for f, d in files.items()) + "."
+    if source.get("hub_dataset"):
+        return (
+            f"Trained on the Hub dataset `{source['hub_dataset']}` at commit {source.get('commit') or '?'}."
+        )
+    return "Where the training data came from is not recorded."
+
+
+def _name(path: str) -> str:
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
