@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> dict:
         "seconds": {"scoring": round(scored - start, 2), "total": round(time.perf_counter() - start, 2)},
     }
     write_report_md(report_dir / REPORT_FILE, result, primary="ensemble tuned", labels=names, plots=plots)
-    put_functional_section(report_dir)  # the functional tests, when they ran before this evaluation
+    put_functional_section(report_dir, io.digest(inputs))  # functional tests run before it, on these inputs
     io.write_json(report_dir / METRICS_FILE, result)
     logger.info(
         "Test macro F1: ensemble %.4f at 0.5, %.4f tuned (95%% CI %.4f-%.4f; micro %.4f); %.1fs (analysis and "

@@ -128,7 +128,7 @@ def test_only_the_train_split_is_augmented():
     assert set(report["aeda_rows_added"]) == {"연령", "기타 혐오"}
 
 
-def test_spelling_copies_default_to_the_member_kinds_choice(tmp_path):
+def test_spelling_copies_default_to_the_member_kinds_choice(tmp_path, caplog):
     from hf_trainer.data.arguments import DataArguments
     from hf_trainer.data.loading import save_prepared_splits
     from hf_trainer.data.preparation import prepare_splits
@@ -154,3 +154,17 @@ def test_spelling_copies_default_to_the_member_kinds_choice(tmp_path):
         == left["rows"]["train"]
     )
     assert left["spelling_copies_left_out"] == kept["spelling_copies_added"]
+    assert kept["spelling_copies_share"] == 0.5 and left["spelling_copies_share"] == 0.0
+    # Another share than the prepared one cannot be made from the prepared splits: said, not hidden.
+    with caplog.at_level("WARNING"):
+        other, _ = prepare_splits(DataArguments(prepared_data_dir=str(folder), spelling_copies=0.3), 42)
+    assert "hold copies of 0.5 of the train rows" in caplog.text and len(other["train"]) == len(
+        with_copies["train"]
+    )
+    # run_all.sh gives --spelling_copies to the data stage and to every member alike.
+    from hf_trainer.pipeline.stages import split_extra
+
+    assert split_extra(["--spelling_copies", "0.5"]) == (
+        ["--spelling_copies", "0.5"],
+        ["--spelling_copies", "0.5"],
+    )

@@ -346,3 +346,13 @@ def test_functional_tests_run_before_the_test_evaluation_keep_their_results(mixe
     report = (folder / "report" / "report.md").read_text(encoding="utf-8")
     assert saved["systems"] == functional["systems"] and report.count("## Functional tests") == 1
     assert "scored with the torch backend" in report
+    # Results scored on other inputs (say, thresholds rerun since) never go into a later evaluation's report.
+    other = tmp_path / "other" / "ensemble"
+    shutil.copytree(folder, other, ignore=shutil.ignore_patterns("report"))
+    run_functional_tests(other, suite, backend="torch")
+    saved = json.loads((other / "report" / "functional_tests.json").read_text(encoding="utf-8"))
+    (other / "report" / "functional_tests.json").write_text(json.dumps(saved | {"inputs_digest": "other"}))
+    load_recipe("evaluate_test").main(["--ensemble_dir", str(other), "--explain_errors", "false"])
+    report = (other / "report" / "report.md").read_text(encoding="utf-8")
+    assert "## Functional tests" not in report and not (other / "report" / "functional_tests.json").exists()
+    assert list((other / "report").glob("functional_tests.json.old-*"))  # moved aside, not deleted

@@ -59,6 +59,10 @@ def test_a_game_that_hides_the_word_costs_f1_and_the_difference_says_so():
     subset = Game("hide", 1.0, hidden, rows=np.array([0, 1, 2, 3]))
     figure = score_games([subset], TEXTS, clean, decisions, REFERENCES, 200, 0)["systems"]["ensemble"]["hide"]
     assert figure["as written"] == 1.0 and figure["f1_macro"] < 1.0 and figure["difference"] < 0
+    # A game with no comment to play with (no slang in a small split) is reported as such, not a crash.
+    none = Game("hide", 1.0, hidden, rows=np.array([], dtype=int))
+    empty = score_games([none], TEXTS, clean, decisions, REFERENCES, 200, 0)
+    assert empty["families"]["hide"]["rows"] == 0 and empty["systems"]["ensemble"] == {}
 
 
 def test_each_member_is_scored_at_its_own_thresholds():

@@ -85,7 +85,9 @@ def test_rates_seeds_and_labels_of_the_families():
         perturb(SENTENCE, "jamo_split", 1.5, 0)
 
 
-@pytest.mark.parametrize("family", ["jamo_split", "invisible", "fullwidth", "latin_lookalikes"])
+# Not latin_lookalikes: a lone drawn syllable that starts a word (7H새끼) stays, as a number and a unit
+# would (2H남음); test_latin_look_alikes_are_read_back_only_where_nothing_else_is_meant covers the rest.
+@pytest.mark.parametrize("family", ["jamo_split", "invisible", "fullwidth"])
 def test_the_canonical_form_undoes_the_safe_games(family):
     # Letters typed next to syllables (좋아ㅋㅋㅋ, 시ㅎㅎ), laughing then crying (ㅋㅋㅠㅠ) included.
     text = SENTENCE + " ㅋㅋㅋ 오이 ㅇㅇ 감사합니당 좋아ㅋㅋㅋ 시ㅎㅎ ㅋㅋㅠㅠ"
@@ -131,7 +133,7 @@ def test_the_canonical_form_of_text_without_games():
 
 def test_latin_look_alikes_are_read_back_only_where_nothing_else_is_meant():
     for drawn, meant in (("7H^H77l", "개새끼"), ("개^H끼", "개새끼"), ("^^-레7l야", "쓰레기야"), ("ㅅㅣ^H77l", "시새끼"),
-                         ("7H^H77l 같은", "개새끼 같은"), ("ㅋㅋ7H", "ㅋㅋ개"), ("귀엽CF", "귀엽다")):  # fmt: skip
+                         ("7H^H77l 같은", "개새끼 같은"), ("ㅋㅋ7H", "ㅋㅋ개"), ("귀엽CF", "귀엽다"), ("^H끼야", "새끼야")):  # fmt: skip
         assert canonical(drawn) == meant, drawn
     # Latin words and acronyms, numbers, smileys and dashes stay as written.
     for text in ("BTS 최고", "LoL", "BT", "T-T", "-_-", "o-o", "^^", "^-^ 고마워", "ㅋㅋ^-^", "E-스포츠", "B-급",
@@ -145,7 +147,9 @@ ORDINARY_LATIN = (
     "7F 매장", "2F 회의실로 오세요", "7F에서 만나", "B1 주차장", "지하 B2층", "3F 화장실", "10F 라운지",
     "2TB 외장하드", "1TB SSD", "2TB짜리 샀어", "500GB 남음", "16GB 램", "4K TV", "5G 요금제", "LTE 요금제",
     "2L 생수", "2l 생수", "500ml 우유", "3kg 감량", "10km 뛰었다",
-    "2H 남음", "7H 남았어", "7시 30분", "PM 7:30", "AM 9시", "2H 30M 걸림",
+    "2H 남음", "7H 남았어", "7시 30분", "PM 7:30", "AM 9시", "2H 30M 걸림", "배터리 2H남음", "2H만에 끝남",
+    "2H동안 회의", "2H째 대기중", "2H후 출발", "오후 2H쯤", "오늘 2H반", "2l짜리 생수", "7T짜리 트럭",
+    "https://x.kr/2F7LH\t참고",
     "갤럭시 S24", "아이폰 15 Pro", "RTX 4090", "LG 그램 16Z90", "M2 맥북", "C타입 케이블", "B2B 영업", "T1 우승",
     "2:1 승리", "3-2로 이겼다", "7-11 편의점", "F1 레이싱",
     "BTS 신곡", "EXO-L", "2NE1 컴백", "(G)I-DLE", "NCT 127", "TWICE 최고", "aespa 카리나", "2PM 콘서트",

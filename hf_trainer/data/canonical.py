@@ -77,8 +77,8 @@ _ADDRESS = re.compile(r"://|www\.|@|/|^#")  # URLs, e-mail addresses, paths, has
 
 def _token_around(text: str, start: int, end: int) -> str:
     """The whitespace-delimited token holding text[start:end]."""
-    left = max(text.rfind(" ", 0, start), text.rfind("\n", 0, start)) + 1
-    right = min((i for i in (text.find(" ", end), text.find("\n", end)) if i != -1), default=len(text))
+    left = next((i + 1 for i in range(start - 1, -1, -1) if text[i].isspace()), 0)
+    right = next((i for i in range(end, len(text)) if text[i].isspace()), len(text))
     return text[left:right]
 
 
@@ -116,8 +116,8 @@ def latin(text: str) -> str:
     alone that start a word are an acronym (LH공사, CF광고 stay; 귀엽CF reads 귀엽다); a run whose only
     vowel is the dash must touch Hangul, hold a digit or ^ and not be a smiley (E-스포츠, B-급, o-o and
     ^-^ stay). A run that reads as one syllable is read only inside or at the end of a Hangul word, or
-    before one when drawn with ^: alone it is how a number and a unit are written (7F 매장, 2H 남음, 2TB
-    stay, and so does 7H standing for 개 alone). Drawings that draw two letters read as one: 7 is ㄱ
+    before one when drawn with ^: alone or before a word it is how a number and a unit are written
+    (7F 매장, 2H 남음, 2H남음, 2TB짜리 stay, and so do 7H standing for 개 alone and 7H새끼). Drawings that draw two letters read as one: 7 is ㄱ
     (also ㅋ's drawing), 77 is ㄲ (so 각가 drawn 7F77F reads 가까)."""
 
     def read(match: re.Match) -> str:
@@ -138,12 +138,10 @@ def latin(text: str) -> str:
         if reading is None or _ADDRESS.search(_token_around(text, start, end)):
             return run
         # One syllable is how ordinary text writes a number and a unit (7F 매장, 2H 남음, 2TB 외장하드,
-        # 7F에서): read it inside or at the end of a Hangul word (개^H끼, 귀엽CF), or starting one when
-        # drawn with a symbol (^^-레기) or with the vowels of drawn abuse, ㅐ and ㅣ (7H새끼), not
-        # with those of floors and sizes, ㅏ and ㅜ (7F에서, 2TB짜리).
+        # 7F에서, 2H남음): read it inside or at the end of a Hangul word (개^H끼, 귀엽CF), or starting
+        # one when drawn with a symbol (^^-레기); a number first is a number (7H새끼 stays, unread).
         if len(reading) == 1 and not _HANGUL.match(before):
-            starts_a_word = _HANGUL.match(after) and re.search(r"[\^Hl]", run)
-            if not starts_a_word:
+            if not (_HANGUL.match(after) and "^" in run):
                 return run
         return reading
 

@@ -134,6 +134,7 @@ def prepare_splits(data_args: DataArguments, seed: int, augment: bool = True) ->
         "texts_in_several_splits": overlap,
         "canonical_form": list(steps),
         "spelling_copies_added": copies,
+        "spelling_copies_share": share if copies else 0.0,
         "prepare_seconds": round(time.perf_counter() - start, 2),
     }
     return splits, report
@@ -152,17 +153,18 @@ def _canonical_batch(batch: dict, steps: tuple[str, ...], copies_only: bool = Fa
 
 def _copies_as_asked(splits: DatasetDict, report: dict, share: float | None) -> tuple[DatasetDict, dict]:
     """Prepared splits for a member that takes no spelling-game copies (`share` 0): the marked copies
-    left out of train. Another share than the prepared one cannot be made here: it is said."""
+    left out of train. Another share than the prepared one cannot be made from them: a warning says
+    so, and the member trains on the prepared share (its data report records which)."""
     added = report.get("spelling_copies_added", 0)
+    prepared = report.get("spelling_copies_share", PREPARED_SPELLING_COPIES if added else 0.0)
     if share == 0 and added:
         splits["train"] = without_spelling_copies(splits["train"])
-        report = report | {"spelling_copies_added": 0, "spelling_copies_left_out": added,
+        report = report | {"spelling_copies_added": 0, "spelling_copies_share": 0.0, "spelling_copies_left_out": added,
                            "rows": report["rows"] | {"train": len(splits["train"])}}  # fmt: skip
         logger.info("Spelling games: the %d prepared copies left out (--spelling_copies 0)", added)
-    elif share and not added:
-        logger.warning(
-            "--spelling_copies %s: the prepared splits hold no copies; training without them", share
-        )
+    elif share and share != prepared:
+        logger.warning("--spelling_copies %s: the prepared splits hold copies of %s of the train rows; training "
+                       "with those (prepare the data with --spelling_copies %s to change it)", share, prepared, share)  # fmt: skip
     return splits, report
 
 

@@ -277,7 +277,7 @@ def run_functional_tests(folder: str | Path, suite: str | Path = CASES_FILE, bac
     from ..serving.inference import Ensemble
     from ..utils import io
     from .plots import plot_functional
-    from .test_once import REPORT_DIR
+    from .test_once import REPORT_DIR, evaluation_inputs
 
     folder = Path(folder)
     spec = EnsembleSpec.load(folder)
@@ -297,18 +297,24 @@ def run_functional_tests(folder: str | Path, suite: str | Path = CASES_FILE, bac
         "suite_sha256": suite_digest(suite),
         "excluded": sorted(seen),
         "backend": backend,
+        # What was scored (ensemble.json and the members' predictions), so a test evaluation run later
+        # takes these results into its report only when they are of the same ensemble.
+        "inputs_digest": io.digest(evaluation_inputs(folder, spec.member_dirs(folder))),
     }
     report_dir = folder / REPORT_DIR
     io.write_json(report_dir / FUNCTIONAL_FILE, result)
     plot_functional(report_dir / FUNCTIONAL_PLOT, result)
     if not put_functional_section(report_dir):  # before the test evaluation: its report.md takes it later
-        io.write_text(report_dir / "functional_tests.md", "\n".join(functional_md(result)) + "\n")
+        section = functional_md(result | {"excluded": len(seen)})
+        io.write_text(report_dir / "functional_tests.md", "\n".join(section) + "\n")
     return result
 
 
-def put_functional_section(report_dir: Path) -> bool:
+def put_functional_section(report_dir: Path, inputs_digest: str | None = None) -> bool:
     """The functional tests' section of report.md, from functional_tests.json, when both are there
-    (the suite may run before or after the test evaluation). Returns whether it was put."""
+    (the suite may run before or after the test evaluation). With `inputs_digest` (a test evaluation
+    writing its report), results scored on other inputs (another ensemble.json, retrained members) are
+    moved aside instead. Returns whether the section was put."""
     from ..utils import io
     from .report import put_section
     from .test_once import REPORT_FILE
@@ -316,6 +322,13 @@ def put_functional_section(report_dir: Path) -> bool:
     if not (report_dir / REPORT_FILE).is_file() or not (report_dir / FUNCTIONAL_FILE).is_file():
         return False
     result = io.read_json(report_dir / FUNCTIONAL_FILE)
+    if inputs_digest is not None and result.get("inputs_digest") != inputs_digest:
+        for name in (FUNCTIONAL_FILE, FUNCTIONAL_PLOT, "functional_tests.md"):
+            if (report_dir / name).exists():
+                logger.warning(
+                    "%s was scored on other inputs: moved to %s", name, io.move_aside(report_dir / name)
+                )
+        return False
     section = functional_md(result | {"excluded": len(result.get("excluded", []))})
     put_section(report_dir / REPORT_FILE, "functional-tests",
                 [*section, "", f"![Pass rate per functionality]({FUNCTIONAL_PLOT})"])  # fmt: skip

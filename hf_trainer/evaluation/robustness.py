@@ -149,6 +149,15 @@ def score_games(games: list[Game], texts: list[str], clean: dict[str, np.ndarray
     families, systems = {}, {name: {} for name in clean}
     for game in games:
         rows = np.arange(len(texts)) if game.rows is None else game.rows
+        if not len(rows):  # no comment the game can play with (abbreviated slang on a small split)
+            families[game.family] = {
+                "rate": game.rate,
+                "rows": 0,
+                "comments_changed": 0.0,
+                "target": game.target,
+            }
+            logger.info("Spelling game %-20s: no comment to play with", game.family)
+            continue
         counts = resample_counts(len(rows), resamples, seed)
         changed = float(np.mean([game.played[i] != texts[i] for i in rows])) if len(rows) else 0.0
         played = decisions(game.played)
@@ -175,9 +184,9 @@ def verdict(difference: float, target: bool) -> str:
 
 
 def _cells(result: dict) -> list[str]:
-    return [
-        f"{result['f1_macro']:.4f} ({result['difference']:+.4f} [{result['ci'][0]:+.3f}, {result['ci'][1]:+.3f}])"
-    ]
+    written = f"; as written {result['as written']:.4f}" if "as written" in result else ""  # a subset's own
+    ci = f"[{result['ci'][0]:+.3f}, {result['ci'][1]:+.3f}]"
+    return [f"{result['f1_macro']:.4f} ({result['difference']:+.4f} {ci}){written}"]
 
 
 def robustness_md(result: dict) -> list[str]:
@@ -203,6 +212,11 @@ def robustness_md(result: dict) -> list[str]:
             "|---|---:|---:|---:|" + "---:|" * len(inde) + "---|",
         ]
         for family, info in independent["families"].items():
+            if not info["rows"]:
+                lines.append(
+                    f"| {family} | {info['rate']:g} | 0 | | no comment to play with |" + " |" * len(inde)
+                )
+                continue
             cells = [c for s in inde.values() for c in _cells(s[family])]
             lines.append(
                 f"| {family} | {info['rate']:g} | {info['rows']} | {100 * info['comments_changed']:.0f}% | "

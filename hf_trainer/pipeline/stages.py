@@ -143,7 +143,7 @@ def parse_options(argv: list[str]) -> PipelineOptions:
 # Data options read when each training run tokenises, not when the data is prepared, and the one
 # flag both read (prepare_data.py's AEDA and spelling-copy seed, train.py's TrainingArguments seed).
 TOKENISATION_FIELDS = {"max_length", "preprocessing_num_workers"}
-SHARED_FIELDS = {"seed"}
+SHARED_FIELDS = {"seed", "spelling_copies"}  # a run-level choice: the data stage and every member
 
 
 def split_extra(extra: list[str]) -> tuple[list[str], list[str]]:
