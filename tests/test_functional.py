@@ -311,9 +311,15 @@ def test_every_spell_case_is_decided_by_its_disguised_word_alone():
             ), plain
             # ... and with a neutral word in its place nothing is left to flag: the gold changes to clean.
             assert not any(w in neutral for w in (*INSULTS, *slurs, *nouns)), neutral
-            # The disguise changes only the word.
+            # The disguise changes only the word, and the word is all of what the neutral swap replaces.
             assert disguised != plain and disguised[:before] == plain[:before]
             assert after == 0 or disguised[-after:] == plain[-after:]
+            # ... and every word of what the swap replaces is disguised (no plain insult rides along).
+            _, _, start, tail = differing(disguised, plain)
+            end, offset = len(plain) - tail, before
+            for token in word.split(" "):
+                assert offset < end and offset + len(token) > start, (token, disguised)
+                offset += len(token) + 1
             # Not a disguise of the project's own tables: the canonical form does not read it back,
             # and no look-alike syllable of perturb's table stands for the plain one.
             assert latin(disguised) != plain
