@@ -371,8 +371,6 @@ def test_the_page_gives_one_verdict_every_threshold_and_no_stale_result(korean_p
     for name in ("여성/가족", "악플/욕설"):  # the category badges beside the spans
         panel_text = panel_text.replace(name, "")
     assert " ".join(panel_text.split()) == "😂👍🏽 여자들은 다 쓰레기야 진짜"
-    page.evaluate("document.fonts.ready")
-    shot(page, "app_flagged")
     box.press_sequentially("!")  # an edit: the result shown is no longer this comment's
     page.wait_for_function("document.querySelector('#verdict').innerText.trim() === ''", timeout=10_000)
     assert page.locator("#labels").inner_text().strip() == ""
@@ -381,6 +379,8 @@ def test_the_page_gives_one_verdict_every_threshold_and_no_stale_result(korean_p
     page.wait_for_function(
         "document.querySelector('#verdict').innerText.includes('판정: 여성/가족')", timeout=60_000
     )
+    page.evaluate("document.fonts.ready")
+    shot(page, "app_screenshot")
     # A new upload clears the last file's result.
     page.get_by_role("tab", name="파일").click()
     first, second = tmp_path / "a.txt", tmp_path / "b.txt"

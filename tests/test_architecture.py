@@ -186,3 +186,14 @@ def test_the_independent_spelling_games_never_reach_training():
                 reached.add(module)
                 todo.append(module)
         assert outside not in reached, start
+
+
+def test_no_class_over_130_lines_and_no_function_over_80():
+    too_long = []
+    for path in sorted((REPO_ROOT / PACKAGE).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            limit = 130 if isinstance(node, ast.ClassDef) else 80
+            if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                if node.end_lineno - node.lineno + 1 > limit:
+                    too_long.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno} {node.name}")
+    assert too_long == []

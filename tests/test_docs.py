@@ -42,6 +42,8 @@ def test_each_task_page_starts_with_a_command_that_runs(page):
         [*program, words[1], "--help"], cwd=REPO_ROOT, env=ENV, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0 and "usage:" in done.stdout, (page, done.stderr[-500:])
+    flags = [w.split("=")[0] for w in words[2:] if w.startswith("--")]
+    assert flags and all(flag in done.stdout for flag in flags), (page, flags)  # the page's flags exist
 
 
 def test_first_command_reads_the_line_a_user_types(tmp_path, monkeypatch):

@@ -105,7 +105,7 @@ def test_the_shipped_suite_is_what_its_builder_writes_and_meets_the_design(tmp_p
     rebuilt = tmp_path / "cases.tsv"
     build_cases.write(build_cases.build(), rebuilt)
     assert rebuilt.read_bytes() == CASES_FILE.read_bytes(), (
-        "run python -m hf_trainer.functional_suite.build_cases"
+        "run python -m hf_trainer.evaluation.functional_suite.build_cases"
     )
     cases = read_cases(CASES_FILE, UNSMILE_LABELS)
     functionalities = Counter(c.functionality for c in cases)

@@ -41,7 +41,10 @@ class EvaluationArguments(EnsembleDirArguments):
 class RobustnessArguments(EnsembleDirArguments):
     rate: float = field(
         default=0.3,
-        metadata={"help": "Share of the syllables, words or characters each spelling game touches."},
+        metadata={
+            "help": "Share of the syllables, words or characters each of this project's spelling games "
+            "touches (the independent games play at their own rates)."
+        },
     )
     seed: int = field(default=42, metadata={"help": "Seed of the perturbed test split (fixed per run)."})
     backend: str = field(default="torch", metadata={"help": "torch or onnx (the exported copies)."})

@@ -89,8 +89,9 @@ def project_games(texts: list[str], rate: float, seed: int) -> list[Game]:
 def independent_games(texts: list[str], seed: int) -> list[Game]:
     """The outside check (evaluation/outside_games.py: written without reading perturb.py or
     canonical.py, its own randomness and rates; never used in training). `abbreviated_slang` is scored
-    on the comments that hold a word abusers abbreviate; `initial_consonants` of random words is a
-    stress figure (information the text no longer holds), without a target."""
+    on the comments that hold a word of its list (profanity, slurs and set phrases people write as
+    initials, 인정 and 수고 among them); `initial_consonants` of random words is a stress figure
+    (information the text no longer holds), without a target."""
     games = []
     for family in outside_games.FAMILIES:
         rate = outside_games.DEFAULT_RATES[family]

@@ -1,7 +1,7 @@
 """The pipeline's stage graph: which recipe each stage runs, with which inputs, after which stage.
 
 Pure: building the graph runs nothing and touches no file except to fingerprint the input data,
-so it can be inspected and tested on its own. `runner.py` runs it; `pipeline.py` is run_all.sh.
+so it can be inspected and tested on its own. `runner.py` runs it; `run_all.py` is run_all.sh.
 
 A stage's fingerprint covers its command and its inputs, and a stage's inputs include the
 fingerprints of the stages it depends on, so a change anywhere redoes exactly what depends on it.

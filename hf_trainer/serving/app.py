@@ -237,18 +237,27 @@ def results_dir(keep_seconds: float = 3600) -> Path:
 
 
 def _left_behind(own: Path) -> list[Path]:
-    """Other results folders of this user (earlier apps), never another user's."""
-    return [
-        p for p in own.parent.glob(RESULTS_PREFIX + "*")
-        if p != own and p.is_dir() and p.stat().st_uid == os.getuid()
-    ]  # fmt: skip
+    """Other results folders of this user (apps started before this one, or beside it), never another
+    user's; a link is never followed."""
+    found = []
+    for path in own.parent.glob(RESULTS_PREFIX + "*"):
+        try:
+            if path != own and not path.is_symlink() and path.is_dir() and path.stat().st_uid == os.getuid():
+                found.append(path)
+        except OSError:  # removed meanwhile by another app's clean-up
+            continue
+    return found
 
 
 def _untouched_for(folder: Path) -> float:
+    """Seconds since anything in `folder` changed (0 when it cannot be read: kept)."""
     import time
 
-    paths = [folder, *folder.rglob("*")] if folder.is_dir() else [folder]
-    return time.time() - max(path.stat().st_mtime for path in paths)
+    try:
+        paths = [folder, *folder.rglob("*")] if folder.is_dir() else [folder]
+        return time.time() - max(path.stat().st_mtime for path in paths)
+    except OSError:
+        return 0.0
 
 
 def build_app(ensemble: Ensemble, metrics: dict | None = None, lang: str = "ko"):
@@ -333,7 +342,7 @@ def font_css() -> tuple[str, list[str]]:
     font = web_font()
     css = (
         f"@font-face {{ font-family: '{FONT_FAMILY}'; src: url('/gradio_api/file={font}') "
-        "format('truetype'); font-display: swap; } #verdict { font-size: 1.3rem; font-weight: 600; }"
+        "format('truetype'); font-display: swap; } #verdict * { font-size: 1.3rem !important; font-weight: 600; }"
     )
     return css, [str(font.parent)]
 
