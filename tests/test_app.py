@@ -374,7 +374,19 @@ def test_the_page_gives_one_verdict_every_threshold_and_no_stale_result(korean_p
     box.press_sequentially("!")  # an edit: the result shown is no longer this comment's
     page.wait_for_function("document.querySelector('#verdict').innerText.trim() === ''", timeout=10_000)
     assert page.locator("#labels").inner_text().strip() == ""
-    classify("ㅎ" + "ㅏ" + "늘이 맑다", "해당 없음")  # a decomposed syllable typed apart, not flagged
+    classify("ㅎ" + "ㅏ" + "늘이 맑다", "해당 없음")  # letters typed apart, not flagged
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFD", "쓰레기 같은 하늘")  # syllables as conjoining letters
+    box.fill(decomposed)
+    page.get_by_role("button", name="분류하기").click()
+    page.wait_for_function(
+        "document.querySelector('#spans').innerText.normalize('NFC').includes('하늘')", timeout=60_000
+    )
+    shown = page.locator("#spans").inner_text().replace("\n", " ").replace("판정의 근거가 된 부분", "")
+    for name in ("여성/가족", "악플/욕설", "기타 혐오"):
+        shown = shown.replace(name, "")
+    assert unicodedata.normalize("NFC", " ".join(shown.split())) == "쓰레기 같은 하늘"  # no syllable cut
     page.get_by_text(EXAMPLES[0]).click()  # an example classifies on click
     page.wait_for_function(
         "document.querySelector('#verdict').innerText.includes('판정: 여성/가족')", timeout=60_000
@@ -388,12 +400,12 @@ def test_the_page_gives_one_verdict_every_threshold_and_no_stale_result(korean_p
     second.write_text(EXAMPLES[2] + "\n", encoding="utf-8")
     page.locator("input[type=file]").first.set_input_files(str(first))
     page.get_by_role("button", name="파일 분류하기").click()
-    page.wait_for_function("document.body.innerText.includes('2 comments classified')", timeout=60_000)
+    page.wait_for_function("document.body.innerText.includes('댓글 2개를 분류했습니다')", timeout=60_000)
     page.get_by_role("button", name="Clear").first.click()  # the upload's: a new file comes next
-    page.wait_for_function("!document.body.innerText.includes('2 comments classified')", timeout=10_000)
+    page.wait_for_function("!document.body.innerText.includes('댓글 2개를 분류했습니다')", timeout=10_000)
     page.locator("input[type=file]").first.set_input_files(str(second))
     page.get_by_role("button", name="파일 분류하기").click()
-    page.wait_for_function("document.body.innerText.includes('1 comment classified')", timeout=60_000)
+    page.wait_for_function("document.body.innerText.includes('댓글 1개를 분류했습니다')", timeout=60_000)
     # The model tab says what this model is: a demo on the synthetic sample.
     page.get_by_role("tab", name="모델").click()
     page.wait_for_function(
@@ -401,3 +413,22 @@ def test_the_page_gives_one_verdict_every_threshold_and_no_stale_result(korean_p
     )
     assert set(hosts) == {hosts[0]} and hosts[0].startswith("127.0.0.1:")  # nothing from elsewhere
     assert page.evaluate("Array.from(document.fonts).some(f => f.status === 'loaded')")  # the app's own font
+
+
+def test_the_model_card_says_what_data_the_ensemble_was_trained_on():
+    from hf_trainer.hub.card import _composition
+    from hf_trainer.selection.ensemble import EnsembleSpec
+    from hf_trainer.serving.app_views import SYNTHETIC_SAMPLE_SHA256
+
+    spec = EnsembleSpec(labels=["a"], members=[{"name": "char-ngram", "path": ".", "weight": 1.0, "kind": "char-ngram"}],
+                        objective="none", objective_value=0.0, thresholds=[0.5])  # fmt: skip
+    synthetic = {
+        "test_evaluation": 1,
+        "data_source": {"files": {f"x/{n}": d for n, d in SYNTHETIC_SAMPLE_SHA256.items()}},
+    }
+    real = {"test_evaluation": 1, "data_source": {"files": {"x/unsmile_train_v1.0.tsv": "f560a2f6"}}}
+    assert "its scores mean nothing" in _composition(spec, synthetic) and "UnSmile" not in _composition(
+        spec, synthetic
+    )
+    assert "trained on the Korean UnSmile dataset" in _composition(spec, real)
+    assert "mean nothing" not in _composition(spec, real)

@@ -220,6 +220,7 @@ def test_bundle_and_model_card_contents(demo, tmp_path):
     assert (out / "ensemble" / "report" / "errors.tsv").is_file() and "report/errors.tsv" not in api.uploaded
     card = api.uploaded["README.md"].decode("utf-8")
     assert "license: cc-by-nc-nd-4.0" in card and "CC BY-NC-ND 4.0" in card
+    assert "shipped synthetic sample" in card and "its scores mean nothing" in card  # the demo says so
     assert 'Ensemble.from_pretrained("org/unsmile-ensemble")' in card and "| ensemble tuned |" in card
     test_metrics = json.loads((out / "ensemble" / "report" / "test_metrics.json").read_text(encoding="utf-8"))
     low, high = test_metrics["bootstrap_ci"]["systems"]["ensemble tuned"]["f1_macro"]

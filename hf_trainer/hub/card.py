@@ -10,6 +10,7 @@ from ..evaluation.functional import functional_card_md
 from ..evaluation.report import KCBERT_BASELINE
 from ..members import entry_kind, member_class
 from ..selection.ensemble import EnsembleSpec
+from ..serving.app_views import is_synthetic_demo
 
 # What each canonical-form step undoes, in the card's words (hf_trainer/data/canonical.py).
 CANONICAL_STEP_WORDS = {
@@ -226,8 +227,13 @@ def _composition(spec: EnsembleSpec, test_metrics: dict | None) -> str:
         if count is None
         else f"the test split (UnSmile `valid`) was scored {count} time{'s' if count != 1 else ''}"
     )
+    members = f"An ensemble of {len(spec.members)} member{'s' if len(spec.members) != 1 else ''} ({', '.join(parts)})"
+    if is_synthetic_demo(test_metrics):
+        return (
+            f"{members} trained on the recipe's shipped synthetic sample, a demo that proves the pipeline: "
+            f"**its scores mean nothing about hate speech**; {scored.replace('UnSmile `valid`', 'the sample')}."
+        )
     return (
-        f"An ensemble of {len(spec.members)} member{'s' if len(spec.members) != 1 else ''} trained on the Korean "
-        f"UnSmile dataset ({', '.join(parts)}); weights and per-label thresholds were chosen on a validation "
-        f"split, and {scored}."
+        f"{members} trained on the Korean UnSmile dataset; weights and per-label thresholds were chosen on "
+        f"a validation split, and {scored}."
     )

@@ -119,20 +119,20 @@ def reading_member(ensemble: Ensemble):
     return ensemble.members[int(max(range(len(ensemble.members)), key=lambda i: ensemble.weights[i]))]
 
 
-def _decode_upload(path: str, raw: bytes) -> tuple[str | None, str | None, str]:
+def _decode_upload(path: str, raw: bytes, words: dict) -> tuple[str | None, str | None, str]:
     """(a UTF-8 copy's path or None, a refusal or None, the encoding read) of an uploaded file: UTF-8,
     else CP949 (EUC-KR and its Windows superset, what Korean Excel saves), read as such and said."""
     name = f"`{Path(path).name.replace('`', '')}`"  # shown as code: a file name renders no Markdown
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return (
             None,
-            f"{name} is UTF-16 text (as Excel's Unicode text export writes it): save it as UTF-8.",
+            words["utf16"].format(name=name),
             "",
         )
     if b"\x00" in raw[:8192]:
-        return None, f"{name} looks binary: upload UTF-8 text.", ""
+        return None, words["binary"].format(name=name), ""
     if not raw.strip():
-        return None, f"{name} is empty.", ""
+        return None, words["empty"].format(name=name), ""
     try:
         raw.decode("utf-8")
         return path, None, "UTF-8"
@@ -143,7 +143,7 @@ def _decode_upload(path: str, raw: bytes) -> tuple[str | None, str | None, str]:
     except UnicodeDecodeError:
         return (
             None,
-            f"{name} is neither UTF-8 nor CP949/EUC-KR text (byte {utf8_error.start}); save it as UTF-8.",
+            words["encoding"].format(name=name, byte=utf8_error.start),
             "",
         )
     copy = Path(tempfile.mkdtemp(dir=results_dir())) / Path(path).name
@@ -151,18 +151,20 @@ def _decode_upload(path: str, raw: bytes) -> tuple[str | None, str | None, str]:
     return str(copy), None, "CP949 (EUC-KR)"
 
 
-def classify_file(ensemble: Ensemble, path: str | None, column: str | None, progress=None) -> tuple:
+def classify_file(
+    ensemble: Ensemble, path: str | None, column: str | None, progress=None, words: dict = WORDS["en"]
+) -> tuple:
     """An uploaded .txt (one comment per line) or .tsv (with `column`), UTF-8 or CP949 -> (the JSONL
     file predict.py would write, the same as a CSV with a UTF-8 BOM, the first flagged rows, a message)."""
     if not path:
-        return None, None, [], "Upload a .txt file (one comment per line) or a .tsv file with a header."
+        return None, None, [], words["no_file"]
     name = f"`{Path(path).name.replace('`', '')}`"
-    readable, refusal, encoding = _decode_upload(path, Path(path).read_bytes())
+    readable, refusal, encoding = _decode_upload(path, Path(path).read_bytes(), words)
     if refusal:
         return None, None, [], refusal
     tsv = Path(path).suffix.lower() == ".tsv"
     if tsv and not (column or "").strip():
-        return None, None, [], f"{name} is a TSV file: give the name of the column that holds the comments."
+        return None, None, [], words["no_column"].format(name=name)
     with open(readable, "rb") as handle:
         try:
             texts = list(
@@ -171,24 +173,24 @@ def classify_file(ensemble: Ensemble, path: str | None, column: str | None, prog
         except UserError as err:
             return None, None, [], str(err)
     if not texts:
-        return None, None, [], f"{name} has a header and no comments."
+        return None, None, [], words["header_only"].format(name=name)
     if len(texts) > MAX_FILE_LINES:
         return (
             None,
             None,
             [],
-            f"{name} has {len(texts):,} comments; the app takes at most {MAX_FILE_LINES:,} (use predict.py).",
+            words["too_many"].format(name=name, n=len(texts), max=MAX_FILE_LINES),
         )
     out = Path(tempfile.mkdtemp(dir=results_dir())) / (Path(path).stem + ".jsonl")
     records = predict_records(ensemble, texts, chunk_size=256)
     flagged = write_results(out, progress.tqdm(records, total=len(texts), desc="Classifying") if progress else records,
                             ensemble.labels)  # fmt: skip
-    read = "" if encoding == "UTF-8" else f" Read as {encoding}."
+    read = "" if encoding == "UTF-8" else words["read_encoding"].format(encoding=encoding)
     return (
         str(out),
         str(out.with_suffix(".csv")),
         flagged[:PREVIEW_ROWS],
-        f"{len(texts):,} comment{'s' if len(texts) != 1 else ''} classified.{read}",
+        words["classified"].format(n=len(texts), s="s" if len(texts) != 1 else "") + read,
     )
 
 
@@ -317,7 +319,7 @@ def _comment_tab(gr, ensemble: Ensemble, words: dict) -> None:
 def _file_tab(gr, ensemble: Ensemble, words: dict) -> None:
     def on_file(path: str | None, column: str | None, progress=gr.Progress()):  # noqa: B008 - Gradio's idiom
         try:
-            return classify_file(ensemble, path, column, progress)
+            return classify_file(ensemble, path, column, progress, words)
         except Exception as err:  # noqa: BLE001 - a message in the app, never a stack trace
             logger.exception("Classifying a file failed")
             return None, None, [], words["failed"].format(error=type(err).__name__)

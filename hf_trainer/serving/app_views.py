@@ -40,6 +40,15 @@ WORDS = {
         "csv": "CSV (UTF-8 BOM: 한국어 Excel에서 바로 열림)", "preview": "판정된 댓글 (앞의 {n}개)",
         "members": "| 구성 모델 | 가중치 | |", "unused": "사용 안 함 (가중치 0)",
         "per_label": "| 레이블 | 기준 | 테스트 F1 |",
+        "no_file": ".txt(한 줄에 댓글 하나) 또는 머리글이 있는 .tsv 파일을 올리세요.",
+        "utf16": "{name}은(는) UTF-16 텍스트입니다(Excel의 유니코드 텍스트 저장): UTF-8로 저장해 주세요.",
+        "binary": "{name}은(는) 텍스트 파일이 아닌 것 같습니다. UTF-8 텍스트를 올려 주세요.",
+        "empty": "{name}이(가) 비어 있습니다.",
+        "encoding": "{name}은(는) UTF-8도 CP949/EUC-KR도 아닙니다({byte}번째 바이트). UTF-8로 저장해 주세요.",
+        "no_column": "{name}은(는) TSV 파일입니다. 댓글이 든 열의 이름을 적어 주세요.",
+        "header_only": "{name}에는 머리글만 있고 댓글이 없습니다.",
+        "too_many": "{name}의 댓글이 {n:,}개입니다. 앱은 {max:,}개까지 받습니다(predict.py를 쓰세요).",
+        "classified": "댓글 {n:,}개를 분류했습니다.", "read_encoding": " {encoding}(으)로 읽었습니다.",
     },
     "en": {
         "title": "Korean hate-speech classifier (UnSmile)",
@@ -60,6 +69,15 @@ WORDS = {
         "csv": "CSV (UTF-8 with a BOM: Excel opens it in Korean)", "preview": "Flagged comments (first {n})",
         "members": "| member | weight | |", "unused": "not used (weight 0)",
         "per_label": "| label | threshold | test F1 |",
+        "no_file": "Upload a .txt file (one comment per line) or a .tsv file with a header.",
+        "utf16": "{name} is UTF-16 text (as Excel's Unicode text export writes it): save it as UTF-8.",
+        "binary": "{name} looks binary: upload UTF-8 text.",
+        "empty": "{name} is empty.",
+        "encoding": "{name} is neither UTF-8 nor CP949/EUC-KR text (byte {byte}); save it as UTF-8.",
+        "no_column": "{name} is a TSV file: give the name of the column that holds the comments.",
+        "header_only": "{name} has a header and no comments.",
+        "too_many": "{name} has {n:,} comments; the app takes at most {max:,} (use predict.py).",
+        "classified": "{n:,} comment{s} classified.", "read_encoding": " Read as {encoding}.",
     },
 }  # fmt: skip
 
@@ -143,11 +161,17 @@ def read_as(text: str, read: str, words: Mapping[str, str]) -> str:
     return line
 
 
+def is_synthetic_demo(metrics: Mapping | None) -> bool:
+    """Whether a test report's `data_source` is the shipped synthetic sample (by file digests)."""
+    files = ((metrics or {}).get("data_source") or {}).get("files") or {}
+    return bool(files) and all(SYNTHETIC_SAMPLE_SHA256.get(_name(f)) == digest for f, digest in files.items())
+
+
 def data_note(metrics: Mapping | None) -> str:
     """Where the served model's data came from, from its test report's `data_source`."""
     source = (metrics or {}).get("data_source") or {}
     files = source.get("files") or {}
-    if files and all(SYNTHETIC_SAMPLE_SHA256.get(_name(f)) == digest for f, digest in files.items()):
+    if is_synthetic_demo(metrics):
         return (
             "**Demo on the shipped synthetic sample** (recipes/demo_data/): made up by the recipe to prove "
             "the pipeline; these scores mean nothing about hate speech."
