@@ -387,6 +387,9 @@ def test_the_page_gives_one_verdict_every_threshold_and_no_stale_result(korean_p
     for name in ("여성/가족", "악플/욕설", "기타 혐오"):
         shown = shown.replace(name, "")
     assert unicodedata.normalize("NFC", " ".join(shown.split())) == "쓰레기 같은 하늘"  # no syllable cut
+    box.fill(EXAMPLES[1])
+    box.press("Shift+Enter")  # what the placeholder says submits
+    page.wait_for_function("document.querySelector('#verdict').innerText.includes('해당 없음')", timeout=60_000)
     page.get_by_text(EXAMPLES[0]).click()  # an example classifies on click
     page.wait_for_function(
         "document.querySelector('#verdict').innerText.includes('판정: 여성/가족')", timeout=60_000
@@ -432,3 +435,18 @@ def test_the_model_card_says_what_data_the_ensemble_was_trained_on():
     )
     assert "trained on the Korean UnSmile dataset" in _composition(spec, real)
     assert "mean nothing" not in _composition(spec, real)
+
+
+def test_read_as_marks_what_the_canonical_form_rewrote_and_names_what_it_removed():
+    from hf_trainer.data.canonical import canonical
+    from hf_trainer.serving.app_views import read_as
+
+    words = WORDS["en"]
+    assert read_as("오늘 날씨", canonical("오늘 날씨"), words) == ""  # nothing to say
+    hidden = "시\u200b발 진짜"
+    line = read_as(hidden, canonical(hidden), words)
+    assert (
+        line.startswith("Read as: 시발 진짜") and "1 hidden character(s) removed (ZERO WIDTH SPACE)" in line
+    )
+    drawn = "7H^H77l 같은"
+    assert read_as(drawn, canonical(drawn), words) == "Read as: **개새끼** 같은"

@@ -149,12 +149,18 @@ def panel(text: str, entities: list[dict]) -> dict:
 
 
 def read_as(text: str, read: str, words: Mapping[str, str]) -> str:
-    """What the model scored, when it is not the comment as typed: the canonical form, and the hidden
-    characters taken out (named by their Unicode names)."""
+    """What the model scored, when it is not the comment as typed: the canonical form with what it
+    rewrote in bold (7H^H77l -> **개새끼**), and the hidden characters it took out, by Unicode name."""
     if read == text:
         return ""
+    import difflib
+
+    marked = []
+    for op, _, _, start, end in difflib.SequenceMatcher(None, text, read, autojunk=False).get_opcodes():
+        piece = read[start:end].replace("`", "").replace("*", "\\*")
+        marked.append(f"**{piece}**" if op in ("replace", "insert") and piece.strip() else piece)
     hidden = [c for c in text if unicodedata.category(c) in ("Cf", "Cc") and c not in "\n\t"]
-    line = words["read_as"].format(text=f"`{read.replace('`', '')}`")
+    line = words["read_as"].format(text="".join(marked))
     if hidden:
         names = ", ".join(sorted({unicodedata.name(c, f"U+{ord(c):04X}") for c in hidden}))
         line += "  \n" + words["removed"].format(count=len(hidden), names=names)
