@@ -389,7 +389,9 @@ def test_the_page_gives_one_verdict_every_threshold_and_no_stale_result(korean_p
     assert unicodedata.normalize("NFC", " ".join(shown.split())) == "쓰레기 같은 하늘"  # no syllable cut
     box.fill(EXAMPLES[1])
     box.press("Shift+Enter")  # what the placeholder says submits
-    page.wait_for_function("document.querySelector('#verdict').innerText.includes('해당 없음')", timeout=60_000)
+    page.wait_for_function(
+        "document.querySelector('#verdict').innerText.includes('해당 없음')", timeout=60_000
+    )
     page.get_by_text(EXAMPLES[0]).click()  # an example classifies on click
     page.wait_for_function(
         "document.querySelector('#verdict').innerText.includes('판정: 여성/가족')", timeout=60_000
