@@ -26,7 +26,6 @@ from hf_trainer.evaluation.external import (
     PLOT_FILE,
     errors_tsv,
     external_evaluation,
-    gold_matrix,
     read_label_map,
     read_labelled_file,
 )
@@ -59,9 +58,8 @@ def main(argv: list[str] | None = None) -> dict:
     mapping = read_label_map(args.label_map)
     texts, labels = read_labelled_file(args.data, args.text_column, args.label_column)
     ensemble = Ensemble.from_pretrained(args.ensemble_dir)
-    result, probs = external_evaluation(ensemble, texts, labels, mapping, seed=args.seed)
+    result, probs, gold, hate = external_evaluation(ensemble, texts, labels, mapping, seed=args.seed)
     out = Path(args.output_dir)
-    gold, hate, _ = gold_matrix(labels, mapping)
     names = list(result["per_label"])
     columns = [ensemble.labels.index(n) for n in names]
     if names:

@@ -53,7 +53,10 @@ def test_figures_through_a_many_label_map(tmp_path):
     mapping = read_label_map(label_map)
     gold, hate, how = gold_matrix(labels, mapping)
     assert how["unmapped_labels"] == {"weird": 4} and hate.sum() == 4 * 4  # gender, race, weird, gender+race
-    result, probs = external_evaluation(WordEnsemble(), texts, labels, mapping, resamples=200)
+    result, probs, gold_returned, hate_returned = external_evaluation(
+        WordEnsemble(), texts, labels, mapping, resamples=200
+    )
+    assert np.array_equal(gold_returned, gold) and np.array_equal(hate_returned, hate)
     decided = probs >= 0.5
     for name in ("여성/가족", "인종/국적", "악플/욕설"):
         j = UNSMILE_LABELS.index(name)

@@ -110,8 +110,9 @@ def binary_figures(predicted: np.ndarray, gold: np.ndarray, counts: np.ndarray) 
 
 
 def external_evaluation(ensemble, texts: list[str], labels: list[list[str]], mapping: dict[str, str],
-                        resamples: int = 1000, seed: int = 42) -> tuple[dict, np.ndarray]:  # fmt: skip
-    """Per mapped UnSmile label and binary hate figures with intervals; returns them and the scores."""
+                        resamples: int = 1000, seed: int = 42) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Per mapped UnSmile label and binary hate figures with intervals; returns them, the scores, the
+    UnSmile gold and the binary hate gold."""
     if list(ensemble.labels) != list(UNSMILE_LABELS):
         raise InvalidInput(
             f"the ensemble's labels {ensemble.labels} are not UnSmile's; the map is to UnSmile's"
@@ -137,7 +138,7 @@ def external_evaluation(ensemble, texts: list[str], labels: list[list[str]], map
         "binary_hate": binary_figures(predicted_hate, hate, counts), **how,
         "note": "not a test evaluation of the UnSmile split: nothing was counted or chosen on it",
     }  # fmt: skip
-    return result, probs
+    return result, probs, gold, hate
 
 
 def errors_tsv(path: Path, texts: list[str], labels: list[list[str]], hate: np.ndarray, probs: np.ndarray,
