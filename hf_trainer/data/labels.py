@@ -20,6 +20,12 @@ UNSMILE_LABELS: tuple[str, ...] = (
     "악플/욕설",
     "clean",
 )
+UNSMILE_CLEAN = "clean"  # no hate and no abuse
+UNSMILE_ABUSE = "악플/욕설"  # abuse or profanity: not hate
+# The eight hate labels: the seven target groups and 기타 혐오 (everything but abuse and clean).
+UNSMILE_HATE_LABELS: tuple[str, ...] = tuple(
+    n for n in UNSMILE_LABELS if n not in (UNSMILE_ABUSE, UNSMILE_CLEAN)
+)
 UNSMILE_TEXT_COLUMN = "문장"
 UNSMILE_TRAIN_FILE = "unsmile_train_v1.0.tsv"
 UNSMILE_VALID_FILE = "unsmile_valid_v1.0.tsv"

@@ -18,14 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.labels import UNSMILE_CLEAN as CLEAN
+from ..data.labels import UNSMILE_HATE_LABELS as HATE_LABELS
 from ..data.labels import UNSMILE_LABELS
 from ..metrics.multilabel import f1_scores
 from ..metrics.uncertainty import interval, resample_counts
 from ..utils import io
 from ..utils.errors import InvalidInput
 
-CLEAN, ABUSE = "clean", "악플/욕설"
-HATE_LABELS = [name for name in UNSMILE_LABELS if name not in (CLEAN, ABUSE)]
 EXTERNAL_FILE, ERRORS_FILE, PLOT_FILE = (
     "external_metrics.json",
     "external_errors.tsv",
@@ -123,8 +123,9 @@ def external_evaluation(ensemble, texts: list[str], labels: list[list[str]], map
     counts = resample_counts(len(texts), resamples, seed)
     mapped = sorted({v for v in mapping.values() if v != CLEAN}, key=UNSMILE_LABELS.index)
     per_label = {}
-    samples = f1_scores(decided.astype(np.int8), gold, counts)["per_label"]
-    point = f1_scores(decided.astype(np.int8), gold)["per_label"][0]
+    # Row 0 weighs every row once (the file itself), the others are the bootstrap resamples.
+    f1 = f1_scores(decided.astype(np.int8), gold, np.vstack([np.ones(len(texts)), counts]))["per_label"]
+    point, samples = f1[0], f1[1:]
     for name in mapped:
         j = UNSMILE_LABELS.index(name)
         per_label[name] = {

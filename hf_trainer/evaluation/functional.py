@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.labels import UNSMILE_CLEAN
 from ..utils.errors import InputNotFound, InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ SUITE_DIR = Path(__file__).with_name("functional_suite")
 CASES_FILE = SUITE_DIR / "cases.tsv"
 FUNCTIONAL_FILE, FUNCTIONAL_PLOT = "functional_tests.json", "functional_tests.png"  # in the report folder
 COLUMNS = ("case_id", "functionality", "target", "term", "text", "gold", "checked")
-CLEAN = "clean"
+CLEAN = UNSMILE_CLEAN
 # Functionalities whose false positives the per-group table counts: neutral and positive mentions.
 MENTIONS = ("neutral_mention", "positive_mention", "neutral_question", "pronoun_neutral")
 WORST_CASES = 5  # failing cases listed per functionality and system, most confidently wrong first

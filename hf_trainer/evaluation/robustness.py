@@ -160,7 +160,7 @@ def score_games(games: list[Game], texts: list[str], clean: dict[str, np.ndarray
             logger.info("Spelling game %-20s: no comment to play with", game.family)
             continue
         counts = resample_counts(len(rows), resamples, seed)
-        changed = float(np.mean([game.played[i] != texts[i] for i in rows])) if len(rows) else 0.0
+        changed = float(np.mean([game.played[i] != texts[i] for i in rows]))
         played = decisions(game.played)
         for name, d in played.items():
             result = {"f1_macro": macro_f1(d[rows], references[rows])}
@@ -184,10 +184,10 @@ def verdict(difference: float, target: bool) -> str:
     return "met" if difference >= -TARGET_DROP else f"missed by {-difference - TARGET_DROP:.4f}"
 
 
-def _cells(result: dict) -> list[str]:
+def _cell(result: dict) -> str:
     written = f"; as written {result['as written']:.4f}" if "as written" in result else ""  # a subset's own
     ci = f"[{result['ci'][0]:+.3f}, {result['ci'][1]:+.3f}]"
-    return [f"{result['f1_macro']:.4f} ({result['difference']:+.4f} {ci}){written}"]
+    return f"{result['f1_macro']:.4f} ({result['difference']:+.4f} {ci}){written}"
 
 
 def robustness_md(result: dict) -> list[str]:
@@ -218,7 +218,7 @@ def robustness_md(result: dict) -> list[str]:
                     f"| {family} | {info['rate']:g} | 0 | | no comment to play with |" + " |" * len(inde)
                 )
                 continue
-            cells = [c for s in inde.values() for c in _cells(s[family])]
+            cells = [_cell(s[family]) for s in inde.values()]
             lines.append(
                 f"| {family} | {info['rate']:g} | {info['rows']} | {100 * info['comments_changed']:.0f}% | "
                 + " | ".join(cells)
@@ -235,7 +235,7 @@ def robustness_md(result: dict) -> list[str]:
         "| as written | | " + " | ".join(f"{s['as written']:.4f}" for s in systems.values()) + " |",
     ]
     for family in [*FAMILIES, MIXED]:
-        cells = [c for s in systems.values() for c in _cells(s[family])]
+        cells = [_cell(s[family]) for s in systems.values()]
         lines.append(
             f"| {family} | {100 * result['families'][family]['comments_changed']:.0f}% | "
             + " | ".join(cells)

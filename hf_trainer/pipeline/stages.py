@@ -235,10 +235,10 @@ def python(recipe: str, *args: str) -> list[str]:
 class MemberCommands:
     """The command lines of one member's preflight and training (what run_all.sh passes to train.py)."""
 
-    def __init__(self, options: PipelineOptions) -> None:
+    def __init__(self, options: PipelineOptions, train_extra: list[str]) -> None:
         self.options = options
         self.out = Path(options.output_dir)
-        self.train_extra = split_extra(options.extra)[1]
+        self.train_extra = train_extra  # the pass-through flags that go to training (split_extra)
 
     def member_repo(self, model: str) -> str:
         return f"{self.options.hub_org}/unsmile-{member_name(model)}"
@@ -292,8 +292,8 @@ class StageGraph:
     def __init__(self, options: PipelineOptions) -> None:
         self.options = options
         self.out = Path(options.output_dir)
-        self.data_extra = split_extra(options.extra)[0]
-        self.commands = MemberCommands(options)
+        self.data_extra, train_extra = split_extra(options.extra)
+        self.commands = MemberCommands(options, train_extra)
 
     @property
     def skips_preflight(self) -> bool:

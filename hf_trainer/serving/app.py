@@ -19,7 +19,10 @@ import json
 import logging
 import os
 import tempfile
+from io import BytesIO
 from pathlib import Path
+
+import numpy as np
 
 from ..data.canonical import canonical
 from ..utils import io
@@ -116,39 +119,33 @@ def classify(ensemble: Ensemble, text: str | None, top_k: int = 3, words: dict =
 
 def reading_member(ensemble: Ensemble):
     """The member whose canonical form the app shows: the one of the largest weight."""
-    return ensemble.members[int(max(range(len(ensemble.members)), key=lambda i: ensemble.weights[i]))]
+    return ensemble.members[int(np.argmax(ensemble.weights))]
 
 
-def _decode_upload(path: str, raw: bytes, words: dict) -> tuple[str | None, str | None, str]:
-    """(a UTF-8 copy's path or None, a refusal or None, the encoding read) of an uploaded file: UTF-8,
-    else CP949 (EUC-KR and its Windows superset, what Korean Excel saves), read as such and said."""
-    name = f"`{Path(path).name.replace('`', '')}`"  # shown as code: a file name renders no Markdown
+def _shown_name(path: str) -> str:
+    """A file name as a message shows it: as code, so it renders no Markdown."""
+    return f"`{Path(path).name.replace('`', '')}`"
+
+
+def _decode_upload(path: str, raw: bytes, words: dict) -> tuple[bytes | None, str | None, str]:
+    """(the file as UTF-8 bytes or None, a refusal or None, the encoding read) of an uploaded file:
+    UTF-8, else CP949 (EUC-KR and its Windows superset, what Korean Excel saves), read as such and said."""
+    name = _shown_name(path)
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return (
-            None,
-            words["utf16"].format(name=name),
-            "",
-        )
+        return None, words["utf16"].format(name=name), ""
     if b"\x00" in raw[:8192]:
         return None, words["binary"].format(name=name), ""
     if not raw.strip():
         return None, words["empty"].format(name=name), ""
     try:
         raw.decode("utf-8")
-        return path, None, "UTF-8"
+        return raw, None, "UTF-8"
     except UnicodeDecodeError as err:
         utf8_error = err
     try:
-        text = raw.decode("cp949")
+        return raw.decode("cp949").encode("utf-8"), None, "CP949 (EUC-KR)"
     except UnicodeDecodeError:
-        return (
-            None,
-            words["encoding"].format(name=name, byte=utf8_error.start),
-            "",
-        )
-    copy = Path(tempfile.mkdtemp(dir=results_dir())) / Path(path).name
-    copy.write_text(text, encoding="utf-8")
-    return str(copy), None, "CP949 (EUC-KR)"
+        return None, words["encoding"].format(name=name, byte=utf8_error.start), ""
 
 
 def classify_file(
@@ -158,29 +155,24 @@ def classify_file(
     file predict.py would write, the same as a CSV with a UTF-8 BOM, the first flagged rows, a message)."""
     if not path:
         return None, None, [], words["no_file"]
-    name = f"`{Path(path).name.replace('`', '')}`"
-    readable, refusal, encoding = _decode_upload(path, Path(path).read_bytes(), words)
+    name = _shown_name(path)
+    utf8, refusal, encoding = _decode_upload(path, Path(path).read_bytes(), words)
     if refusal:
         return None, None, [], refusal
     tsv = Path(path).suffix.lower() == ".tsv"
     if tsv and not (column or "").strip():
         return None, None, [], words["no_column"].format(name=name)
-    with open(readable, "rb") as handle:
-        try:
-            texts = list(
-                io.read_tsv_column(handle, column.strip(), Path(path).name) if tsv else io.read_lines(handle)
-            )
-        except UserError as err:
-            return None, None, [], str(err)
+    handle = BytesIO(utf8)  # read once: a CP949 file is decoded in memory, never copied to disk
+    try:
+        texts = list(
+            io.read_tsv_column(handle, column.strip(), Path(path).name) if tsv else io.read_lines(handle)
+        )
+    except UserError as err:
+        return None, None, [], str(err)
     if not texts:
         return None, None, [], words["header_only"].format(name=name)
     if len(texts) > MAX_FILE_LINES:
-        return (
-            None,
-            None,
-            [],
-            words["too_many"].format(name=name, n=len(texts), max=MAX_FILE_LINES),
-        )
+        return None, None, [], words["too_many"].format(name=name, n=len(texts), max=MAX_FILE_LINES)
     out = Path(tempfile.mkdtemp(dir=results_dir())) / (Path(path).stem + ".jsonl")
     records = predict_records(ensemble, texts, chunk_size=256)
     flagged = write_results(out, progress.tqdm(records, total=len(texts), desc="Classifying") if progress else records,

@@ -7,8 +7,9 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping, Sequence
 
-CLEAN = "clean"
-ABUSE = "악플/욕설"
+from ..data.labels import UNSMILE_ABUSE as ABUSE
+from ..data.labels import UNSMILE_CLEAN as CLEAN
+
 # Fixed colours: every group label one hue, abuse another; clean is never shown as a reason.
 GROUP_COLOUR, ABUSE_COLOUR = "#f4a261", "#e63946"
 SPAN_FLOOR = 0.05  # spans that move a score by less than this are not shown as reasons

@@ -11,11 +11,11 @@ import csv
 import sys
 from pathlib import Path
 
+from hf_trainer.data.labels import UNSMILE_ABUSE, UNSMILE_CLEAN, UNSMILE_HATE_LABELS
 from hf_trainer.data.perturb import is_syllable, split_syllable
 from hf_trainer.evaluation.functional_suite.spell_items import SPELL_ITEMS
 
-HATE_LABELS = ("여성/가족", "남성", "성소수자", "인종/국적", "연령", "지역", "종교", "기타 혐오")
-ABUSE, CLEAN = "악플/욕설", "clean"
+HATE_LABELS, ABUSE, CLEAN = UNSMILE_HATE_LABELS, UNSMILE_ABUSE, UNSMILE_CLEAN
 CASES_FILE = Path(__file__).with_name("cases.tsv")
 COLUMNS = ("case_id", "functionality", "target", "term", "text", "gold", "checked")
 
