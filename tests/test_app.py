@@ -338,7 +338,9 @@ def korean_page(served):
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         hosts: list[str] = []
         page.on("request", lambda request: hosts.append(request.url.split("/")[2]))
-        page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
+        # Not "networkidle": a page with session state keeps a heartbeat stream open.
+        page.goto(f"http://127.0.0.1:{port}/", wait_until="load")
+        page.wait_for_selector("textarea")
         yield page, hosts
         browser.close()
     app.close()
@@ -392,6 +394,8 @@ def test_the_page_gives_one_verdict_every_threshold_and_no_stale_result(korean_p
     page.wait_for_function(
         "document.querySelector('#verdict').innerText.includes('해당 없음')", timeout=60_000
     )
+    page.wait_for_timeout(1500)  # Gradio also fires `input` on Shift+Enter: the result must stay
+    assert "해당 없음" in page.locator("#verdict").inner_text()
     page.get_by_text(EXAMPLES[0]).click()  # an example classifies on click
     page.wait_for_function(
         "document.querySelector('#verdict').innerText.includes('판정: 여성/가족')", timeout=60_000

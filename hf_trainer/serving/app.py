@@ -274,19 +274,19 @@ def build_app(ensemble: Ensemble, metrics: dict | None = None, lang: str = "ko")
 
 
 def _comment_tab(gr, ensemble: Ensemble, words: dict) -> None:
+    blank = ("", "", {"text": "", "entities": []}, "", "", {})
+
     def on_text(text: str | None):
-        try:
-            return classify(ensemble, text, words=words)
+        try:  # the comment comes back too: it is what the shown result is of
+            return (*classify(ensemble, text, words=words), text)
         except Exception as err:  # noqa: BLE001 - a message in the app, never a stack trace
             logger.exception("Classifying a comment failed")
-            return (
-                "",
-                "",
-                {"text": "", "entities": []},
-                "",
-                words["failed"].format(error=type(err).__name__),
-                {},
-            )
+            return (*blank[:4], words["failed"].format(error=type(err).__name__), {}, text)
+
+    def on_edit(text: str | None, shown_of: str | None):
+        # The shown result is stale once the comment differs from the one it is of. Gradio also fires
+        # `input` on Shift+Enter, with the text unchanged: then nothing is cleared.
+        return (*blank, None) if text != shown_of else tuple(gr.skip() for _ in range(len(blank) + 1))
 
     text = gr.Textbox(label=words["comment"], placeholder=words["placeholder"], lines=3)
     button = gr.Button(words["classify"], variant="primary")
@@ -298,12 +298,15 @@ def _comment_tab(gr, ensemble: Ensemble, words: dict) -> None:
         spans = gr.HighlightedText(label=words["why"], combine_adjacent=False, show_legend=False,
                                    color_map=colour_map(ensemble.labels), elem_id="spans")  # fmt: skip
     scores = gr.JSON(visible=False)  # every label's score, for API clients
-    outputs = [verdict_line, table, spans, read, message, scores]
-    button.click(on_text, inputs=text, outputs=outputs, api_name="classify")
-    text.submit(on_text, inputs=text, outputs=outputs, api_name=False)
-    # An edit makes the shown result stale: it goes (typing, not the example fill-in, triggers this).
-    blank = ("", "", {"text": "", "entities": []}, "", "", {})
-    text.input(lambda _: blank, inputs=text, outputs=outputs, api_name=False, queue=False)
+    shown_of = gr.State(None)  # the comment the shown result is of
+    outputs = [verdict_line, table, spans, read, message, scores, shown_of]
+    # One queue for the comment's events, one at a time in the order they came.
+    serial = {"concurrency_id": "comment", "concurrency_limit": 1}
+    button.click(on_text, inputs=text, outputs=outputs, api_name="classify", **serial)
+    text.submit(on_text, inputs=text, outputs=outputs, api_name=False, **serial)
+    text.input(
+        on_edit, inputs=[text, shown_of], outputs=outputs, api_name=False, show_progress="hidden", **serial
+    )
     gr.Examples(EXAMPLES, inputs=text, outputs=outputs, fn=on_text, run_on_click=True,
                 cache_examples=False, label=words["examples"])  # fmt: skip
 
@@ -328,7 +331,8 @@ def _file_tab(gr, ensemble: Ensemble, words: dict) -> None:
     outputs = [jsonl, csv, preview, message]
     button.click(on_file, inputs=[upload, column], outputs=outputs, api_name="classify_file")
     # A new upload makes the shown result stale.
-    upload.change(lambda _: (None, None, [], ""), inputs=upload, outputs=outputs, api_name=False, queue=False)
+    upload.change(lambda _: (None, None, [], ""), inputs=upload, outputs=outputs, api_name=False,
+                  show_progress="hidden")  # fmt: skip
 
 
 def font_css() -> tuple[str, list[str]]:
