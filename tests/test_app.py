@@ -277,6 +277,9 @@ def test_the_model_panel_says_where_the_data_came_from_and_what_is_served(served
     assert "Demo on the shipped synthetic sample" in model_panel(ensemble, synthetic)
     assert "Demo on the shipped synthetic sample" not in panel
     assert "not known here" in model_panel(ensemble, None) and "not recorded" in model_panel(ensemble, {})
+    korean = model_panel(ensemble, real, WORDS["ko"])  # the Korean page says it all in Korean
+    assert "학습 데이터: `unsmile_train_v1.0.tsv`" in korean and "**torch** 백엔드" in korean
+    assert "95% 구간 0.7243-0.7484" in korean and "2번 채점" in korean and "Trained on" not in korean
 
 
 def test_the_synthetic_samples_digests_are_the_shipped_files():
@@ -418,7 +421,7 @@ def test_the_page_gives_one_verdict_every_threshold_and_no_stale_result(korean_p
     # The model tab says what this model is: a demo on the synthetic sample.
     page.get_by_role("tab", name="모델").click()
     page.wait_for_function(
-        "document.body.innerText.includes('Demo on the shipped synthetic sample')", timeout=10_000
+        "document.body.innerText.includes('배포본의 합성 예제로 학습한 데모')", timeout=10_000
     )
     assert set(hosts) == {hosts[0]} and hosts[0].startswith("127.0.0.1:")  # nothing from elsewhere
     assert page.evaluate("Array.from(document.fonts).some(f => f.status === 'loaded')")  # the app's own font

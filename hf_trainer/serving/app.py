@@ -44,10 +44,6 @@ EXAMPLES = [  # written for this project (UnSmile's licence forbids derivatives 
     "ㅅㅣ발 진짜 짜증나네",
     "너 같은 놈이랑은 말도 섞기 싫다",
 ]
-LICENCE_NOTE = (
-    "The Korean UnSmile dataset (Smilegate AI, 2022) is CC BY-NC-ND 4.0: a model trained on it is for "
-    "non-commercial use only. The examples here were written for this project."
-)
 # A Korean font served by the app itself (NanumGothic, SIL Open Font License, shipped by
 # koreanize-matplotlib, a dependency): Hangul renders on a machine without Korean fonts, and no CDN.
 FONT_FAMILY = "NanumGothicApp"  # one CSS identifier: no spaces or brackets
@@ -72,7 +68,7 @@ def model_panel(ensemble: Ensemble, metrics: dict | None, words: dict = WORDS["e
     used), every label's threshold and test F1, the test macro F1 with its interval, how many times the
     test split was scored, the data licence."""
     metrics = metrics or {}
-    lines = [data_note(metrics), "", f"Served with the **{ensemble.backend}** backend.", ""]
+    lines = [data_note(metrics, words), "", words["served"].format(backend=ensemble.backend), ""]
     lines += [words["members"], "|---|---:|---|"]
     for m, w in zip(ensemble.spec.members, ensemble.weights, strict=True):
         lines.append(f"| {m['name']} | {w:.2f} | {'' if w > 0 else words['unused']} |")
@@ -84,19 +80,14 @@ def model_panel(ensemble: Ensemble, metrics: dict | None, words: dict = WORDS["e
         lines.append(f"| {name} | {threshold:.2f} | {'-' if f1 is None else f'{f1:.2f}'} |")
     f1 = tuned.get("f1_macro")
     if f1 is None:
-        lines += ["", "No test report with the ensemble's figures: its test macro F1 is not known here."]
+        lines += ["", words["no_report"]]
     else:
         ci = metrics.get("bootstrap_ci", {}).get("systems", {}).get("ensemble tuned", {}).get("f1_macro")
-        interval = f" (95% interval {ci[0]:.4f}-{ci[1]:.4f})" if ci else ""
+        interval = words["interval"].format(low=ci[0], high=ci[1]) if ci else ""
         count = metrics.get("test_evaluation")
-        scored = (
-            f"the test split was scored {count} time(s)"
-            if count
-            else "how often the test split was scored is not recorded"
-        )
-        lines += ["", f"Test macro F1, thresholds chosen on validation: **{f1:.4f}**{interval}; {scored}. "
-                  "The test figures are those of the members' PyTorch scores saved at training (fp32)."]  # fmt: skip
-    return "\n".join([*lines, "", LICENCE_NOTE])
+        scored = words["scored"].format(count=count) if count else words["scored_unknown"]
+        lines += ["", words["test_f1"].format(f1=f1, interval=interval, scored=scored)]
+    return "\n".join([*lines, "", words["licence"]])
 
 
 def classify(ensemble: Ensemble, text: str | None, top_k: int = 3, words: dict = WORDS["en"]) -> tuple:
@@ -324,7 +315,7 @@ def _file_tab(gr, ensemble: Ensemble, words: dict) -> None:
     button = gr.Button(words["classify_file"], variant="primary")
     message = gr.Markdown()
     preview = gr.Dataframe(headers=["line", "text", "labels"], label=words["preview"].format(n=PREVIEW_ROWS),
-                           interactive=False, wrap=True)  # fmt: skip
+                           interactive=False, wrap=True, elem_id="preview")  # fmt: skip
     with gr.Row():
         jsonl = gr.File(label=words["jsonl"])
         csv = gr.File(label=words["csv"])
@@ -340,7 +331,8 @@ def font_css() -> tuple[str, list[str]]:
     font = web_font()
     css = (
         f"@font-face {{ font-family: '{FONT_FAMILY}'; src: url('/gradio_api/file={font}') "
-        "format('truetype'); font-display: swap; } #verdict * { font-size: 1.3rem !important; font-weight: 600; }"
+        "format('truetype'); font-display: swap; } #verdict * { font-size: 1.3rem !important; font-weight: 600; } "
+        "#preview p { font-family: var(--font) !important; }"
     )
     return css, [str(font.parent)]
 
@@ -371,7 +363,8 @@ def theme():
     import gradio as gr
 
     system = [FONT_FAMILY, "system-ui", "Apple SD Gothic Neo", "Malgun Gothic", "Noto Sans KR", "sans-serif"]
-    return gr.themes.Default(font=system, font_mono=["ui-monospace", "monospace"])
+    # The app's font in the monospace list too: Hangul in tables (the flagged-rows preview) falls back to it.
+    return gr.themes.Default(font=system, font_mono=["ui-monospace", FONT_FAMILY, "monospace"])
 
 
 def launch(app, host: str = "127.0.0.1", port: int = 7860, block: bool = True):

@@ -49,6 +49,18 @@ WORDS = {
         "no_column": "{name}은(는) TSV 파일입니다. 댓글이 든 열의 이름을 적어 주세요.",
         "header_only": "{name}에는 머리글만 있고 댓글이 없습니다.",
         "too_many": "{name}의 댓글이 {n:,}개입니다. 앱은 {max:,}개까지 받습니다(predict.py를 쓰세요).",
+        "synthetic": "**배포본의 합성 예제로 학습한 데모** (recipes/demo_data/): 파이프라인을 보이려고 만든 데이터라, "
+        "이 점수는 혐오 표현에 대해 아무것도 말해 주지 않습니다.",
+        "trained_on": "학습 데이터: {files}.", "hub_data": "학습 데이터: Hub 데이터셋 `{dataset}` (커밋 {commit}).",
+        "no_source": "학습 데이터의 출처가 기록되어 있지 않습니다.",
+        "served": "구성 모델은 **{backend}** 백엔드로 서비스됩니다.",
+        "no_report": "앙상블의 테스트 보고서가 없어 테스트 macro F1을 알 수 없습니다.",
+        "test_f1": "테스트 macro F1 (기준은 검증 데이터에서 고름): **{f1:.4f}**{interval}; {scored}. 테스트 수치는 "
+        "학습 때 저장한 구성 모델의 PyTorch 점수(fp32)로 계산했습니다.",
+        "interval": " (95% 구간 {low:.4f}-{high:.4f})", "scored": "테스트 데이터는 {count}번 채점했습니다",
+        "scored_unknown": "테스트 데이터를 몇 번 채점했는지 기록되어 있지 않습니다",
+        "licence": "한국어 UnSmile 데이터셋(Smilegate AI, 2022)은 CC BY-NC-ND 4.0입니다: 이 데이터로 학습한 모델은 "
+        "비상업적 용도로만 쓸 수 있습니다. 여기의 예시는 이 프로젝트를 위해 쓴 문장입니다.",
         "classified": "댓글 {n:,}개를 분류했습니다.", "read_encoding": " {encoding}(으)로 읽었습니다.",
     },
     "en": {
@@ -78,6 +90,18 @@ WORDS = {
         "no_column": "{name} is a TSV file: give the name of the column that holds the comments.",
         "header_only": "{name} has a header and no comments.",
         "too_many": "{name} has {n:,} comments; the app takes at most {max:,} (use predict.py).",
+        "synthetic": "**Demo on the shipped synthetic sample** (recipes/demo_data/): made up by the recipe to prove "
+        "the pipeline; these scores mean nothing about hate speech.",
+        "trained_on": "Trained on: {files}.", "hub_data": "Trained on the Hub dataset `{dataset}` at commit {commit}.",
+        "no_source": "Where the training data came from is not recorded.",
+        "served": "Served with the **{backend}** backend.",
+        "no_report": "No test report with the ensemble's figures: its test macro F1 is not known here.",
+        "test_f1": "Test macro F1, thresholds chosen on validation: **{f1:.4f}**{interval}; {scored}. The test "
+        "figures are those of the members' PyTorch scores saved at training (fp32).",
+        "interval": " (95% interval {low:.4f}-{high:.4f})", "scored": "the test split was scored {count} time(s)",
+        "scored_unknown": "how often the test split was scored is not recorded",
+        "licence": "The Korean UnSmile dataset (Smilegate AI, 2022) is CC BY-NC-ND 4.0: a model trained on it is "
+        "for non-commercial use only. The examples here were written for this project.",
         "classified": "{n:,} comment{s} classified.", "read_encoding": " Read as {encoding}.",
     },
 }  # fmt: skip
@@ -174,22 +198,19 @@ def is_synthetic_demo(metrics: Mapping | None) -> bool:
     return bool(files) and all(SYNTHETIC_SAMPLE_SHA256.get(_name(f)) == digest for f, digest in files.items())
 
 
-def data_note(metrics: Mapping | None) -> str:
+def data_note(metrics: Mapping | None, words: Mapping[str, str] = WORDS["en"]) -> str:
     """Where the served model's data came from, from its test report's `data_source`."""
     source = (metrics or {}).get("data_source") or {}
     files = source.get("files") or {}
     if is_synthetic_demo(metrics):
-        return (
-            "**Demo on the shipped synthetic sample** (recipes/demo_data/): made up by the recipe to prove "
-            "the pipeline; these scores mean nothing about hate speech."
-        )
+        return words["synthetic"]
     if files:
-        return "Trained on: " + ", ".join(f"`{_name(f)}` (SHA-256 {d[:12]})" for f, d in files.items()) + "."
-    if source.get("hub_dataset"):
-        return (
-            f"Trained on the Hub dataset `{source['hub_dataset']}` at commit {source.get('commit') or '?'}."
+        return words["trained_on"].format(
+            files=", ".join(f"`{_name(f)}` (SHA-256 {d[:12]})" for f, d in files.items())
         )
-    return "Where the training data came from is not recorded."
+    if source.get("hub_dataset"):
+        return words["hub_data"].format(dataset=source["hub_dataset"], commit=source.get("commit") or "?")
+    return words["no_source"]
 
 
 def _name(path: str) -> str:
