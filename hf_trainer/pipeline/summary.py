@@ -33,6 +33,7 @@ def build_summary(options: PipelineOptions, stage_seconds: dict[str, float], sec
         }
     summary = {
         "demo": options.demo,
+        "cpu": options.cpu,
         "data": options.data_dir or ("demo sample" if options.demo else "hub:smilegate-ai/kor_unsmile"),
         "models": models,
         "stopped_after": options.stop_after,

@@ -28,6 +28,7 @@ from .trainer import (
     NonFiniteLossCallback,
     check_identical_across_ranks,
     compute_pos_weight,
+    length_order,
 )
 
 logger = logging.getLogger(__name__)
@@ -72,7 +73,8 @@ def build_trainer(
         model=model,
         args=training_args,
         train_dataset=tokenized["train"],
-        eval_dataset=tokenized["validation"],
+        # Validation metrics do not depend on row order: evaluated shortest first, batches pad little.
+        eval_dataset=tokenized["validation"].select(length_order(tokenized["validation"])),
         processing_class=tokenizer,
         # Pad per batch, to a multiple of 8 under mixed precision (tensor-core friendly shapes).
         data_collator=DataCollatorWithPadding(

@@ -1,4 +1,5 @@
-"""Model presets and loading: the three Korean encoders from the Hub, and tiny local stand-ins."""
+"""Model loading: the three Korean encoders from the Hub, an encoder converted from a registry package,
+and tiny local stand-ins built from scratch."""
 
 from __future__ import annotations
 
@@ -269,6 +270,34 @@ def _source_and_defaults(
     return source, ignore_mismatched_sizes, revision
 
 
+def packaged_folder(preset: ModelPreset) -> str:
+    """The converted folder of a preset whose encoder ships in a registry package (converted once)."""
+    from .packaged_encoder import packaged_encoder_folder
+
+    return str(packaged_encoder_folder(preset.package))
+
+
+def freeze_word_embeddings(model: PreTrainedModel) -> None:
+    """Leave the word-embedding table out of training (a large multilingual table on a CPU budget:
+    no gradient, no optimiser state for it)."""
+    table = model.get_input_embeddings().weight
+    table.requires_grad_(False)
+    logger.info("Word embeddings frozen: %.1fM parameters not trained", table.numel() / 1e6)
+
+
+def loaded_note(classifier, tokenizer, weights: WeightsSource, max_length: int) -> None:
+    """Log what was loaded; give a tokenizer without a usable max length the recipe's."""
+    # Some Korean tokenizers (SoongsilBERT) carry no usable max length; the recipe's is explicit.
+    if tokenizer.model_max_length is None or tokenizer.model_max_length > 100_000:
+        tokenizer.model_max_length = max_length
+    logger.info(
+        "Loaded %s: %s, %.1fM parameters",
+        weights.describe(),
+        type(classifier).__name__,
+        classifier.num_parameters() / 1e6,
+    )
+
+
 def load_model_and_tokenizer(
     *,
     schema: LabelSchema,
@@ -283,6 +312,7 @@ def load_model_and_tokenizer(
     trust_remote_code: bool = False,
     use_safetensors: bool | None = None,
     revision: str | None = None,
+    freeze_embeddings: bool | None = None,
     tiny_vocab_size: int = 8000,
 ) -> LoadedModel:
     """Load (or build, for tiny presets) a multi-label classifier, its tokenizer and where it came from.
@@ -292,7 +322,9 @@ def load_model_and_tokenizer(
     `**dataclasses.asdict(model_args)`. `revision` defaults
     to the preset's pinned revision, else the repository's main branch. Weights load as in
     `resolve_weights`; a checkpoint with a classifier head of another size (SoongsilBERT's 3 BEEP
-    labels) gets a fresh head when `ignore_mismatched_sizes` (on by default for such a preset).
+    labels) gets a fresh head when `ignore_mismatched_sizes` (on by default for such a preset). A
+    packaged preset (e5-small) loads from its converted folder; `freeze_embeddings` (default: on for
+    such a preset) keeps the word-embedding table out of training.
     """
     model_preset = PRESETS.get(model) if model else None
     if model and model_preset is None:
@@ -302,6 +334,9 @@ def load_model_and_tokenizer(
     if model_name_or_path is None and model_preset is not None and model_preset.tiny_architecture:
         return build_tiny(model_preset, schema, train_texts, max_length, classifier_dropout,
                           attn_implementation, tiny_vocab_size)  # fmt: skip
+    packaged = model_name_or_path is None and model_preset is not None and model_preset.package is not None
+    if packaged:
+        model_name_or_path = packaged_folder(model_preset)
     source, ignore_mismatched_sizes, revision = _source_and_defaults(
         model_preset, model_name_or_path, ignore_mismatched_sizes, revision
     )
@@ -333,13 +368,7 @@ def load_model_and_tokenizer(
             f"Could not load '{source}' ({err}). Without access to the Hugging Face Hub, use a tiny local "
             "preset (--model tiny-electra|tiny-bert|tiny-roberta) or --model_name_or_path LOCAL_DIR."
         ) from err
-    # Some Korean tokenizers (SoongsilBERT) carry no usable max length; the recipe's is explicit.
-    if tokenizer.model_max_length is None or tokenizer.model_max_length > 100_000:
-        tokenizer.model_max_length = max_length
-    logger.info(
-        "Loaded %s: %s, %.1fM parameters",
-        weights.describe(),
-        type(classifier).__name__,
-        classifier.num_parameters() / 1e6,
-    )
+    loaded_note(classifier, tokenizer, weights, max_length)
+    if freeze_embeddings if freeze_embeddings is not None else packaged:
+        freeze_word_embeddings(classifier)
     return LoadedModel(classifier, tokenizer, weights)

