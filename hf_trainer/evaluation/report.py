@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..data.labels import UNSMILE_LABELS
+from ..training.packaged_encoder import packaged_description
 from ..utils import io
 
 logger = logging.getLogger(__name__)
@@ -360,8 +361,11 @@ def provenance_md(result: dict) -> list[str]:
         lines += ["", "| member | base model | revision | commit | weights file |", "|---|---|---|---|---|"]
         for name, base in result["base_models"].items():
             base = base or {}
+            source = base.get("source", "built from scratch")
+            if base.get("package"):
+                source = f"package {packaged_description(base['package'])}"
             lines.append(
-                f"| {name} | {base.get('source', 'built from scratch')} | {base.get('revision') or ''} | "
+                f"| {name} | {source} | {base.get('revision') or ''} | "
                 f"{base.get('commit') or 'local'} | {base.get('file', '')} |"
             )
     if result.get("data_source"):

@@ -11,6 +11,7 @@ from ..evaluation.report import KCBERT_BASELINE
 from ..members import entry_kind, member_class
 from ..selection.ensemble import EnsembleSpec
 from ..serving.app_views import is_synthetic_demo
+from ..training.packaged_encoder import packaged_description
 
 # What each canonical-form step undoes, in the card's words (hf_trainer/data/canonical.py).
 CANONICAL_STEP_WORDS = {
@@ -164,7 +165,9 @@ def _provenance_lines(test_metrics: dict) -> list[str]:
         lines += ["", "Base models (Hub commit fine-tuned from):", ""]
         for name, base in test_metrics["base_models"].items():
             where = (
-                f"`{base['source']}` at commit `{base.get('commit') or 'local'}`"
+                f"converted from the package {packaged_description(base['package'])}"
+                if base and base.get("package")
+                else f"`{base['source']}` at commit `{base.get('commit') or 'local'}`"
                 if base
                 else "built from scratch"
             )

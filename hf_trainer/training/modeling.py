@@ -3,6 +3,7 @@ and tiny local stand-ins built from scratch."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Iterable
@@ -24,6 +25,8 @@ from transformers import (
 
 from ..data.labels import LabelSchema
 from ..utils.errors import InvalidArgument, ModelLoadError, UserError
+from ..utils.io import read_json
+from .packaged_encoder import packaged_description
 from .presets import PRESETS, ModelPreset
 
 logger = logging.getLogger(__name__)
@@ -129,6 +132,7 @@ class WeightsSource:
     revision: str | None
     file: str  # one of SAFETENSORS_FILES or TORCH_FILES
     commit: str | None  # the resolved Hub commit sha; None for a local folder
+    package: dict | None = None  # a packaged encoder's conversion.json: package, version, file, sha256
 
     @property
     def is_safetensors(self) -> bool:
@@ -136,11 +140,14 @@ class WeightsSource:
 
     def describe(self) -> str:
         where = f"{self.source} at commit {self.commit}" if self.commit else self.source
+        if self.package:
+            where += f" (converted from {packaged_description(self.package)})"
         loader = "safetensors" if self.is_safetensors else "torch weights_only loader: tensors only, no code"
         return f"{where}, weights from {self.file} ({loader})"
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "revision": self.revision, "file": self.file, "commit": self.commit}
+        record = {"source": self.source, "revision": self.revision, "file": self.file, "commit": self.commit}
+        return record | ({"package": self.package} if self.package else {})
 
 
 def resolve_weights(
@@ -332,8 +339,11 @@ def load_model_and_tokenizer(
     label_kwargs = label_config_kwargs(schema, classifier_dropout)
 
     if model_name_or_path is None and model_preset is not None and model_preset.tiny_architecture:
-        return build_tiny(model_preset, schema, train_texts, max_length, classifier_dropout,
-                          attn_implementation, tiny_vocab_size)  # fmt: skip
+        loaded = build_tiny(model_preset, schema, train_texts, max_length, classifier_dropout,
+                            attn_implementation, tiny_vocab_size)  # fmt: skip
+        if freeze_embeddings:
+            freeze_word_embeddings(loaded.model)
+        return loaded
     packaged = model_name_or_path is None and model_preset is not None and model_preset.package is not None
     if packaged:
         model_name_or_path = packaged_folder(model_preset)
@@ -369,6 +379,8 @@ def load_model_and_tokenizer(
             "preset (--model tiny-electra|tiny-bert|tiny-roberta) or --model_name_or_path LOCAL_DIR."
         ) from err
     loaded_note(classifier, tokenizer, weights, max_length)
+    if packaged:  # the package it came from, for run_config, metrics, the report and the model card
+        weights = dataclasses.replace(weights, package=read_json(Path(source) / "conversion.json"))
     if freeze_embeddings if freeze_embeddings is not None else packaged:
         freeze_word_embeddings(classifier)
     return LoadedModel(classifier, tokenizer, weights)

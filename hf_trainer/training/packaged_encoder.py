@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
 
 from ..utils import io
 from ..utils.errors import ModelLoadError
@@ -108,6 +109,8 @@ def read_e5_file(path: str | os.PathLike) -> E5File:
     if reader.take(4) != MAGIC:
         raise ModelLoadError(f"{path}: byte 0: not an E5S1 model file (magic {reader.data[:4]!r})")
     (version,) = reader.unpack("I")
+    if version != 1:
+        raise ModelLoadError(f"{path}: byte 4: E5S1 version {version}; this reader knows version 1")
     names = ("hidden", "layers", "heads", "intermediate", "vocab", "positions", "token_types")
     sizes = dict(zip(names, reader.unpack("7i"), strict=True), version=version)
     sizes["eps"], sizes["block"] = reader.unpack("fi")
@@ -131,15 +134,29 @@ def read_e5_file(path: str | os.PathLike) -> E5File:
         (name_length,) = reader.unpack("H")
         name = reader.take(name_length).decode("ascii")
         dtype, count, offset, size = reader.unpack("BIQQ")
+        expected = {0: 4 * count, 1: count // BLOCK * Q4_BLOCK_DTYPE.itemsize}.get(dtype)
+        if expected is None or size != expected or offset + size > len(reader.data):
+            raise ModelLoadError(
+                f"{path}: tensor {name!r} (dtype {dtype}, {count} values) claims bytes {offset}-{offset + size} "
+                f"of a {len(reader.data)}-byte file: unknown dtype, wrong size or past the end"
+            )
         raw = np.frombuffer(reader.data, dtype=np.uint8, count=size, offset=offset)
         if dtype == 0:
             tensors[name] = raw.view("<f4").copy()
-        elif dtype == 1:
-            tensors[name] = dequantize_q4(raw, count // sizes["hidden"], sizes["hidden"]) if count else raw
         else:
-            raise ModelLoadError(f"{path}: tensor {name!r} has unknown dtype {dtype}")
+            tensors[name] = dequantize_q4(raw, count // sizes["hidden"], sizes["hidden"])
+    missing = sorted(set(expected_tensors(sizes["layers"])) - set(tensors))
+    if missing:
+        raise ModelLoadError(f"{path}: missing tensors {', '.join(missing[:5])}")
     special_ids = dict(bos=bos, eos=eos, pad=pad, unk=unk)
     return E5File(sizes, pieces, scores, special_ids, normalization, tensors)
+
+
+def expected_tensors(layers: int) -> list[str]:
+    """The tensor names the engine's loader looks up (e5.c, e5_parse)."""
+    per_layer = ("q", "k", "v", "ao", "aln", "fi", "fo", "oln")
+    names = ["emb.word", "emb.pos", "emb.type", "emb.ln.w", "emb.ln.b"]
+    return names + [f"l{i}.{part}.{wb}" for i in range(layers) for part in per_layer for wb in ("w", "b")]
 
 
 def _shape_tensors(e5: E5File) -> dict[str, np.ndarray]:
@@ -180,8 +197,13 @@ def _shape_tensors(e5: E5File) -> dict[str, np.ndarray]:
 def compile_charsmap(normalization: dict[int, tuple[int, ...]]) -> bytes:
     """The file's per-character normalisation map compiled into SentencePiece's precompiled charsmap
     (what `tokenizers.normalizers.Precompiled` reads), by SentencePiece's own rule compiler."""
-    import sentencepiece as spm
-    from sentencepiece import sentencepiece_model_pb2
+    try:
+        import sentencepiece as spm
+        from sentencepiece import sentencepiece_model_pb2
+    except ImportError as err:
+        raise ModelLoadError(
+            f"the e5-small tokenizer needs SentencePiece ({err}): pip install -e '.[encoder]'"
+        ) from err
 
     with tempfile.TemporaryDirectory() as scratch:
         rules = Path(scratch) / "rules.tsv"
@@ -205,7 +227,9 @@ def compile_charsmap(normalization: dict[int, tuple[int, ...]]) -> bytes:
 
 def build_unigram_tokenizer(e5: E5File, max_length: int = 512):
     """XLM-R's tokenizer rebuilt from the file: its Unigram pieces and scores, its normalisation map,
-    a metaspace pre-tokenizer, `<s> ... </s>` around each text (as transformers converts XLM-R)."""
+    a metaspace pre-tokenizer, `<s> ... </s>` around each text (as transformers converts XLM-R). A run
+    of unknown characters is one `<unk>`, as SentencePiece gives it (the model was trained so); the
+    package's own engine gives one per character."""
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
@@ -230,6 +254,14 @@ def build_unigram_tokenizer(e5: E5File, max_length: int = 512):
         pad_token=e5.pieces[ids["pad"]], unk_token=e5.pieces[ids["unk"]], mask_token="<mask>",
         model_max_length=max_length, model_input_names=["input_ids", "attention_mask"],
     )  # fmt: skip
+
+
+def packaged_description(record: dict) -> str:
+    """A converted encoder's origin in words, from its conversion.json (logs, report, model card)."""
+    return (
+        f"{record['package']}=={record['package_version']}: {record['base_model']}, {record['file']} "
+        f"(sha256 {record['file_sha256'][:12]}…, 4-bit weights dequantised)"
+    )
 
 
 def package_file(encoder: PackagedEncoder) -> Path:
@@ -283,13 +315,17 @@ def convert_encoder(encoder: PackagedEncoder, source: Path, destination: Path, p
         "note": "4-bit weights dequantised to float32; pooler initialised to identity (the file has none)",
     }
     destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=destination.name + ".", dir=destination.parent))
+    staging = Path(tempfile.mkdtemp(prefix=destination.name + ".partial-", dir=destination.parent))
     try:
+        staging.chmod(0o755)  # mkdtemp's 0700 would hide a shared cache from other users
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         io.write_json(staging / "conversion.json", record)
-        if destination.exists():  # a stale conversion (another file or format): replaced whole
-            shutil.rmtree(destination)
+        if destination.exists():  # a stale conversion (another format): moved aside, then removed
+            stale = destination.with_name(destination.name + ".stale")
+            shutil.rmtree(stale, ignore_errors=True)
+            destination.rename(stale)
+            shutil.rmtree(stale, ignore_errors=True)
         staging.rename(destination)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -297,25 +333,35 @@ def convert_encoder(encoder: PackagedEncoder, source: Path, destination: Path, p
 
 
 def packaged_encoder_folder(name: str) -> Path:
-    """The converted folder of a packaged encoder, converting it at first use (about a minute)."""
+    """The converted folder of a packaged encoder, converting it at first use (about 10 s)."""
     encoder = PACKAGED_ENCODERS[name]
     source = package_file(encoder)
     installed = importlib.metadata.version(encoder.package)
     destination = encoder_cache_dir() / f"{encoder.package}-{installed}-{Path(encoder.file).stem}"
-    record_path = destination / "conversion.json"
-    if record_path.is_file():
-        record = io.read_json(record_path)
-        if record.get("format") == CONVERSION_FORMAT and record.get("package_version") == installed:
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    # One process converts; the others (every rank of a distributed run) wait, then find it done.
+    with FileLock(str(destination) + ".lock"):
+        if _is_current(destination, installed):
             return destination
-    if installed != encoder.version:
-        logger.warning(
-            "%s %s is installed; the conversion was written for %s",
-            encoder.package,
-            installed,
-            encoder.version,
-        )
-    logger.info(
-        "Converting %s from %s (%s) into %s", encoder.base_model, encoder.package, source.name, destination
-    )
-    convert_encoder(encoder, source, destination, installed)
+        for leftover in destination.parent.glob(destination.name + ".partial-*"):  # a killed conversion's
+            shutil.rmtree(leftover, ignore_errors=True)
+        if installed != encoder.version:
+            logger.warning(
+                "%s %s is installed; the conversion was written for %s",
+                encoder.package,
+                installed,
+                encoder.version,
+            )
+        logger.info("Converting %s from %s (%s) into %s (once)", encoder.base_model, encoder.package, source.name,
+                    destination)  # fmt: skip
+        convert_encoder(encoder, source, destination, installed)
     return destination
+
+
+def _is_current(folder: Path, package_version: str) -> bool:
+    """Whether `folder` holds a whole conversion of this format from this package version."""
+    record_path = folder / "conversion.json"
+    if not record_path.is_file():
+        return False
+    record = io.read_json(record_path)
+    return record.get("format") == CONVERSION_FORMAT and record.get("package_version") == package_version

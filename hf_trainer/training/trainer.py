@@ -20,8 +20,12 @@ logger = logging.getLogger(__name__)
 
 def length_order(dataset) -> np.ndarray:
     """Row indices of a tokenised dataset from shortest to longest: batches taken in this order pad
-    little (prediction on UnSmile's validation and test split with e5-small: XXX)."""
-    return np.argsort([len(ids) for ids in dataset["input_ids"]], kind="stable")
+    little (e5-small's predictions of UnSmile's validation and test rows after training: about 2.5
+    minutes in row order, under one in this order, on 2 cores)."""
+    lengths = (
+        dataset["length"] if "length" in dataset.column_names else [len(i) for i in dataset["input_ids"]]
+    )
+    return np.argsort(lengths, kind="stable")
 
 
 def compute_pos_weight(labels: np.ndarray, max_weight: float = 10.0) -> np.ndarray:
@@ -91,7 +95,7 @@ class MultiLabelTrainer(Trainer):
             return SequentialSampler(eval_dataset)
         return None  # accelerate shards in order; gather_for_metrics drops the padding duplicates
 
-    def predict_probabilities(self, dataset) -> tuple[np.ndarray, np.ndarray]:
+    def predict_probabilities(self, dataset) -> tuple[np.ndarray, np.ndarray | None]:
         """Sigmoid probabilities and labels for `dataset`, one row per example, in dataset order (run
         in length order, then put back)."""
         order = length_order(dataset)
@@ -100,8 +104,11 @@ class MultiLabelTrainer(Trainer):
         if len(logits) != len(dataset):
             raise RuntimeError(f"got {len(logits)} predictions for {len(dataset)} rows")
         probs = np.empty_like(logits, dtype=np.float32)
-        labels = np.empty((len(dataset), np.shape(output.label_ids)[1]), dtype=np.float32)
-        probs[order], labels[order] = sigmoid(logits), output.label_ids
+        probs[order] = sigmoid(logits)
+        if output.label_ids is None:  # a dataset without labels
+            return probs, None
+        labels = np.empty(np.shape(output.label_ids), dtype=np.float32)
+        labels[order] = output.label_ids
         return probs, labels
 
 

@@ -157,14 +157,12 @@ def base_model(splits, schema: LabelSchema):
     return model, build_wordpiece_tokenizer(splits["train"]["text"], vocab_size=30_000)
 
 
-def base_inference(splits, comments: int) -> dict:
-    """Item 6: one base-size member served by each backend on the same real comments (batch 64)."""
+def backend_rates(model, tokenizer, texts: list[str], work: Path, schema: LabelSchema) -> dict:
+    """Comments/s of one member on `texts` (batch 64) with torch fp32 and its ONNX fp32 and int8
+    exports (written to `work`), each copy's size and its largest probability difference from torch."""
     from hf_trainer.members.onnx import OnnxMember
     from hf_trainer.serving.export import export_member
 
-    schema = LabelSchema()
-    texts = repeated(splits["test"]["text"], comments)
-    model, tokenizer = base_model(splits, schema)
     spec = one_member_spec(schema)
 
     def rate(member) -> tuple[float, np.ndarray]:
@@ -172,23 +170,35 @@ def base_inference(splits, comments: int) -> dict:
         ensemble.predict_proba(texts[:64], batch_size=64)  # warm-up
         start = time.perf_counter()
         probs = ensemble.predict_proba(texts, batch_size=64)
-        return comments / (time.perf_counter() - start), probs
+        return len(texts) / (time.perf_counter() - start), probs
 
+    result = {
+        "comments": len(texts),
+        "batch_size": 64,
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
+    result["torch_fp32_per_s"], reference = rate(TransformerMember(model, tokenizer, device="cpu"))
+    files = export_member(model, tokenizer, work, "int8")
+    for variant, name in files.items():
+        per_s, probs = rate(OnnxMember(work / name, tokenizer, schema.names))
+        result[f"onnx_{variant}_per_s"] = per_s
+        result[f"onnx_{variant}_max_abs_prob_diff"] = float(np.abs(probs - reference).max())
+        result[f"onnx_{variant}_decisions_agree_at_0.5"] = float(
+            np.mean((probs >= 0.5) == (reference >= 0.5))
+        )
+        result[f"onnx_{variant}_bytes"] = (work / name).stat().st_size
+    result["torch_fp32_bytes"] = sum(p.numel() * p.element_size() for p in model.parameters())
+    return result
+
+
+def base_inference(splits, comments: int) -> dict:
+    """Item 6: one base-size member served by each backend on the same real comments (batch 64)."""
+    schema = LabelSchema()
+    texts = repeated(splits["test"]["text"], comments)
+    model, tokenizer = base_model(splits, schema)
     work = Path(tempfile.mkdtemp(prefix="bench_onnx_"))
     try:
-        result = {
-            "comments": comments,
-            "batch_size": 64,
-            "parameters": sum(p.numel() for p in model.parameters()),
-        }
-        result["torch_fp32_per_s"], reference = rate(TransformerMember(model, tokenizer, device="cpu"))
-        files = export_member(model, tokenizer, work, "int8")
-        for variant, name in files.items():
-            per_s, probs = rate(OnnxMember(work / name, tokenizer, schema.names))
-            result[f"onnx_{variant}_per_s"] = per_s
-            result[f"onnx_{variant}_max_abs_prob_diff"] = float(np.abs(probs - reference).max())
-            result[f"onnx_{variant}_bytes"] = (work / name).stat().st_size
-        result["torch_fp32_bytes"] = sum(p.numel() * p.element_size() for p in model.parameters())
+        result = backend_rates(model, tokenizer, texts, work, schema)
         model.save_pretrained(work)  # safetensors, for the probe of the torch copy
         tokenizer.save_pretrained(work)
         for kind in ("torch_fp32", "onnx_fp32", "onnx_int8"):
@@ -197,7 +207,12 @@ def base_inference(splits, comments: int) -> dict:
                 result[f"{kind}_load_peak_rss_bytes"] = memory["load_peak"]
                 result[f"{kind}_peak_rss_bytes"] = memory["peak"]
         if torch.cuda.is_available():
-            result["torch_fp16_cuda_per_s"], _ = rate(TransformerMember(model, tokenizer, device="cuda"))
+            spec = one_member_spec(schema)
+            ensemble = Ensemble([TransformerMember(model, tokenizer, device="cuda")], spec)
+            ensemble.predict_proba(texts[:64], batch_size=64)
+            start = time.perf_counter()
+            ensemble.predict_proba(texts, batch_size=64)
+            result["torch_fp16_cuda_per_s"] = comments / (time.perf_counter() - start)
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
