@@ -43,6 +43,7 @@ def scores_for(pieces):
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
     """A synthetic E5S1 file (random weights, vocab rows beyond the pieces) and its conversion."""
+    pytest.importorskip("sentencepiece", reason='the tokenizer compiler: pip install -e ".[encoder]"')
     root = tmp_path_factory.mktemp("e5")
     path = root / "model.bin"
     scores = scores_for(PIECES)

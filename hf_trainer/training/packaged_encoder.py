@@ -333,7 +333,7 @@ def convert_encoder(encoder: PackagedEncoder, source: Path, destination: Path, p
 
 
 def packaged_encoder_folder(name: str) -> Path:
-    """The converted folder of a packaged encoder, converting it at first use (about 10 s)."""
+    """The converted folder of a packaged encoder, converting it at first use (about 5 s)."""
     encoder = PACKAGED_ENCODERS[name]
     source = package_file(encoder)
     installed = importlib.metadata.version(encoder.package)

@@ -88,7 +88,7 @@ def rows(result: dict) -> list[tuple[str, str]]:
     cov = result["encoder_coverage"]
     out = [
         ("encoder package", f"{result['encoder_package']} ({result['encoder_licence']}), "
-         f"{result['encoder_file_bytes'] / 2**20:.0f} MB file, conversion {result['encoder_conversion_s']:.1f} s"),
+         f"{result['encoder_file_bytes'] / 2**20:.0f} MiB file, conversion {result['encoder_conversion_s']:.1f} s"),
         ("encoder vocabulary on the comments", f"[UNK] {cov['unk_token_share']:.2%} of tokens, "
          f"{cov['comments_with_unk_share']:.1%} of comments; {cov['pieces_per_comment_mean']:.1f} pieces a comment "
          f"(p50/p90/p99/max {'/'.join(f'{v:.0f}' for v in cov['pieces_per_comment_p50_p90_p99_max'])})"),
@@ -98,7 +98,7 @@ def rows(result: dict) -> list[tuple[str, str]]:
         out.append((
             "e5-small member, comments/s: torch fp32 / ONNX fp32 / ONNX int8",
             f"{s['torch_fp32_per_s']:.0f} / {s['onnx_fp32_per_s']:.0f} / {s['onnx_int8_per_s']:.0f} (int8 decisions "
-            f"agree at 0.5: {s['onnx_int8_decisions_agree_at_0.5']:.2%}; {s['onnx_int8_bytes'] / 2**20:.0f} MB vs "
-            f"{s['torch_fp32_bytes'] / 2**20:.0f} MB)",
+            f"agree at 0.5: {s['onnx_int8_decisions_agree_at_0.5']:.2%}; {s['onnx_int8_bytes'] / 2**20:.0f} MiB vs "
+            f"{s['torch_fp32_bytes'] / 2**20:.0f} MiB)",
         ))  # fmt: skip
     return out
