@@ -164,13 +164,12 @@ def _provenance_lines(test_metrics: dict) -> list[str]:
     if test_metrics.get("base_models"):
         lines += ["", "Base models (Hub commit fine-tuned from):", ""]
         for name, base in test_metrics["base_models"].items():
-            where = (
-                f"converted from the package {packaged_description(base['package'])}"
-                if base and base.get("package")
-                else f"`{base['source']}` at commit `{base.get('commit') or 'local'}`"
-                if base
-                else "built from scratch"
-            )
+            if not base:
+                where = "built from scratch"
+            elif base.get("package"):
+                where = f"converted from the package {packaged_description(base['package'])}"
+            else:
+                where = f"`{base['source']}` at commit `{base.get('commit') or 'local'}`"
             lines.append(f"- {name}: {where}")
     if test_metrics.get("data_source"):
         lines += ["", f"Data: `{json.dumps(test_metrics['data_source'], ensure_ascii=False)}`"]

@@ -89,7 +89,7 @@ def rows(result: dict) -> list[tuple[str, str]]:
     out = [
         ("encoder package", f"{result['encoder_package']} ({result['encoder_licence']}), "
          f"{result['encoder_file_bytes'] / 2**20:.0f} MiB file, conversion {result['encoder_conversion_s']:.1f} s"),
-        ("encoder vocabulary on the comments", f"[UNK] {cov['unk_token_share']:.2%} of tokens, "
+        ("encoder vocabulary on the comments", f"<unk> {cov['unk_token_share']:.2%} of tokens, "
          f"{cov['comments_with_unk_share']:.1%} of comments; {cov['pieces_per_comment_mean']:.1f} pieces a comment "
          f"(p50/p90/p99/max {'/'.join(f'{v:.0f}' for v in cov['pieces_per_comment_p50_p90_p99_max'])})"),
     ]  # fmt: skip

@@ -157,30 +157,32 @@ def base_model(splits, schema: LabelSchema):
     return model, build_wordpiece_tokenizer(splits["train"]["text"], vocab_size=30_000)
 
 
+def comments_per_s(member, texts: list[str], schema: LabelSchema) -> tuple[float, np.ndarray]:
+    """Comments/s of one member alone on `texts` at batch 64 (after a one-batch warm-up), and its scores."""
+    ensemble = Ensemble([member], one_member_spec(schema))
+    ensemble.predict_proba(texts[:64], batch_size=64)  # warm-up
+    start = time.perf_counter()
+    probs = ensemble.predict_proba(texts, batch_size=64)
+    return len(texts) / (time.perf_counter() - start), probs
+
+
 def backend_rates(model, tokenizer, texts: list[str], work: Path, schema: LabelSchema) -> dict:
     """Comments/s of one member on `texts` (batch 64) with torch fp32 and its ONNX fp32 and int8
     exports (written to `work`), each copy's size and its largest probability difference from torch."""
     from hf_trainer.members.onnx import OnnxMember
     from hf_trainer.serving.export import export_member
 
-    spec = one_member_spec(schema)
-
-    def rate(member) -> tuple[float, np.ndarray]:
-        ensemble = Ensemble([member], spec)
-        ensemble.predict_proba(texts[:64], batch_size=64)  # warm-up
-        start = time.perf_counter()
-        probs = ensemble.predict_proba(texts, batch_size=64)
-        return len(texts) / (time.perf_counter() - start), probs
-
     result = {
         "comments": len(texts),
         "batch_size": 64,
         "parameters": sum(p.numel() for p in model.parameters()),
     }
-    result["torch_fp32_per_s"], reference = rate(TransformerMember(model, tokenizer, device="cpu"))
+    result["torch_fp32_per_s"], reference = comments_per_s(
+        TransformerMember(model, tokenizer, device="cpu"), texts, schema
+    )
     files = export_member(model, tokenizer, work, "int8")
     for variant, name in files.items():
-        per_s, probs = rate(OnnxMember(work / name, tokenizer, schema.names))
+        per_s, probs = comments_per_s(OnnxMember(work / name, tokenizer, schema.names), texts, schema)
         result[f"onnx_{variant}_per_s"] = per_s
         result[f"onnx_{variant}_max_abs_prob_diff"] = float(np.abs(probs - reference).max())
         result[f"onnx_{variant}_decisions_agree_at_0.5"] = float(
@@ -207,12 +209,8 @@ def base_inference(splits, comments: int) -> dict:
                 result[f"{kind}_load_peak_rss_bytes"] = memory["load_peak"]
                 result[f"{kind}_peak_rss_bytes"] = memory["peak"]
         if torch.cuda.is_available():
-            spec = one_member_spec(schema)
-            ensemble = Ensemble([TransformerMember(model, tokenizer, device="cuda")], spec)
-            ensemble.predict_proba(texts[:64], batch_size=64)
-            start = time.perf_counter()
-            ensemble.predict_proba(texts, batch_size=64)
-            result["torch_fp16_cuda_per_s"] = comments / (time.perf_counter() - start)
+            cuda_member = TransformerMember(model, tokenizer, device="cuda")
+            result["torch_fp16_cuda_per_s"], _ = comments_per_s(cuda_member, texts, schema)
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
