@@ -135,6 +135,8 @@ def plot_threshold_curves(
 
 def plot_training_curves(path: Path, histories: dict[str, list[dict]]) -> Path:
     """Per member: train/val loss and val macro F1 per epoch (from trainer_state.json)."""
+    from matplotlib.ticker import MaxNLocator
+
     plt, _ = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     for name, history in histories.items():
@@ -151,6 +153,7 @@ def plot_training_curves(path: Path, histories: dict[str, list[dict]]) -> Path:
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs: a tick at 1.25 means nothing
     fig.tight_layout()
     save_figure(fig, path, dpi=110)
     plt.close(fig)
