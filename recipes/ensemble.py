@@ -1,11 +1,14 @@
 """Find ensemble weights on the validation split and write ensemble.json.
 
     python recipes/ensemble.py --members outputs/kcelectra outputs/soongsilbert outputs/roberta \
-        --output_dir outputs/ensemble [--objective f1_macro_tuned|logloss] [--calibrate temperature]
+        --output_dir outputs/ensemble [--objective f1_macro_tuned|logloss] [--calibrate temperature] \
+        [--gate_member outputs/char-ngram-blind]
 
 Reads each member's predictions/val.npz. With --calibrate temperature, each member's scores are first
 rescaled by one temperature fitted on val (ensemble.json keeps it; every later stage and inference
-apply it). Thresholds are added by recipes/thresholds.py.
+apply it). With --gate_member, that member (trained blind to group names) is the mention gate:
+weight 0, and the hate labels scaled by its hate score at a strength chosen on val
+(hf_trainer/selection/mention_gate.py). Thresholds are added by recipes/thresholds.py.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from hf_trainer.members import folder_kind
 from hf_trainer.selection.arguments import EnsembleArguments
 from hf_trainer.selection.calibration import apply_temperature, calibration_errors, fit_temperature
+from hf_trainer.selection.cross_validation import choose_mixture
 from hf_trainer.selection.ensemble import EnsembleSpec
 from hf_trainer.selection.thresholds import tuned_macro_f1
-from hf_trainer.selection.weight_search import choose_weights, removal_effects
+from hf_trainer.selection.weight_search import removal_effects
 from hf_trainer.training.predictions import load_aligned
 from hf_trainer.utils.arguments import RecipeArgumentParser
-from hf_trainer.utils.errors import run_recipe
+from hf_trainer.utils.errors import InvalidArgument, run_recipe
 from hf_trainer.utils.log import setup_logging
 
 logger = logging.getLogger("hf_trainer.ensemble_recipe")
@@ -51,13 +55,27 @@ def main(argv: list[str] | None = None) -> EnsembleSpec:
                 ],
             )
     calibrated = [apply_temperature(m.probs, t) for m, t in zip(members, temperatures, strict=True)]
-    weights, value, weight_choice = choose_weights(calibrated, labels, args.objective)
+    gate = gate_position(args.gate_member, args.members)
+    names = list(members[0].label_names)
+    weights, value, weight_choice, gate_choice = choose_mixture(
+        calibrated, labels, args.objective, names, gate
+    )
     kinds = [folder_kind(d) for d in args.members]
     spec = EnsembleSpec.from_members(
         members, kinds, weights, args.objective, value, args.output_dir, temperatures
     )
     spec.weight_choice = weight_choice
-    spec.removal = removal_effects(calibrated, weights, labels, [m.name for m in members])
+    weighted = [i for i in range(len(members)) if i != gate]
+    spec.removal = removal_effects(
+        [calibrated[i] for i in weighted], weights[weighted], labels, [members[i].name for i in weighted]
+    )
+    if gate is not None:
+        spec.gate = {"member": members[gate].name, "strength": gate_choice["strength"], "choice": gate_choice}
+        logger.info(
+            "Mention gate %s: strength %g (%s); CV val macro F1 ungated %.4f, per strength %s",
+            members[gate].name, gate_choice["strength"], gate_choice["rule"], gate_choice["ungated_cv_f1_macro"],
+            ", ".join(f"{s}: {v:.4f}" for s, v in gate_choice["cv_f1_macro"].items()),
+        )  # fmt: skip
     mixed = spec.mix([m.probs for m in members])
     path = spec.save(args.output_dir)
     for entry in spec.members:
@@ -92,6 +110,19 @@ def main(argv: list[str] | None = None) -> EnsembleSpec:
         path,
     )
     return spec
+
+
+def gate_position(gate_member: str | None, member_dirs: list[str]) -> int | None:
+    """The position of --gate_member among --members (a folder as given, or its folder name)."""
+    if gate_member is None:
+        return None
+    for i, folder in enumerate(member_dirs):
+        if (
+            gate_member in (folder, Path(folder).name)
+            or Path(gate_member).resolve() == Path(folder).resolve()
+        ):
+            return i
+    raise InvalidArgument(f"--gate_member {gate_member!r} is not one of --members {member_dirs}")
 
 
 if __name__ == "__main__":

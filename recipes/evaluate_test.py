@@ -68,6 +68,7 @@ from hf_trainer.utils.errors import UserError, run_recipe
 from hf_trainer.utils.log import setup_logging
 
 logger = logging.getLogger("hf_trainer.evaluate_test")
+UNGATED = "ensemble without the gate tuned"  # with a mention gate: the mix without it, for comparison
 
 
 def score_systems(spec: EnsembleSpec, val: list, test: list) -> tuple[dict, dict, np.ndarray, np.ndarray]:
@@ -87,12 +88,18 @@ def score_systems(spec: EnsembleSpec, val: list, test: list) -> tuple[dict, dict
     val_mixed, test_mixed = spec.mix([m.probs for m in val]), spec.mix([m.probs for m in test])
     add("ensemble @0.5", test_mixed, 0.5)
     add("ensemble tuned", test_mixed, spec.thresholds)
+    if spec.gate is not None:  # what the mention gate changes: the same mix without it, thresholds re-chosen
+        ungated_val = spec.mix([m.probs for m in val], gated=False)
+        ungated_test = spec.mix([m.probs for m in test], gated=False)
+        add(UNGATED, ungated_test, fit(ungated_val, val[0].references))
     return systems, decisions, val_mixed, test_mixed
 
 
 def comparisons(spec: EnsembleSpec) -> list[tuple[str, str]]:
     """The paired comparisons: tuned against 0.5, and the ensemble against its best member by val."""
     pairs = [("ensemble tuned", "ensemble @0.5")]
+    if spec.gate is not None:
+        pairs.insert(0, ("ensemble tuned", UNGATED))
     if len(spec.members) > 1:
         best = max(spec.members, key=lambda m: m.get("val_f1_macro_tuned", m.get("val_f1_macro", 0.0)))
         pairs.insert(0, ("ensemble tuned", f"{best['name']} tuned"))
@@ -190,7 +197,7 @@ def analyse(spec: EnsembleSpec, args, decisions: dict, val: list, test: list, va
 
 def members_section(spec: EnsembleSpec) -> dict:
     """Each member's weight and val figures, what leaving it out changes on val (from the ensemble
-    stage), and how the weights were chosen."""
+    stage), how the weights were chosen, and the mention gate."""
     removal = {effect["member"]: effect for effect in spec.removal or []}
     return {
         "members": [
@@ -204,6 +211,7 @@ def members_section(spec: EnsembleSpec) -> dict:
             for entry in spec.members
         ],
         "weight_choice": spec.weight_choice,
+        "gate": spec.gate,
     }
 
 

@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> EnsembleSpec:
     probs = spec.mix([m.probs for m in members])
     thresholds, evidence = choose_thresholds(probs, labels, args.threshold_choice, args.cv_folds, args.seed)
     # The whole selection out of fold: weights searched (on the members' calibrated scores; the
-    # temperatures themselves were fitted on all of val), then thresholds chosen the same way.
+    # temperatures themselves were fitted on all of val), the gate's strength, then thresholds.
     evidence["cv"]["weights_and_thresholds"] = cross_validate_selection(
         spec.calibrated([m.probs for m in members]),
         labels,
@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> EnsembleSpec:
         spec.objective,
         args.cv_folds,
         args.seed,
+        spec.labels,
+        spec.gate_index,
     )
     # Full precision: the thresholds applied later are exactly the ones chosen here (JSON keeps float64).
     spec.thresholds = [float(t) for t in thresholds]

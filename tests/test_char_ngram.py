@@ -115,7 +115,8 @@ def test_the_joined_view_reads_a_word_with_marks_or_spaces_inside_alike():
 
 @pytest.mark.parametrize("old_format, dropped", [("char-ngram/1", ("jamo_ngram_max", "initials_ngram_max")),
                                                  ("char-ngram/2", ("initials_ngram_max",)),
-                                                 ("char-ngram/3", ("joined_ngram_max",))])  # fmt: skip
+                                                 ("char-ngram/3", ("joined_ngram_max",)),
+                                                 ("char-ngram/4", ("blind_group_names",))])  # fmt: skip
 def test_a_member_saved_in_an_older_format_loads_as_it_was(mixed, tmp_path, old_format, dropped):
     import shutil
 
@@ -123,12 +124,17 @@ def test_a_member_saved_in_an_older_format_loads_as_it_was(mixed, tmp_path, old_
     folder = tmp_path / "old-format"
     shutil.copytree(root / "char-ngram", folder)
     config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
-    assert config["format"] == "char-ngram/4"
-    settings = {k: v for k, v in config["settings"].items() if k not in dropped and k != "joined_ngram_max"}
+    assert config["format"] == "char-ngram/5"
+    # Files before the joined view (3 and older) have no setting for it; none before 5 blinds.
+    older = (
+        ("blind_group_names",) if old_format == "char-ngram/4" else ("blind_group_names", "joined_ngram_max")
+    )
+    settings = {k: v for k, v in config["settings"].items() if k not in dropped + older}
+    config.pop("blinded_names")
     (folder / CONFIG_FILE).write_text(json.dumps(dict(config, format=old_format, settings=settings)))
     loaded = CharNgramMember.load(folder).settings
     assert loaded.initials_ngram_max == 0 and loaded.jamo_ngram_max == (0 if old_format.endswith("1") else 6)
-    assert loaded.joined_ngram_max == 0
+    assert loaded.joined_ngram_max == 0 and not loaded.blind_group_names
 
 
 def test_fit_is_deterministic():

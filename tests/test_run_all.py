@@ -363,11 +363,16 @@ def test_stop_after_runs_the_stages_up_to_one_and_no_further(tmp_path, capsys):
     assert "run without --stop_after to publish" in capsys.readouterr().err
 
 
-def test_the_cpu_profile_trains_char_ngrams_and_the_packaged_encoder_with_its_config(tmp_path):
+def test_the_cpu_profile_trains_char_ngrams_the_packaged_encoder_and_the_gate_with_their_configs(tmp_path):
     stages = {s.name: s for s in StageGraph(parse_options(["--cpu", "--output_dir", str(tmp_path)])).stages()}
     trains = [name for name in stages if name.startswith("train_")]
-    assert trains == ["train_char-ngram", "train_e5-small"]
+    assert trains == ["train_char-ngram", "train_e5-small", "train_char-ngram-blind"]
     assert "preflight_e5-small" in stages  # a pretrained model: checked before training
+    ensemble = stages["ensemble"].command  # the member blind to group names is the mention gate
+    assert ensemble[ensemble.index("--gate_member") + 1] == str(tmp_path / "char-ngram-blind")
+    assert str(Path("recipes") / "configs" / "char-ngram-blind.yaml") in " ".join(
+        stages["train_char-ngram-blind"].command
+    )
     command = stages["train_e5-small"].command
     assert str(Path("recipes") / "configs" / "e5-small.yaml") in " ".join(command)
     assert "--epochs" not in command  # its YAML's epochs and learning rate, not the demo's

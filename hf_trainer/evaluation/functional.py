@@ -34,6 +34,7 @@ COLUMNS = ("case_id", "functionality", "target", "term", "text", "gold", "checke
 CLEAN = UNSMILE_CLEAN
 # Functionalities whose false positives the per-group table counts: neutral and positive mentions.
 MENTIONS = ("neutral_mention", "positive_mention", "neutral_question", "pronoun_neutral")
+UNGATED = "ensemble without the gate"  # with a mention gate: the same mix without it
 WORST_CASES = 5  # failing cases listed per functionality and system, most confidently wrong first
 Z95 = 1.959963984540054
 
@@ -161,12 +162,16 @@ def score_system(
 
 
 def run_suite(ensemble, member_thresholds: Sequence[np.ndarray], cases: Sequence[Case],
-              batch_size: int = 64) -> dict:  # fmt: skip
-    """Every member (with its own thresholds) and the ensemble (with its thresholds) on the suite."""
+              batch_size: int = 64, ungated_thresholds: np.ndarray | None = None) -> dict:  # fmt: skip
+    """Every member (with its own thresholds) and the ensemble (with its thresholds) on the suite; with
+    a mention gate, the ensemble without it too (`ungated_thresholds`)."""
     texts = [c.text for c in cases]
     spec = ensemble.spec
     member_probs = [m.predict_proba(texts, batch_size) for m in ensemble.members]
     systems = {"ensemble": score_system(spec.mix(member_probs), ensemble.thresholds, cases, ensemble.labels)}
+    if ungated_thresholds is not None:
+        systems[UNGATED] = score_system(spec.mix(member_probs, gated=False), ungated_thresholds, cases,
+                                        ensemble.labels)  # fmt: skip
     for entry, probs, thresholds in zip(spec.members, member_probs, member_thresholds, strict=True):
         systems[entry["name"]] = score_system(probs.astype(np.float64), thresholds, cases, ensemble.labels)
     logger.info(
@@ -273,7 +278,7 @@ def run_functional_tests(folder: str | Path, suite: str | Path = CASES_FILE, bac
                          batch_size: int = 64) -> dict:  # fmt: skip
     """The suite on an ensemble folder: report/functional_tests.json, report/functional_tests.png and a
     section of report.md (when the test evaluation wrote one). Returns the figures."""
-    from ..selection.cross_validation import member_thresholds
+    from ..selection.cross_validation import member_thresholds, ungated_thresholds
     from ..selection.ensemble import EnsembleSpec
     from ..serving.inference import Ensemble
     from ..utils import io
@@ -290,7 +295,9 @@ def run_functional_tests(folder: str | Path, suite: str | Path = CASES_FILE, bac
         )
     kept = [c for c in cases if c.case_id not in seen]
     ensemble = Ensemble.from_pretrained(str(folder), backend=backend)
-    result = run_suite(ensemble, member_thresholds(spec, folder), kept, batch_size)
+    result = run_suite(
+        ensemble, member_thresholds(spec, folder), kept, batch_size, ungated_thresholds(spec, folder)
+    )
     root = SUITE_DIR.parents[2]  # the repository: the shipped suite is named by its path there
     where = Path(suite).resolve()
     result |= {

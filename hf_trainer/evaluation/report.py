@@ -225,7 +225,23 @@ def members_md(result: dict) -> list[str]:
             f"The best weights on validation ({best}; tuned macro F1 {choice['best']['value']:.4f}) cannot be told "
             f"apart from the shipped ones ({choice['chosen']['value']:.4f}), which put less weight on weak members.",
         ]
-    return lines
+    return lines + gate_md(section.get("gate"))
+
+
+def gate_md(gate: dict | None) -> list[str]:
+    """The mention gate: which member, its strength and the validation figures it was chosen by."""
+    if not gate:
+        return []
+    choice = gate.get("choice") or {}
+    tried = ", ".join(f"{s}: {v:.4f}" for s, v in (choice.get("cv_f1_macro") or {}).items())
+    return [
+        "",
+        f"**Mention gate**: {gate['member']} (weight 0) reads comments with the neutral names of groups blinded; "
+        f"the hate labels are multiplied by its hate score (1 - its clean score) to the power {gate['strength']:g}, "
+        "and clean is at least its clean score (hf_trainer/selection/mention_gate.py). The strength is "
+        f"{choice.get('rule', 'chosen on validation')}: ungated {choice.get('ungated_cv_f1_macro', float('nan')):.4f}; "
+        f'{tried}. The test table\'s "ensemble without the gate" is the same mix without it.',
+    ]
 
 
 def calibration_md(result: dict) -> list[str]:

@@ -121,6 +121,12 @@ def _members_section(spec: EnsembleSpec) -> list[str]:
     for m in spec.members:
         where = m.get("hub_id") or m["name"]
         lines.append(f"- {where}: {member_class(entry_kind(m, None)).card_text.format(repo_id=where)}.")
+    if spec.gate is not None:
+        lines.append(
+            f"- Mention gate: {spec.gate['member']} (weight 0) reads comments with the neutral names of groups "
+            f"blinded; the hate labels are multiplied by its hate score to the power {spec.gate['strength']:g}, "
+            "so a group's name alone weighs less than what the rest of the comment says."
+        )
     return lines
 
 

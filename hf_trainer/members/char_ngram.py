@@ -26,6 +26,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..data.group_names import default_group_names, group_name_blinder
 from ..data.perturb import VOWELS, is_syllable, split_syllable
 from ..utils import io
 from ..utils.errors import InputNotFound, InvalidInput
@@ -35,12 +36,14 @@ logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "char_ngram.json"
 WEIGHTS_FILE = "char_ngram.safetensors"
-FORMAT = "char-ngram/4"
-# Files before jamo n-grams (1), the initial-consonant view (2) and the joined view (3): read as they were.
+FORMAT = "char-ngram/5"
+# Files before jamo n-grams (1), the initial-consonant view (2), the joined view (3) and blinding to
+# group names (4): read as they were.
 OLD_FORMATS = {
     "char-ngram/1": {"jamo_ngram_max": 0, "initials_ngram_max": 0, "joined_ngram_max": 0},
     "char-ngram/2": {"initials_ngram_max": 0, "joined_ngram_max": 0},
     "char-ngram/3": {"joined_ngram_max": 0},
+    "char-ngram/4": {},
 }
 C_GRID = (2.0, 4.0)  # C = 1 was the worst on every real-data run, on val and on held-out train rows
 HOLDOUT_FOLDS = 5  # C is chosen on a fifth of the train rows held out
@@ -62,12 +65,26 @@ class CharNgramSettings:
     max_features: int = 300_000
     max_pos_weight: float = 10.0
     seed: int = 42
+    # True: neutral group names (hf_trainer.data.group_names) read as one placeholder word, so the
+    # model judges hate from the rest of the comment (the mention gate's member).
+    blind_group_names: bool = False
 
 
-def ngram_analyzer(settings: CharNgramSettings) -> Callable[[str], list[str]]:
+def ngram_analyzer(
+    settings: CharNgramSettings, blinded_names: Sequence[str] = ()
+) -> Callable[[str], list[str]]:
     """text -> its n-grams: scikit-learn's `char_wb` n-grams of the lowercased text, plus (with
     jamo_ngram_max > 0) those of its NFKD jamo, prefixed with JAMO_PREFIX, and (with
-    initials_ngram_max >= 2) those of its initial-consonant view, prefixed with INITIALS_PREFIX."""
+    initials_ngram_max >= 2) those of its initial-consonant view, prefixed with INITIALS_PREFIX.
+    With settings.blind_group_names, every view reads the text with `blinded_names` blinded."""
+    analyze = _views_analyzer(settings)
+    if not settings.blind_group_names:
+        return analyze
+    blind = group_name_blinder(blinded_names)
+    return lambda text: analyze(blind(text))
+
+
+def _views_analyzer(settings: CharNgramSettings) -> Callable[[str], list[str]]:
     from sklearn.feature_extraction.text import CountVectorizer
 
     syllables = CountVectorizer(
@@ -129,7 +146,8 @@ class CharNgramMember:
     has_preflight_checks: ClassVar[bool] = False  # no weights to load, no GPU step: run_all.sh has no stage
 
     def __init__(self, labels: Sequence[str], vocabulary: dict[str, int], idf: np.ndarray,
-                 coef: np.ndarray, intercept: np.ndarray, settings: CharNgramSettings, c: float) -> None:  # fmt: skip
+                 coef: np.ndarray, intercept: np.ndarray, settings: CharNgramSettings, c: float,
+                 blinded_names: Sequence[str] = ()) -> None:  # fmt: skip
         if (
             coef.shape != (len(labels), len(vocabulary))
             or idf.shape != (len(vocabulary),)
@@ -141,8 +159,11 @@ class CharNgramMember:
             )
         if not all(np.isfinite(a).all() for a in (coef, intercept, idf)):
             raise InvalidInput("char-ngram member: its weights hold NaN or infinite values")
+        if settings.blind_group_names and not blinded_names:
+            raise InvalidInput("char-ngram member: blind to group names, but no names to blind")
         self.labels, self.vocabulary, self.idf = list(labels), vocabulary, idf
         self.coef, self.intercept, self.settings, self.c = coef, intercept, settings, c
+        self.blinded_names = tuple(blinded_names) if settings.blind_group_names else ()
         self.canonical_form: tuple[str, ...] = ()  # the training texts' steps (member.json)
         self._counter = None
 
@@ -154,7 +175,7 @@ class CharNgramMember:
 
         if self._counter is None:
             self._counter = CountVectorizer(
-                analyzer=ngram_analyzer(self.settings), vocabulary=self.vocabulary
+                analyzer=ngram_analyzer(self.settings, self.blinded_names), vocabulary=self.vocabulary
             )
         x = self._counter.transform(texts).astype(np.float64).tocsr()
         np.log(x.data, out=x.data)
@@ -188,7 +209,7 @@ class CharNgramMember:
         ordered = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
         io.write_json(folder / CONFIG_FILE, {
             "format": FORMAT, "labels": self.labels, "c": self.c, "settings": self.settings.__dict__,
-            "ngrams": ordered,
+            "ngrams": ordered, "blinded_names": list(self.blinded_names),
         })  # fmt: skip
         # A transformers-style config: the labels, for anything that reads members' config.json.
         io.write_json(folder / "config.json", {
@@ -220,7 +241,7 @@ class CharNgramMember:
             settings = CharNgramSettings(**{**config["settings"], **OLD_FORMATS.get(config["format"], {})})
             vocabulary = {ngram: i for i, ngram in enumerate(config["ngrams"])}
             member = cls(config["labels"], vocabulary, arrays["idf"], arrays["coef"], arrays["intercept"],
-                         settings, float(config["c"]))  # fmt: skip
+                         settings, float(config["c"]), config.get("blinded_names", ()))  # fmt: skip
         except (SafetensorError, KeyError, TypeError, ValueError) as err:
             raise InvalidInput(
                 f"{folder}: a damaged or foreign char-ngram member ({type(err).__name__}: {err})"
@@ -231,7 +252,9 @@ class CharNgramMember:
 
     @staticmethod
     def train(model_args, data_args, training_args, splits, data_report: dict) -> dict:
-        return train_char_ngram(data_args, training_args, splits, data_report)
+        return train_char_ngram(
+            data_args, training_args, splits, data_report, model_args.model or "char-ngram"
+        )
 
     @staticmethod
     def preflight(model_args, data_args, training_args, splits) -> dict:
@@ -265,7 +288,7 @@ def _local_folder(source: str) -> Path:
 
 def fit_char_ngram(texts: Sequence[str], labels: np.ndarray, names: Sequence[str],
         settings: CharNgramSettings = CharNgramSettings(), c_grid: Sequence[float] = C_GRID,
-        ids: Sequence[int] | None = None) -> tuple[CharNgramMember, dict]:  # fmt: skip
+        ids: Sequence[int] | None = None, blinded_names: Sequence[str] = ()) -> tuple[CharNgramMember, dict]:  # fmt: skip
     """A char n-gram member, its C chosen without the validation split: a seeded, multilabel-stratified
     1/HOLDOUT_FOLDS of the train rows is held out, a model fitted on the rest for each C, and the C
     with the best cross-validated macro F1 with tuned thresholds on the held-out rows (how the
@@ -285,7 +308,7 @@ def fit_char_ngram(texts: Sequence[str], labels: np.ndarray, names: Sequence[str
     start = time.perf_counter()
     labels = np.asarray(labels)
     vectorizer = TfidfVectorizer(
-        analyzer=ngram_analyzer(settings), sublinear_tf=True, min_df=settings.min_df,
+        analyzer=ngram_analyzer(settings, blinded_names), sublinear_tf=True, min_df=settings.min_df,
         max_features=settings.max_features, dtype=np.float64,
     )  # fmt: skip
     x = vectorizer.fit_transform(texts).tocsr()
@@ -295,7 +318,7 @@ def fit_char_ngram(texts: Sequence[str], labels: np.ndarray, names: Sequence[str
     search, best = {}, None
     for c in c_grid:
         coef, intercept = _fit_per_label(x[~held_out], labels[~held_out], c, settings)
-        model = CharNgramMember(names, vocabulary, idf, coef, intercept, settings, c)
+        model = CharNgramMember(names, vocabulary, idf, coef, intercept, settings, c, blinded_names)
         probs = model._proba(x[held_out])
         at_half = multilabel_metrics(probs, labels[held_out], names, 0.5)["f1_macro"]
         score = cross_validate_thresholds(probs, labels[held_out], "tuned", seed=settings.seed)["cv_f1_macro"]
@@ -305,7 +328,7 @@ def fit_char_ngram(texts: Sequence[str], labels: np.ndarray, names: Sequence[str
         if best is None or score > best[0] + 1e-12:
             best = (score, c)
     coef, intercept = _fit_per_label(x, labels, best[1], settings)
-    model = CharNgramMember(names, vocabulary, idf, coef, intercept, settings, best[1])
+    model = CharNgramMember(names, vocabulary, idf, coef, intercept, settings, best[1], blinded_names)
     report = {
         "criterion": "holdout_cv_f1_macro_tuned",
         "holdout": f"1/{HOLDOUT_FOLDS} of the train rows ({int(held_out.sum())}), multilabel-stratified, seed "
@@ -378,34 +401,41 @@ def _fit_per_label(
     return coef, intercept
 
 
-def train_char_ngram(data_args, training_args, splits, data_report: dict) -> dict:
+def train_char_ngram(
+    data_args, training_args, splits, data_report: dict, model_name: str = "char-ngram"
+) -> dict:
     """The member's whole training run, with the transformers members' output contract:
     the model files, predictions/{val,test}.npz (same row ids), metrics.json and run_config.json.
     Under several processes only the main one fits (one CPU fit is enough).
 
     It trains on the original train rows only: AEDA inserts punctuation marks, which for character
-    n-grams are new features of no meaning; the per-label class weights handle the imbalance.
+    n-grams are new features of no meaning; the per-label class weights handle the imbalance. A preset
+    with `blind_group_names` (char-ngram-blind) reads every text with the shipped group names blinded.
     """
     import dataclasses
 
     from ..data.aeda import original_rows
     from ..metrics.multilabel import multilabel_metrics
     from ..training.predictions import save_predictions
+    from ..training.presets import PRESETS
 
     if training_args.process_index != 0:
         logger.info("char-ngram trains in the main process only; process %d has nothing to do",
                     training_args.process_index)  # fmt: skip
-        return {"model": "char-ngram", "skipped": True}
+        return {"model": model_name, "skipped": True}
     schema, seed, data_config = data_args.schema, training_args.seed, dataclasses.asdict(data_args)
     output_dir = io.ensure_writable(training_args.output_dir)
     train = original_rows(splits["train"])
-    settings = CharNgramSettings(seed=seed)
+    preset = PRESETS.get(model_name)
+    settings = CharNgramSettings(seed=seed, blind_group_names=bool(preset and preset.blind_group_names))
+    blinded_names = default_group_names() if settings.blind_group_names else ()
     model, search = fit_char_ngram(
-        train["text"], np.asarray(train["labels"]), schema.names, settings, ids=train["id"]
-    )
+        train["text"], np.asarray(train["labels"]), schema.names, settings, ids=train["id"],
+        blinded_names=blinded_names,
+    )  # fmt: skip
     # The splits' texts are in this canonical form already (data preparation); serving applies it too.
     model.canonical_form = data_args.canonical_steps
-    model.save(output_dir)
+    model.save(output_dir, model_name)
     predictions = {}
     for split, name in (("validation", "val"), ("test", "test")):
         if split in splits:
@@ -423,12 +453,13 @@ def train_char_ngram(data_args, training_args, splits, data_report: dict) -> dic
     }
     io.write_json(output_dir / "metrics.json", metrics)
     io.write_json(output_dir / "run_config.json", {
-        "model": {"model": "char-ngram", "settings": settings.__dict__}, "data": data_config,
+        "model": {"model": model_name, "settings": settings.__dict__}, "data": data_config,
         "labels": list(schema.names),
         "base_model": None, "data_source": data_report.get("source"),
     })  # fmt: skip
     logger.info(
-        "Done: char-ngram val F1-macro %.4f (C=%g); saved to %s",
+        "Done: %s val F1-macro %.4f (C=%g); saved to %s",
+        model_name,
         metrics["val"]["f1_macro"],
         model.c,
         output_dir,

@@ -19,7 +19,7 @@ from ..data.arguments import DataArguments
 from ..data.labels import UNSMILE_TRAIN_FILE, UNSMILE_VALID_FILE
 from ..evaluation.functional import suite_digest
 from ..members import member_class
-from ..training.presets import member_name, model_kind
+from ..training.presets import PRESETS, member_name, model_kind
 from ..utils import io
 from ..utils.errors import InputNotFound
 
@@ -30,8 +30,9 @@ DEMO_TRAIN, DEMO_TEST = DEMO_DATA / "demo_train.tsv", DEMO_DATA / "demo_test.tsv
 DESIGN_MODELS = ["kcelectra", "soongsilbert", "roberta"]
 DEMO_MODELS = ["tiny-electra", "tiny-bert", "tiny-roberta", "char-ngram"]
 # The CPU profile: the char n-gram member and an encoder from the package registry, no Hub, no GPU
-# (recipes/configs/e5-small.yaml: 3 epochs of about 11 minutes each on 2 cores; 53 minutes in all).
-CPU_MODELS = ["char-ngram", "e5-small"]
+# (recipes/configs/e5-small.yaml: 3 epochs of about 11 minutes each on 2 cores; 53 minutes in all),
+# and the mention gate's member (char-ngram-blind, about a minute).
+CPU_MODELS = ["char-ngram", "e5-small", "char-ngram-blind"]
 DEMO_EPOCHS = "5"  # the tiny models on the shipped sample (a few hundred rows)
 # ... and on a --data_dir: with 14,500 UnSmile rows an epoch took 40-45 s per model on 2 cores (4 epochs:
 # 3m02s-3m15s per model, 13m33s for the whole demo on 2026-12-02), and the spelling-game copies add half
@@ -365,6 +366,9 @@ class StageGraph:
         )
         if self.options.calibrate != "none":
             ensemble_command += ["--calibrate", self.options.calibrate]
+        gates = [m for m in models if PRESETS.get(m) is not None and PRESETS[m].blind_group_names]
+        if gates:  # a member blind to group names is the mention gate (the first, if several)
+            ensemble_command += ["--gate_member", str(out / member_name(gates[0]))]
         ensemble = Stage(
             "ensemble", ensemble_command, inputs=[t.fingerprint() for t in trains], output=out / "ensemble"
         )

@@ -25,6 +25,15 @@ class EnsembleArguments:
             "mix the calibrated scores; stored in ensemble.json and applied at inference too."
         },
     )
+    gate_member: str | None = field(
+        default=None,
+        metadata={
+            "help": "One of --members (its folder or folder name), trained blind to group names "
+            "(char-ngram-blind), to serve as the mention gate: it gets weight 0 and scales the hate labels "
+            "by its hate score, at the strongest strength that costs at most 0.005 of CV val macro F1 "
+            "(hf_trainer/selection/mention_gate.py)."
+        },
+    )
 
     def __post_init__(self) -> None:
         from .calibration import CALIBRATIONS

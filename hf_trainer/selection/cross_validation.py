@@ -21,6 +21,7 @@ import numpy as np
 
 from ..metrics.multilabel import binarize, f1_scores, macro_f1
 from ..utils.errors import InvalidInput
+from .mention_gate import GATE_STRENGTHS, GATE_TOLERANCE, apply_gate
 from .thresholds import tune_thresholds
 from .weight_search import choose_weights, combine
 
@@ -120,6 +121,50 @@ def cross_validate_thresholds(
     }
 
 
+def choose_gate_strength(
+    mixed: np.ndarray, gate_probs: np.ndarray, labels: np.ndarray, names: Sequence[str],
+    folds: int = FOLDS, seed: int = 42,
+) -> tuple[float, dict]:  # fmt: skip
+    """The mention gate's strength (mention_gate.py): the strongest of GATE_STRENGTHS whose out-of-fold
+    macro F1 (every label tuned) is within GATE_TOLERANCE of the ungated ensemble's; 0 (no gate) when
+    none is. Returns it and the figures it was chosen by."""
+    ungated = cross_validate_thresholds(mixed, labels, "tuned", folds, seed)["cv_f1_macro"]
+    tried = {
+        strength: cross_validate_thresholds(
+            apply_gate(mixed, gate_probs, strength, names), labels, "tuned", folds, seed
+        )["cv_f1_macro"]  # fmt: skip
+        for strength in GATE_STRENGTHS
+    }
+    chosen = max((s for s, value in tried.items() if value >= ungated - GATE_TOLERANCE), default=0.0)
+    return chosen, {
+        "rule": f"the strongest gate whose {folds}-fold CV val macro F1 (every label tuned) is within "
+        f"{GATE_TOLERANCE} of the ungated ensemble's",
+        "ungated_cv_f1_macro": ungated,
+        "cv_f1_macro": {str(s): value for s, value in tried.items()},
+        "strength": chosen,
+    }
+
+
+def choose_mixture(
+    member_probs: Sequence[np.ndarray], labels: np.ndarray, objective: str, names: Sequence[str],
+    gate: int | None = None, folds: int = FOLDS, seed: int = 42,
+) -> tuple[np.ndarray, float, dict, dict | None]:  # fmt: skip
+    """What the ensemble stage chooses on validation: the weights (`choose_weights`; the gate member,
+    index `gate`, gets 0 and is left out of the search) and, with a gate member, the gate's strength.
+    Returns the weights, their objective value, the weight choice and the gate choice (or None)."""
+    stacked = [np.asarray(p, dtype=np.float64) for p in member_probs]
+    if gate is None:
+        return (*choose_weights(stacked, labels, objective, seed), None)
+    weights, value, weight_choice = choose_weights(
+        stacked[:gate] + stacked[gate + 1 :], labels, objective, seed
+    )
+    weights = np.insert(weights, gate, 0.0)
+    _, gate_choice = choose_gate_strength(
+        combine(stacked, weights), stacked[gate], labels, names, folds, seed
+    )
+    return weights, value, weight_choice, gate_choice
+
+
 def cross_validate_selection(
     member_probs: Sequence[np.ndarray],
     labels: np.ndarray,
@@ -127,27 +172,38 @@ def cross_validate_selection(
     objective: str = "f1_macro_tuned",
     folds: int = FOLDS,
     seed: int = 42,
+    names: Sequence[str] = (),
+    gate: int | None = None,
 ) -> dict:
-    """Out-of-fold macro F1 of the whole selection: weights chosen (`choose_weights`, as the ensemble
-    stage chooses them), then thresholds, on k-1 folds; the held-out fold scored with both."""
+    """Out-of-fold macro F1 of the whole selection: weights (and the gate's strength, with a gate
+    member) chosen as the ensemble stage chooses them (`choose_mixture`), then thresholds, on k-1
+    folds; the held-out fold scored with all of them."""
     stacked = [np.asarray(p, dtype=np.float64) for p in member_probs]
     labels = np.asarray(labels)
     fold = fold_index(labels, folds, seed)
     fit_thresholds = threshold_fitter(choice, folds, seed)
     predictions = np.zeros(labels.shape, dtype=np.int8)
-    fold_weights = []
+    fold_weights, fold_strengths = [], []
     for k in range(folds):
         held_out = fold == k
-        weights, _, _ = choose_weights([p[~held_out] for p in stacked], labels[~held_out], objective, seed)
+        weights, _, _, gate_choice = choose_mixture(
+            [p[~held_out] for p in stacked], labels[~held_out], objective, names, gate, folds, seed
+        )
         mixed = combine(stacked, weights)
+        if gate_choice is not None:
+            mixed = apply_gate(mixed, stacked[gate], gate_choice["strength"], names)
+            fold_strengths.append(gate_choice["strength"])
         thresholds = fit_thresholds(mixed[~held_out], labels[~held_out])
         predictions[held_out] = binarize(mixed[held_out], thresholds)
         fold_weights.append([float(w) for w in weights])
-    return {
+    result = {
         "cv_f1_macro": macro_f1(predictions, labels),
         "cv_f1_macro_per_fold": per_fold_macro_f1(predictions, labels, fold),
         "fold_weights": fold_weights,
     }
+    if gate is not None:
+        result["fold_gate_strengths"] = fold_strengths
+    return result
 
 
 def choose_thresholds(
@@ -192,3 +248,15 @@ def member_thresholds(spec: EnsembleSpec, folder: Path) -> list[np.ndarray]:
 
     fit = shipped_threshold_fitter(spec.threshold_report)
     return [fit(m.probs, m.references) for m in load_aligned(spec.member_dirs(folder), "val")]
+
+
+def ungated_thresholds(spec: EnsembleSpec, folder: Path) -> np.ndarray | None:
+    """With a mention gate: thresholds for the same mix without it, chosen on val the way the
+    ensemble's were (the reports' "ensemble without the gate"); None without a gate."""
+    from ..training.predictions import load_aligned
+
+    if spec.gate is None:
+        return None
+    members = load_aligned(spec.member_dirs(folder), "val")
+    fit = shipped_threshold_fitter(spec.threshold_report)
+    return fit(spec.mix([m.probs for m in members], gated=False), members[0].references)

@@ -15,6 +15,7 @@ from ..training.predictions import MemberPredictions
 from ..utils import io
 from ..utils.errors import InputNotFound, InvalidInput
 from .calibration import apply_temperature
+from .mention_gate import apply_gate, gate_columns
 from .thresholds import tuned_macro_f1
 from .weight_search import combine
 
@@ -35,6 +36,8 @@ class EnsembleSpec:
     val_rows: int | None = None
     weight_choice: dict | None = None  # weight_search.choose_weights: the best and the chosen weights
     removal: list[dict] | None = None  # weight_search.removal_effects: what leaving each member out changes
+    # The mention gate (mention_gate.py): {"member": its name (weight 0), "strength", "choice": the figures}
+    gate: dict | None = None
     format_version: int = FORMAT_VERSION
 
     @property
@@ -52,10 +55,22 @@ class EnsembleSpec:
             raise InvalidInput(f"{len(member_probs)} members' scores for {len(self.members)} members")
         return [apply_temperature(p, t) for p, t in zip(member_probs, self.temperatures, strict=True)]
 
-    def mix(self, member_probs: Sequence[np.ndarray]) -> np.ndarray:
-        """The ensemble's scores: each member's scores at its temperature, then the weighted mean.
+    @property
+    def gate_index(self) -> int | None:
+        """The gate member's position in `members`, or None without a gate."""
+        if not self.gate:
+            return None
+        return [m["name"] for m in self.members].index(self.gate["member"])
+
+    def mix(self, member_probs: Sequence[np.ndarray], gated: bool = True) -> np.ndarray:
+        """The ensemble's scores: each member's scores at its temperature, then the weighted mean, then
+        the mention gate where there is one (gated=False: without it, for the reports' comparison).
         Every stage after the weight search (thresholds, test, inference) mixes through here."""
-        return combine(self.calibrated(member_probs), self.weights)
+        calibrated = self.calibrated(member_probs)
+        mixed = combine(calibrated, self.weights)
+        if self.gate_index is None or not gated:
+            return mixed
+        return apply_gate(mixed, calibrated[self.gate_index], self.gate["strength"], self.labels)
 
     def validate(self, source: str = ENSEMBLE_FILE) -> None:
         if self.format_version != FORMAT_VERSION:
@@ -84,6 +99,24 @@ class EnsembleSpec:
             raise InvalidInput(f"{source}: member weights must be >= 0 and sum to 1, got {weights.tolist()}")
         if self.thresholds is not None and len(self.thresholds) != len(self.labels):
             raise InvalidInput(f"{source}: {len(self.thresholds)} thresholds for {len(self.labels)} labels")
+        if self.gate is not None:
+            self._validate_gate(source, names)
+
+    def _validate_gate(self, source: str, names: list[str]) -> None:
+        gate = self.gate
+        if not isinstance(gate, dict) or gate.get("member") not in names:
+            raise InvalidInput(f"{source}: 'gate' must name one of the members {names}, got {gate!r}")
+        strength = gate.get("strength")
+        if not isinstance(strength, int | float) or not math.isfinite(strength) or strength < 0:
+            raise InvalidInput(
+                f"{source}: the gate's strength must be a finite number >= 0, got {strength!r}"
+            )
+        if self.members[names.index(gate["member"])]["weight"] != 0:
+            raise InvalidInput(f"{source}: the gate member {gate['member']!r} must have weight 0")
+        try:
+            gate_columns(self.labels)
+        except InvalidInput as err:
+            raise InvalidInput(f"{source}: {err}") from None
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}

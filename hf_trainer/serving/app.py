@@ -70,8 +70,10 @@ def model_panel(ensemble: Ensemble, metrics: dict | None, words: dict = WORDS["e
     metrics = metrics or {}
     lines = [data_note(metrics, words), "", words["served"].format(backend=ensemble.backend), ""]
     lines += [words["members"], "|---|---:|---|"]
+    gate = ensemble.spec.gate or {}
     for m, w in zip(ensemble.spec.members, ensemble.weights, strict=True):
-        lines.append(f"| {m['name']} | {w:.2f} | {'' if w > 0 else words['unused']} |")
+        role = words["gate"].format(strength=gate["strength"]) if m["name"] == gate.get("member") else ""
+        lines.append(f"| {m['name']} | {w:.2f} | {role or ('' if w > 0 else words['unused'])} |")
     tuned = (metrics.get("systems") or {}).get("ensemble tuned", {})
     per_label = tuned.get("per_label") or {}
     lines += ["", words["per_label"], "|---|---:|---:|"]

@@ -128,11 +128,13 @@ class Ensemble:
         texts = [_clean(t) for t in texts]
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float64)
-        # A member of weight 0 cannot move the mix (0 x any finite score adds exactly 0): not run.
+        # A member of weight 0 cannot move the mix (0 x any finite score adds exactly 0): not run,
+        # unless it is the mention gate, which has weight 0 and acts after the mix.
         idle = np.full((len(texts), len(self.labels)), 0.5, dtype=np.float32)
+        gate = self.spec.gate_index
         return self.spec.mix([
-            member.predict_proba(texts, batch_size) if weight != 0 else idle
-            for member, weight in zip(self.members, self.weights, strict=True)
+            member.predict_proba(texts, batch_size) if weight != 0 or i == gate else idle
+            for i, (member, weight) in enumerate(zip(self.members, self.weights, strict=True))
         ])  # fmt: skip
 
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[dict]:

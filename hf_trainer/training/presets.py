@@ -20,6 +20,8 @@ class ModelPreset:
     # A pretrained encoder shipped in a registry package, converted at first use
     # (hf_trainer.training.packaged_encoder): no Hub needed.
     package: str | None = None
+    # char-ngram kind only: read texts with neutral group names blinded (the mention gate's member).
+    blind_group_names: bool = False
     note: str = ""  # shown in --help and the docs
 
 
@@ -36,6 +38,13 @@ PRESETS: dict[str, ModelPreset] = {
     "roberta": ModelPreset("roberta", hub_id="klue/roberta-base"),
     "char-ngram": ModelPreset(
         "char-ngram", kind="char-ngram", note="TF-IDF character n-grams + logistic regression (CPU)"
+    ),
+    "char-ngram-blind": ModelPreset(
+        "char-ngram-blind",
+        kind="char-ngram",
+        blind_group_names=True,
+        note="the char n-gram model with neutral group names blinded: judges hate by the rest of a comment "
+        "(the ensemble's mention gate, --gate_member)",
     ),
     "e5-small": ModelPreset(
         "e5-small",

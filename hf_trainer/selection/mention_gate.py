@@ -1,0 +1,55 @@
+"""The mention gate: a group label needs hate that the rest of the comment shows, not a group's name.
+
+UnSmile seldom names a group without hate (of its train comments naming a few common 인종/국적 words,
+83% carry that label), so every member learns "group name -> group label" and flags neutral mentions
+("광주 날씨 어제 엄청 춥더라" -> 지역). The gate member (`char-ngram-blind`) reads comments with the
+neutral group names blinded (hf_trainer.data.group_names), so its clean score says whether the rest
+of the comment is hateful or abusive. The ensemble's hate labels are scaled by that:
+
+    hate label  <- mixed score x (1 - gate's clean score) ** strength
+    clean       <- max(mixed clean score, gate's clean score)
+
+Strength 0 is no gate. The ensemble stage chooses it on validation (cross_validation.choose_gate_strength):
+the strongest gate whose out-of-fold macro F1 stays within a tolerance of the ungated ensemble's,
+because UnSmile's own labels often count a group's name with mild context as hate, and a gate that
+ignores the name loses some of those rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..data.labels import UNSMILE_CLEAN, UNSMILE_HATE_LABELS
+from ..utils.errors import InvalidInput
+
+GATE_STRENGTHS = (0.1, 0.2, 0.3, 0.5, 0.75, 1.0)  # the candidates the ensemble stage tries
+GATE_TOLERANCE = 0.005  # out-of-fold val macro F1 the gate may cost
+
+
+def gate_columns(labels: Sequence[str]) -> tuple[list[int], int]:
+    """The columns the gate scales (the hate labels present) and the clean column."""
+    labels = list(labels)
+    hate = [j for j, name in enumerate(labels) if name in UNSMILE_HATE_LABELS]
+    if UNSMILE_CLEAN not in labels or not hate:
+        raise InvalidInput(
+            f"the mention gate needs a {UNSMILE_CLEAN!r} label and at least one of UnSmile's hate labels, "
+            f"got {labels}"
+        )
+    return hate, labels.index(UNSMILE_CLEAN)
+
+
+def apply_gate(
+    mixed: np.ndarray, gate_probs: np.ndarray, strength: float, labels: Sequence[str]
+) -> np.ndarray:
+    """The ensemble's scores with the gate applied (a copy; strength 0 returns them unchanged)."""
+    mixed = np.asarray(mixed, dtype=np.float64)
+    if strength == 0:
+        return mixed
+    hate, clean = gate_columns(labels)
+    gate_clean = np.clip(np.asarray(gate_probs, dtype=np.float64)[:, clean], 0.0, 1.0)
+    gated = mixed.copy()
+    gated[:, hate] *= ((1.0 - gate_clean) ** strength)[:, None]
+    gated[:, clean] = np.maximum(mixed[:, clean], gate_clean)
+    return gated

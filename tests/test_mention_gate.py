@@ -1,0 +1,220 @@
+"""The mention gate: the group-name list, a char n-gram member blind to it, the gate's arithmetic and
+strength choice, and an ensemble with a gate through every recipe, inference and the reports."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from hf_trainer import Ensemble
+from hf_trainer.data.group_names import (
+    PLACEHOLDER,
+    default_group_names,
+    group_name_blinder,
+    read_group_names,
+)
+from hf_trainer.data.labels import UNSMILE_HATE_LABELS, UNSMILE_LABELS
+from hf_trainer.members.char_ngram import CharNgramMember, CharNgramSettings, fit_char_ngram
+from hf_trainer.selection.cross_validation import choose_gate_strength
+from hf_trainer.selection.ensemble import EnsembleSpec
+from hf_trainer.selection.mention_gate import GATE_STRENGTHS, apply_gate
+from hf_trainer.selection.weight_search import combine
+from hf_trainer.utils.errors import InvalidInput
+from tests.helpers import CHAR_NGRAM_DATA, DEMO_TRAIN, load_recipe
+
+LABELS = list(UNSMILE_LABELS)
+CLEAN, ABUSE = LABELS.index("clean"), LABELS.index("악플/욕설")
+
+
+def test_the_shipped_list_names_every_hate_label_and_no_one_syllable_term():
+    names = read_group_names()
+    assert set(names.values()) == set(UNSMILE_HATE_LABELS)
+    assert all(len(term) >= 2 for term in names) and len(names) == len(default_group_names())
+
+
+@pytest.mark.parametrize(
+    "content, where",
+    [
+        ("label\tword\n", "line 1"),
+        ("label\tterm\n지역\t광주\n동물\t고양이\n", "line 3, column 1"),
+        ("label\tterm\n지역\t광\n", "line 2, column 2"),
+        ("label\tterm\n지역\t광주\n종교\t광주\n", "line 3, column 2"),
+        ("label\tterm\n지역\t광주\textra\n", "line 2: 3 fields"),
+    ],
+)
+def test_a_bad_group_name_file_names_its_line_and_column(write_tsv, content, where):
+    path = write_tsv("names.tsv", content)
+    with pytest.raises(InvalidInput, match=rf"names\.tsv, {where}"):
+        read_group_names(path)
+
+
+def test_blinding_replaces_the_longest_name_and_leaves_other_text_alone():
+    blind = group_name_blinder(["전라도", "전라도 사람", "교회"])
+    assert blind("전라도 사람들은 교회에 간다") == f"{PLACEHOLDER}들은 {PLACEHOLDER}에 간다"
+    assert blind("오늘 날씨 좋다") == "오늘 날씨 좋다"
+    assert group_name_blinder([])("전라도") == "전라도"
+
+
+def _demo_rows(n: int = 400):
+    lines = [line.split("\t") for line in DEMO_TRAIN.read_text(encoding="utf-8").split("\n")[1 : n + 1]]
+    return [row[0] for row in lines], np.array([[float(v) for v in row[1:11]] for row in lines])
+
+
+def test_a_blind_member_reads_two_group_names_alike_and_keeps_its_list_through_save_and_load(tmp_path):
+    texts, labels = _demo_rows()
+    names = ("광주", "부산", "교회")
+    blind, _ = fit_char_ngram(texts, labels, LABELS, CharNgramSettings(blind_group_names=True), (2.0,),
+                              blinded_names=names)  # fmt: skip
+    seeing, _ = fit_char_ngram(texts, labels, LABELS, CharNgramSettings(), (2.0,))
+    pair = ["광주 사람들 진짜 싫다", "부산 사람들 진짜 싫다"]
+    assert np.allclose(*blind.predict_proba(pair))
+    assert (blind.features(pair[:1]) != blind.features(pair[1:])).nnz == 0
+    assert (seeing.features(pair[:1]) != seeing.features(pair[1:])).nnz > 0
+    blind.save(tmp_path / "blind", "char-ngram-blind")
+    loaded = CharNgramMember.load(tmp_path / "blind")
+    assert loaded.blinded_names == names and loaded.settings.blind_group_names
+    assert np.array_equal(loaded.predict_proba(pair), blind.predict_proba(pair))
+    config = json.loads((tmp_path / "blind" / "char_ngram.json").read_text(encoding="utf-8"))
+    (tmp_path / "blind" / "char_ngram.json").write_text(json.dumps(config | {"blinded_names": []}))
+    with pytest.raises(InvalidInput, match="no names to blind"):
+        CharNgramMember.load(tmp_path / "blind")
+
+
+def test_the_gate_silences_hate_labels_where_the_gate_member_sees_no_hate():
+    rng = np.random.default_rng(0)
+    mixed = rng.random((3, len(LABELS)))
+    gate = np.full((3, len(LABELS)), 0.5)
+    gate[:, CLEAN] = [1.0, 0.0, 0.75]  # no hate seen, certain hate, in between
+    gated = apply_gate(mixed, gate, 0.5, LABELS)
+    hate = [LABELS.index(n) for n in UNSMILE_HATE_LABELS]
+    assert np.all(gated[0, hate] == 0) and gated[0, CLEAN] == 1.0
+    assert np.array_equal(gated[1], mixed[1])
+    assert np.allclose(gated[2, hate], mixed[2, hate] * 0.5) and gated[2, CLEAN] == max(mixed[2, CLEAN], 0.75)
+    assert np.array_equal(gated[:, ABUSE], mixed[:, ABUSE])  # abuse is not about a group's name
+    assert np.array_equal(apply_gate(mixed, gate, 0, LABELS), mixed)
+    with pytest.raises(InvalidInput, match="needs a 'clean' label"):
+        apply_gate(mixed[:, :9], gate[:, :9], 0.5, LABELS[:9])
+
+
+def _mentions(n: int, seed: int, informative: bool):
+    """Hateful rows and clean rows that the ensemble scores alike (a group's name in both); the gate
+    member tells them apart when informative, and is noise otherwise."""
+    rng = np.random.default_rng(seed)
+    labels = np.zeros((n, len(LABELS)), dtype=np.float32)
+    hateful = rng.random(n) < 0.5
+    labels[hateful, 3] = 1
+    labels[~hateful, CLEAN] = 1
+    labels[:, 5] = rng.random(n) < 0.2  # another label the gate leaves to the ensemble
+    mixed = np.clip(labels * 0.5 + rng.random(labels.shape) * 0.5, 0, 1)
+    mixed[:, 3] = rng.uniform(0.6, 1.0, n)  # the name alone: both kinds score high
+    mixed[:, CLEAN] = rng.uniform(0.0, 0.4, n)
+    gate = rng.random(labels.shape)
+    if informative:
+        gate[:, CLEAN] = np.where(hateful, rng.uniform(0.0, 0.3, n), rng.uniform(0.7, 1.0, n))
+    return mixed, gate, labels
+
+
+def test_the_strength_is_the_strongest_within_the_tolerance_and_zero_for_a_useless_gate():
+    mixed, gate, labels = _mentions(600, 1, informative=True)
+    strength, choice = choose_gate_strength(mixed, gate, labels, LABELS)
+    values = {float(s): v for s, v in choice["cv_f1_macro"].items()}
+    assert strength > 0 and values[strength] > choice["ungated_cv_f1_macro"]
+    assert all(v < choice["ungated_cv_f1_macro"] - 0.005 for s, v in values.items() if s > strength)
+    mixed, gate, labels = _mentions(600, 2, informative=False)
+    _, useless = choose_gate_strength(mixed, gate, labels, LABELS)
+    tolerated = [
+        s for s in GATE_STRENGTHS if useless["cv_f1_macro"][str(s)] >= useless["ungated_cv_f1_macro"] - 0.005
+    ]
+    assert useless["strength"] == max(tolerated, default=0.0) < strength
+
+
+def _spec(weights, gate=None):
+    return EnsembleSpec(
+        labels=LABELS,
+        members=[{"name": f"m{i}", "path": f"m{i}", "weight": w} for i, w in enumerate(weights)],
+        objective="f1_macro_tuned",
+        objective_value=0.5,
+        gate=gate,
+    )
+
+
+def test_ensemble_json_refuses_a_gate_it_cannot_apply():
+    for gate, message in (
+        ({"member": "m9", "strength": 0.2}, "must name one of the members"),
+        ({"member": "m0", "strength": 0.2}, "must have weight 0"),
+        ({"member": "m1", "strength": -1}, "finite number >= 0"),
+    ):
+        with pytest.raises(InvalidInput, match=message):
+            _spec([1.0, 0.0], gate).validate()
+    rng = np.random.default_rng(3)
+    probs = [rng.random((5, len(LABELS))) for _ in range(2)]
+    spec = _spec([1.0, 0.0], {"member": "m1", "strength": 0.3})
+    assert np.array_equal(spec.mix(probs), apply_gate(probs[0], probs[1], 0.3, LABELS))
+    assert np.array_equal(spec.mix(probs, gated=False), combine(probs, [1.0, 0.0]))
+
+
+@pytest.fixture(scope="module")
+def gated(mixed, pipeline_dir, tmp_path_factory):
+    """A tiny transformer and the shared char n-gram member, with a blind char n-gram member as the
+    gate, through the ensemble, thresholds and test evaluation recipes."""
+    root, _ = mixed
+    out = tmp_path_factory.mktemp("gated")
+    load_recipe("train").main(
+        ["--model", "char-ngram-blind", *CHAR_NGRAM_DATA, "--output_dir", str(out / "char-ngram-blind")]
+    )
+    members = [str(pipeline_dir / "tiny-bert"), str(root / "char-ngram"), str(out / "char-ngram-blind")]
+    load_recipe("ensemble").main(
+        ["--members", *members, "--output_dir", str(out / "ensemble"), "--gate_member", "char-ngram-blind"]
+    )
+    load_recipe("thresholds").main(["--ensemble_dir", str(out / "ensemble")])
+    report = load_recipe("evaluate_test").main(["--ensemble_dir", str(out / "ensemble")])
+    return out / "ensemble", report
+
+
+def test_an_ensemble_with_a_gate_chooses_it_on_val_and_reports_the_mix_without_it(gated):
+    folder, report = gated
+    spec = EnsembleSpec.load(folder)
+    assert spec.gate["member"] == "char-ngram-blind" and spec.members[2]["weight"] == 0
+    assert spec.weights[:2].sum() == pytest.approx(1.0)
+    assert spec.gate["strength"] == spec.gate["choice"]["strength"] in (0.0, *GATE_STRENGTHS)
+    assert {e["member"] for e in spec.removal} == {
+        "tiny-bert",
+        "char-ngram",
+    }  # the gate has no weight to remove
+    selection = spec.threshold_report["cv"]["cv"]["weights_and_thresholds"]
+    assert len(selection["fold_gate_strengths"]) == 5 and all(w[2] == 0 for w in selection["fold_weights"])
+    systems = report["systems"]
+    assert "ensemble without the gate tuned" in systems
+    assert ("ensemble tuned", "ensemble without the gate tuned") in {
+        (d["a"], d["b"]) for d in report["paired_bootstrap"]
+    }
+    text = (folder / "report" / "report.md").read_text(encoding="utf-8")
+    assert "**Mention gate**: char-ngram-blind" in text
+
+
+def test_inference_runs_the_gate_member_and_mixes_as_the_recipes_did(gated):
+    from hf_trainer.serving.app import model_panel
+
+    folder, _ = gated
+    spec = EnsembleSpec.load(folder)
+    ensemble = Ensemble.from_pretrained(str(folder))
+    texts = ["광주 날씨 어제 엄청 춥더라", "여자들은 다 꺼져라", "오늘 점심 맛있었다"]
+    member_probs = [m.predict_proba(texts) for m in ensemble.members]
+    expected = spec.mix(member_probs)
+    assert np.allclose(ensemble.predict_proba(texts), expected)
+    if spec.gate["strength"] > 0:  # the gate member is run, not replaced by an idle 0.5
+        assert not np.allclose(expected, spec.mix([*member_probs[:2], np.full_like(member_probs[2], 0.5)]))
+    assert "mention gate" in model_panel(ensemble, None)
+
+
+def test_the_functional_suite_scores_the_ensemble_without_its_gate_too(gated):
+    from hf_trainer.evaluation.functional import CASES_FILE, run_functional_tests
+
+    folder, _ = gated
+    cases = CASES_FILE.read_text(encoding="utf-8").split("\n")
+    suite = folder.parent / "few_cases.tsv"
+    suite.write_text("\n".join(cases[:1] + cases[1:400:20]), encoding="utf-8")
+    result = run_functional_tests(folder, suite)
+    assert {"ensemble", "ensemble without the gate", "char-ngram-blind"} <= set(result["systems"])
