@@ -148,19 +148,7 @@ class CharNgramMember:
     def __init__(self, labels: Sequence[str], vocabulary: dict[str, int], idf: np.ndarray,
                  coef: np.ndarray, intercept: np.ndarray, settings: CharNgramSettings, c: float,
                  blinded_names: Sequence[str] = ()) -> None:  # fmt: skip
-        if (
-            coef.shape != (len(labels), len(vocabulary))
-            or idf.shape != (len(vocabulary),)
-            or intercept.shape != (len(labels),)
-        ):
-            raise InvalidInput(
-                f"char-ngram member: {coef.shape} weights, {intercept.shape} intercepts and {idf.shape} idf for "
-                f"{len(labels)} labels and {len(vocabulary)} n-grams"
-            )
-        if not all(np.isfinite(a).all() for a in (coef, intercept, idf)):
-            raise InvalidInput("char-ngram member: its weights hold NaN or infinite values")
-        if settings.blind_group_names and not blinded_names:
-            raise InvalidInput("char-ngram member: blind to group names, but no names to blind")
+        _check_parts(len(labels), len(vocabulary), idf, coef, intercept, settings, blinded_names)
         self.labels, self.vocabulary, self.idf = list(labels), vocabulary, idf
         self.coef, self.intercept, self.settings, self.c = coef, intercept, settings, c
         self.blinded_names = tuple(blinded_names) if settings.blind_group_names else ()
@@ -273,6 +261,20 @@ class CharNgramMember:
         "safetensors + JSON; it loads only through this recipe's `Ensemble` (hf_trainer), not through "
         "transformers (its config.json only names the labels)"
     )
+
+
+def _check_parts(labels: int, ngrams: int, idf: np.ndarray, coef: np.ndarray, intercept: np.ndarray,
+                 settings: CharNgramSettings, blinded_names: Sequence[str]) -> None:  # fmt: skip
+    """A member's arrays fit its labels and n-grams, hold finite numbers, and a blind one has names."""
+    if coef.shape != (labels, ngrams) or idf.shape != (ngrams,) or intercept.shape != (labels,):
+        raise InvalidInput(
+            f"char-ngram member: {coef.shape} weights, {intercept.shape} intercepts and {idf.shape} idf for "
+            f"{labels} labels and {ngrams} n-grams"
+        )
+    if not all(np.isfinite(a).all() for a in (coef, intercept, idf)):
+        raise InvalidInput("char-ngram member: its weights hold NaN or infinite values")
+    if settings.blind_group_names and not blinded_names:
+        raise InvalidInput("char-ngram member: blind to group names, but no names to blind")
 
 
 def _local_folder(source: str) -> Path:

@@ -15,7 +15,7 @@ from ..training.predictions import MemberPredictions
 from ..utils import io
 from ..utils.errors import InputNotFound, InvalidInput
 from .calibration import apply_temperature
-from .mention_gate import apply_gate, gate_columns
+from .mention_gate import apply_gate, check_gate
 from .thresholds import tuned_macro_f1
 from .weight_search import combine
 
@@ -58,9 +58,7 @@ class EnsembleSpec:
     @property
     def gate_index(self) -> int | None:
         """The gate member's position in `members`, or None without a gate."""
-        if not self.gate:
-            return None
-        return [m["name"] for m in self.members].index(self.gate["member"])
+        return [m["name"] for m in self.members].index(self.gate["member"]) if self.gate else None
 
     def mix(self, member_probs: Sequence[np.ndarray], gated: bool = True) -> np.ndarray:
         """The ensemble's scores: each member's scores at its temperature, then the weighted mean, then
@@ -73,50 +71,8 @@ class EnsembleSpec:
         return apply_gate(mixed, calibrated[self.gate_index], self.gate["strength"], self.labels)
 
     def validate(self, source: str = ENSEMBLE_FILE) -> None:
-        if self.format_version != FORMAT_VERSION:
-            raise InvalidInput(
-                f"{source}: format_version {self.format_version} is not supported ({FORMAT_VERSION})"
-            )
-        if not self.labels or not self.members:
-            raise InvalidInput(f"{source}: needs non-empty 'labels' and 'members'")
-        for i, member in enumerate(self.members):
-            if (
-                not isinstance(member, dict)
-                or "weight" not in member
-                or not (member.get("path") or member.get("hub_id"))
-            ):
-                raise InvalidInput(f"{source}: member {i} needs a 'weight' and a 'path' or 'hub_id'")
-        names = [member.get("name") for member in self.members]
-        if not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
-            raise InvalidInput(f"{source}: every member needs a 'name' of its own, got {names}")
-        temperatures = self.temperatures
-        if not all(isinstance(t, int | float) and math.isfinite(t) and t > 0 for t in temperatures):
-            raise InvalidInput(
-                f"{source}: member temperatures must be finite numbers > 0, got {temperatures}"
-            )
-        weights = self.weights
-        if np.any(weights < 0) or abs(weights.sum() - 1.0) > 1e-6:
-            raise InvalidInput(f"{source}: member weights must be >= 0 and sum to 1, got {weights.tolist()}")
-        if self.thresholds is not None and len(self.thresholds) != len(self.labels):
-            raise InvalidInput(f"{source}: {len(self.thresholds)} thresholds for {len(self.labels)} labels")
-        if self.gate is not None:
-            self._validate_gate(source, names)
-
-    def _validate_gate(self, source: str, names: list[str]) -> None:
-        gate = self.gate
-        if not isinstance(gate, dict) or gate.get("member") not in names:
-            raise InvalidInput(f"{source}: 'gate' must name one of the members {names}, got {gate!r}")
-        strength = gate.get("strength")
-        if not isinstance(strength, int | float) or not math.isfinite(strength) or strength < 0:
-            raise InvalidInput(
-                f"{source}: the gate's strength must be a finite number >= 0, got {strength!r}"
-            )
-        if self.members[names.index(gate["member"])]["weight"] != 0:
-            raise InvalidInput(f"{source}: the gate member {gate['member']!r} must have weight 0")
-        try:
-            gate_columns(self.labels)
-        except InvalidInput as err:
-            raise InvalidInput(f"{source}: {err}") from None
+        """Raise InvalidInput, naming `source`, where the spec cannot be used as it is."""
+        check_spec(self, source)
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -199,3 +155,33 @@ def member_entry(
         "val_f1_macro": multilabel_metrics(member.probs, member.references, member.label_names)["f1_macro"],
         "val_f1_macro_tuned": tuned_macro_f1(member.probs, member.references),
     }
+
+
+def check_spec(spec: EnsembleSpec, source: str = ENSEMBLE_FILE) -> None:
+    """`EnsembleSpec.validate`: format, members (names, paths, weights, temperatures), thresholds, gate."""
+    if spec.format_version != FORMAT_VERSION:
+        raise InvalidInput(
+            f"{source}: format_version {spec.format_version} is not supported ({FORMAT_VERSION})"
+        )
+    if not spec.labels or not spec.members:
+        raise InvalidInput(f"{source}: needs non-empty 'labels' and 'members'")
+    for i, member in enumerate(spec.members):
+        if (
+            not isinstance(member, dict)
+            or "weight" not in member
+            or not (member.get("path") or member.get("hub_id"))
+        ):
+            raise InvalidInput(f"{source}: member {i} needs a 'weight' and a 'path' or 'hub_id'")
+    names = [member.get("name") for member in spec.members]
+    if not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
+        raise InvalidInput(f"{source}: every member needs a 'name' of its own, got {names}")
+    temperatures = spec.temperatures
+    if not all(isinstance(t, int | float) and math.isfinite(t) and t > 0 for t in temperatures):
+        raise InvalidInput(f"{source}: member temperatures must be finite numbers > 0, got {temperatures}")
+    weights = spec.weights
+    if np.any(weights < 0) or abs(weights.sum() - 1.0) > 1e-6:
+        raise InvalidInput(f"{source}: member weights must be >= 0 and sum to 1, got {weights.tolist()}")
+    if spec.thresholds is not None and len(spec.thresholds) != len(spec.labels):
+        raise InvalidInput(f"{source}: {len(spec.thresholds)} thresholds for {len(spec.labels)} labels")
+    if spec.gate is not None:
+        check_gate(spec.gate, spec.members, spec.labels, source)

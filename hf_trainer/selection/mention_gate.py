@@ -17,6 +17,7 @@ ignores the name loses some of those rows.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -53,3 +54,20 @@ def apply_gate(
     gated[:, hate] *= ((1.0 - gate_clean) ** strength)[:, None]
     gated[:, clean] = np.maximum(mixed[:, clean], gate_clean)
     return gated
+
+
+def check_gate(gate: dict, members: Sequence[dict], labels: Sequence[str], source: str) -> None:
+    """ensemble.json's "gate": one of the members, of weight 0, a finite strength >= 0, and labels
+    it can act on; InvalidInput naming `source` otherwise."""
+    names = [m.get("name") for m in members]
+    if not isinstance(gate, dict) or gate.get("member") not in names:
+        raise InvalidInput(f"{source}: 'gate' must name one of the members {names}, got {gate!r}")
+    strength = gate.get("strength")
+    if not isinstance(strength, int | float) or not math.isfinite(strength) or strength < 0:
+        raise InvalidInput(f"{source}: the gate's strength must be a finite number >= 0, got {strength!r}")
+    if members[names.index(gate["member"])]["weight"] != 0:
+        raise InvalidInput(f"{source}: the gate member {gate['member']!r} must have weight 0")
+    try:
+        gate_columns(labels)
+    except InvalidInput as err:
+        raise InvalidInput(f"{source}: {err}") from None
