@@ -16,15 +16,18 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hf_trainer.members import folder_kind
+from hf_trainer.members.char_ngram import blind_member
 from hf_trainer.selection.arguments import EnsembleArguments
 from hf_trainer.selection.calibration import apply_temperature, calibration_errors, fit_temperature
 from hf_trainer.selection.cross_validation import choose_mixture
 from hf_trainer.selection.ensemble import EnsembleSpec
+from hf_trainer.selection.mention_gate import apply_gate
 from hf_trainer.selection.thresholds import tuned_macro_f1
 from hf_trainer.selection.weight_search import removal_effects
 from hf_trainer.training.predictions import load_aligned
@@ -66,16 +69,15 @@ def main(argv: list[str] | None = None) -> EnsembleSpec:
     )
     spec.weight_choice = weight_choice
     weighted = [i for i in range(len(members)) if i != gate]
-    spec.removal = removal_effects(
-        [calibrated[i] for i in weighted], weights[weighted], labels, [members[i].name for i in weighted]
-    )
+    after_mix = None
     if gate is not None:
         spec.gate = {"member": members[gate].name, "strength": gate_choice["strength"], "choice": gate_choice}
-        logger.info(
-            "Mention gate %s: strength %g (%s); CV val macro F1 ungated %.4f, per strength %s",
-            members[gate].name, gate_choice["strength"], gate_choice["rule"], gate_choice["ungated_cv_f1_macro"],
-            ", ".join(f"{s}: {v:.4f}" for s, v in gate_choice["cv_f1_macro"].items()),
-        )  # fmt: skip
+        after_mix = partial(
+            apply_gate, gate_probs=calibrated[gate], strength=gate_choice["strength"], labels=names
+        )
+        log_gate(spec.gate, args.members[gate])
+    spec.removal = removal_effects([calibrated[i] for i in weighted], weights[weighted], labels,
+                                   [members[i].name for i in weighted], after_mix=after_mix)  # fmt: skip
     mixed = spec.mix([m.probs for m in members])
     path = spec.save(args.output_dir)
     for entry in spec.members:
@@ -110,6 +112,21 @@ def main(argv: list[str] | None = None) -> EnsembleSpec:
         path,
     )
     return spec
+
+
+def log_gate(gate: dict, folder: str) -> None:
+    """The gate's strength and the figures it was chosen by; a warning when its member is not known
+    to read comments blind to group names."""
+    if not blind_member(folder):
+        logger.warning("--gate_member %s was not trained blind to group names (char-ngram-blind): as a gate "
+                       "it judges hate with the names in view", folder)  # fmt: skip
+    choice = gate["choice"]
+    logger.info(
+        "Mention gate %s: strength %g; ungated CV val macro F1 %.4f, clean val rows flagged %.1f%%; per strength "
+        "(CV macro F1, clean rows flagged): %s", gate["member"], gate["strength"],
+        choice["ungated"]["cv_f1_macro"], 100 * choice["ungated"]["clean_rows_flagged"],
+        ", ".join(f"{s}: {t['cv_f1_macro']:.4f}, {100 * t['clean_rows_flagged']:.1f}%" for s, t in choice["tried"].items()),
+    )  # fmt: skip
 
 
 def gate_position(gate_member: str | None, member_dirs: list[str]) -> int | None:

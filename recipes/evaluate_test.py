@@ -57,9 +57,9 @@ from hf_trainer.evaluation.test_once import (
 )
 from hf_trainer.metrics.multilabel import binarize, multilabel_metrics
 from hf_trainer.selection.calibration import apply_temperature
-from hf_trainer.selection.cross_validation import shipped_threshold_fitter
+from hf_trainer.selection.cross_validation import shipped_threshold_fitter, ungated_thresholds
 from hf_trainer.selection.ensemble import EnsembleSpec
-from hf_trainer.selection.weight_search import combine
+from hf_trainer.selection.mention_gate import UNGATED
 from hf_trainer.serving.explain import explain_error_rows
 from hf_trainer.training.predictions import load_aligned
 from hf_trainer.utils import io
@@ -68,7 +68,6 @@ from hf_trainer.utils.errors import UserError, run_recipe
 from hf_trainer.utils.log import setup_logging
 
 logger = logging.getLogger("hf_trainer.evaluate_test")
-UNGATED = "ensemble without the gate tuned"  # with a mention gate: the mix without it, for comparison
 
 
 def score_systems(spec: EnsembleSpec, val: list, test: list) -> tuple[dict, dict, np.ndarray, np.ndarray]:
@@ -89,9 +88,7 @@ def score_systems(spec: EnsembleSpec, val: list, test: list) -> tuple[dict, dict
     add("ensemble @0.5", test_mixed, 0.5)
     add("ensemble tuned", test_mixed, spec.thresholds)
     if spec.gate is not None:  # what the mention gate changes: the same mix without it, thresholds re-chosen
-        ungated_val = spec.mix([m.probs for m in val], gated=False)
-        ungated_test = spec.mix([m.probs for m in test], gated=False)
-        add(UNGATED, ungated_test, fit(ungated_val, val[0].references))
+        add(f"{UNGATED} tuned", spec.mix([m.probs for m in test], gated=False), ungated_thresholds(spec, val))
     return systems, decisions, val_mixed, test_mixed
 
 
@@ -99,7 +96,7 @@ def comparisons(spec: EnsembleSpec) -> list[tuple[str, str]]:
     """The paired comparisons: tuned against 0.5, and the ensemble against its best member by val."""
     pairs = [("ensemble tuned", "ensemble @0.5")]
     if spec.gate is not None:
-        pairs.insert(0, ("ensemble tuned", UNGATED))
+        pairs.insert(0, ("ensemble tuned", f"{UNGATED} tuned"))
     if len(spec.members) > 1:
         best = max(spec.members, key=lambda m: m.get("val_f1_macro_tuned", m.get("val_f1_macro", 0.0)))
         pairs.insert(0, ("ensemble tuned", f"{best['name']} tuned"))
@@ -182,8 +179,8 @@ def analyse(spec: EnsembleSpec, args, decisions: dict, val: list, test: list, va
     ensemble_scores = {"ensemble": {"val": (val_mixed, val[0].references), "test": (test_mixed, labels)}}
     if any(t != 1.0 for t in spec.temperatures):  # what the temperatures changed, for the ensemble too
         ensemble_scores["ensemble without temperatures"] = {
-            "val": (combine([m.probs for m in val], spec.weights), val[0].references),
-            "test": (combine([m.probs for m in test], spec.weights), labels),
+            "val": (spec.mix([m.probs for m in val], temperatures=False), val[0].references),
+            "test": (spec.mix([m.probs for m in test], temperatures=False), labels),
         }
     analysis["calibration"] = calibration_section(
         member_scores | ensemble_scores,

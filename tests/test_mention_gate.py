@@ -28,10 +28,11 @@ LABELS = list(UNSMILE_LABELS)
 CLEAN, ABUSE = LABELS.index("clean"), LABELS.index("악플/욕설")
 
 
-def test_the_shipped_list_names_every_hate_label_and_no_one_syllable_term():
+def test_the_shipped_list_names_every_hate_labels_groups_and_no_slur():
     names = read_group_names()
-    assert set(names.values()) == set(UNSMILE_HATE_LABELS)
-    assert all(len(term) >= 2 for term in names) and len(names) == len(default_group_names())
+    assert set(names.values()) == set(UNSMILE_HATE_LABELS) and tuple(names) == default_group_names()
+    slurs = ("짱깨", "홍어", "틀딱", "한남", "김치녀", "개독", "쪽바리", "급식충", "똥꼬충", "맘충")
+    assert not [term for term in names if any(slur in term for slur in slurs)]
 
 
 @pytest.mark.parametrize(
@@ -116,18 +117,23 @@ def _mentions(n: int, seed: int, informative: bool):
     return mixed, gate, labels
 
 
-def test_the_strength_is_the_strongest_within_the_tolerance_and_zero_for_a_useless_gate():
+def test_the_strength_is_the_strongest_that_keeps_f1_and_flags_fewer_clean_rows():
     mixed, gate, labels = _mentions(600, 1, informative=True)
     strength, choice = choose_gate_strength(mixed, gate, labels, LABELS)
-    values = {float(s): v for s, v in choice["cv_f1_macro"].items()}
-    assert strength > 0 and values[strength] > choice["ungated_cv_f1_macro"]
-    assert all(v < choice["ungated_cv_f1_macro"] - 0.005 for s, v in values.items() if s > strength)
-    mixed, gate, labels = _mentions(600, 2, informative=False)
-    _, useless = choose_gate_strength(mixed, gate, labels, LABELS)
-    tolerated = [
-        s for s in GATE_STRENGTHS if useless["cv_f1_macro"][str(s)] >= useless["ungated_cv_f1_macro"] - 0.005
-    ]
-    assert useless["strength"] == max(tolerated, default=0.0) < strength
+    ungated, tried = choice["ungated"], choice["tried"]
+    assert strength > 0 and tried[str(strength)]["cv_f1_macro"] > ungated["cv_f1_macro"]
+    assert tried[str(strength)]["clean_rows_flagged"] < ungated["clean_rows_flagged"]
+    for s in GATE_STRENGTHS:  # every stronger gate broke a rule
+        if s > strength:
+            assert (tried[str(s)]["cv_f1_macro"] < ungated["cv_f1_macro"] - 0.005
+                    or tried[str(s)]["flagged_change_ci"][1] >= 0)  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", [2, 3, 4])
+def test_a_gate_that_carries_no_information_is_not_shipped(seed):
+    mixed, gate, labels = _mentions(600, seed, informative=False)
+    strength, choice = choose_gate_strength(mixed, gate, labels, LABELS)
+    assert strength == 0.0 and choice["strength"] == 0.0
 
 
 def _spec(weights, gate=None):
@@ -155,6 +161,23 @@ def test_ensemble_json_refuses_a_gate_it_cannot_apply():
     assert np.array_equal(spec.mix(probs, gated=False), combine(probs, [1.0, 0.0]))
 
 
+def test_a_gated_ensemble_json_is_format_2_and_an_old_one_loads_without_a_gate(tmp_path):
+    spec = _spec([1.0, 0.0], {"member": "m1", "strength": 0.3})
+    spec.save(tmp_path)
+    data = json.loads((tmp_path / "ensemble.json").read_text(encoding="utf-8"))
+    assert data["format_version"] == 2 and EnsembleSpec.load(tmp_path).gate == spec.gate
+    (tmp_path / "ensemble.json").write_text(json.dumps(data | {"format_version": 1}))
+    with pytest.raises(InvalidInput, match="format_version 2 goes with a 'gate'"):
+        EnsembleSpec.load(tmp_path)
+    old = {k: v for k, v in data.items() if k not in ("gate", "format_version")}
+    (tmp_path / "ensemble.json").write_text(
+        json.dumps(old | {"members": [dict(m, weight=0.5) for m in old["members"]]})
+    )
+    loaded = EnsembleSpec.load(tmp_path)
+    assert loaded.gate is None and loaded.gate_index is None
+    assert np.array_equal(loaded.mix([np.ones((2, 10)), np.zeros((2, 10))]), np.full((2, 10), 0.5))
+
+
 @pytest.fixture(scope="module")
 def gated(mixed, pipeline_dir, tmp_path_factory):
     """A tiny transformer and the shared char n-gram member, with a blind char n-gram member as the
@@ -178,7 +201,8 @@ def test_an_ensemble_with_a_gate_chooses_it_on_val_and_reports_the_mix_without_i
     spec = EnsembleSpec.load(folder)
     assert spec.gate["member"] == "char-ngram-blind" and spec.members[2]["weight"] == 0
     assert spec.weights[:2].sum() == pytest.approx(1.0)
-    assert spec.gate["strength"] == spec.gate["choice"]["strength"] in (0.0, *GATE_STRENGTHS)
+    assert spec.gate["strength"] == spec.gate["choice"]["strength"]
+    assert all(len(spec.weight_choice[k]["weights"]) == 3 for k in ("best", "chosen"))
     assert {e["member"] for e in spec.removal} == {
         "tiny-bert",
         "char-ngram",
@@ -198,14 +222,16 @@ def test_inference_runs_the_gate_member_and_mixes_as_the_recipes_did(gated):
     from hf_trainer.serving.app import model_panel
 
     folder, _ = gated
-    spec = EnsembleSpec.load(folder)
     ensemble = Ensemble.from_pretrained(str(folder))
+    ensemble.spec.gate["strength"] = 1.0  # whatever the tiny data chose: a gate that acts
     texts = ["광주 날씨 어제 엄청 춥더라", "여자들은 다 꺼져라", "오늘 점심 맛있었다"]
     member_probs = [m.predict_proba(texts) for m in ensemble.members]
-    expected = spec.mix(member_probs)
+    expected = ensemble.spec.mix(member_probs)
     assert np.allclose(ensemble.predict_proba(texts), expected)
-    if spec.gate["strength"] > 0:  # the gate member is run, not replaced by an idle 0.5
-        assert not np.allclose(expected, spec.mix([*member_probs[:2], np.full_like(member_probs[2], 0.5)]))
+    # The gate member is run, not replaced by an idle 0.5 as other members of weight 0 are.
+    assert not np.allclose(
+        expected, ensemble.spec.mix([*member_probs[:2], np.full_like(member_probs[2], 0.5)])
+    )
     assert "mention gate" in model_panel(ensemble, None)
 
 
@@ -217,4 +243,6 @@ def test_the_functional_suite_scores_the_ensemble_without_its_gate_too(gated):
     suite = folder.parent / "few_cases.tsv"
     suite.write_text("\n".join(cases[:1] + cases[1:400:20]), encoding="utf-8")
     result = run_functional_tests(folder, suite)
-    assert {"ensemble", "ensemble without the gate", "char-ngram-blind"} <= set(result["systems"])
+    systems = result["systems"]
+    assert {"ensemble", "ensemble without the gate", "char-ngram-blind"} <= set(systems)
+    assert systems["ensemble without the gate"]["overall"]["n"] == systems["ensemble"]["overall"]["n"] == 20

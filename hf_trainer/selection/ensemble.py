@@ -21,6 +21,8 @@ from .weight_search import combine
 
 ENSEMBLE_FILE = "ensemble.json"
 FORMAT_VERSION = 1
+# An ensemble with a mention gate: a reader that knows no gate must refuse it, not serve it ungated.
+GATED_FORMAT_VERSION = 2
 
 
 @dataclass
@@ -60,11 +62,18 @@ class EnsembleSpec:
         """The gate member's position in `members`, or None without a gate."""
         return [m["name"] for m in self.members].index(self.gate["member"]) if self.gate else None
 
-    def mix(self, member_probs: Sequence[np.ndarray], gated: bool = True) -> np.ndarray:
+    def mix(
+        self, member_probs: Sequence[np.ndarray], gated: bool = True, temperatures: bool = True
+    ) -> np.ndarray:
         """The ensemble's scores: each member's scores at its temperature, then the weighted mean, then
-        the mention gate where there is one (gated=False: without it, for the reports' comparison).
-        Every stage after the weight search (thresholds, test, inference) mixes through here."""
-        calibrated = self.calibrated(member_probs)
+        the mention gate where there is one (gated=False / temperatures=False: without it / them, for
+        the reports' comparisons). Every stage after the weight search (thresholds, test, inference)
+        mixes through here."""
+        calibrated = (
+            self.calibrated(member_probs)
+            if temperatures
+            else [np.asarray(p, np.float64) for p in member_probs]
+        )
         mixed = combine(calibrated, self.weights)
         if self.gate_index is None or not gated:
             return mixed
@@ -85,6 +94,10 @@ class EnsembleSpec:
         missing = required - set(data)
         if missing:
             raise InvalidInput(f"{source}: missing keys {sorted(missing)}")
+        if (data.get("gate") is not None) != (data.get("format_version") == GATED_FORMAT_VERSION):
+            raise InvalidInput(
+                f"{source}: format_version {GATED_FORMAT_VERSION} goes with a 'gate', and only it"
+            )
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         spec = cls(**known)
         spec.validate(source)
@@ -98,6 +111,7 @@ class EnsembleSpec:
         return cls.from_dict(io.read_json(file), str(file))
 
     def save(self, folder: str | Path) -> Path:
+        self.format_version = GATED_FORMAT_VERSION if self.gate is not None else FORMAT_VERSION
         self.validate()
         file = Path(folder) / ENSEMBLE_FILE
         io.write_json(file, self.to_dict())
@@ -159,9 +173,9 @@ def member_entry(
 
 def check_spec(spec: EnsembleSpec, source: str = ENSEMBLE_FILE) -> None:
     """`EnsembleSpec.validate`: format, members (names, paths, weights, temperatures), thresholds, gate."""
-    if spec.format_version != FORMAT_VERSION:
+    if spec.format_version not in (FORMAT_VERSION, GATED_FORMAT_VERSION):
         raise InvalidInput(
-            f"{source}: format_version {spec.format_version} is not supported ({FORMAT_VERSION})"
+            f"{source}: format_version {spec.format_version} is not supported ({FORMAT_VERSION}, {GATED_FORMAT_VERSION})"
         )
     if not spec.labels or not spec.members:
         raise InvalidInput(f"{source}: needs non-empty 'labels' and 'members'")

@@ -1,7 +1,7 @@
 """The mention gate: a group label needs hate that the rest of the comment shows, not a group's name.
 
 UnSmile seldom names a group without hate (of its train comments naming a few common 인종/국적 words,
-83% carry that label), so every member learns "group name -> group label" and flags neutral mentions
+83% carry that label: docs/PERFORMANCE.md), so every member learns "group name -> group label" and flags neutral mentions
 ("광주 날씨 어제 엄청 춥더라" -> 지역). The gate member (`char-ngram-blind`) reads comments with the
 neutral group names blinded (hf_trainer.data.group_names), so its clean score says whether the rest
 of the comment is hateful or abusive. The ensemble's hate labels are scaled by that:
@@ -10,8 +10,8 @@ of the comment is hateful or abusive. The ensemble's hate labels are scaled by t
     clean       <- max(mixed clean score, gate's clean score)
 
 Strength 0 is no gate. The ensemble stage chooses it on validation (cross_validation.choose_gate_strength):
-the strongest gate whose out-of-fold macro F1 stays within a tolerance of the ungated ensemble's,
-because UnSmile's own labels often count a group's name with mild context as hate, and a gate that
+the strongest gate whose out-of-fold macro F1 stays within a tolerance of the ungated ensemble's and
+that flags fewer clean validation comments, because UnSmile's own labels often count a group's name with mild context as hate, and a gate that
 ignores the name loses some of those rows.
 """
 
@@ -27,6 +27,7 @@ from ..utils.errors import InvalidInput
 
 GATE_STRENGTHS = (0.1, 0.2, 0.3, 0.5, 0.75, 1.0)  # the candidates the ensemble stage tries
 GATE_TOLERANCE = 0.005  # out-of-fold val macro F1 the gate may cost
+UNGATED = "ensemble without the gate"  # the reports' name for the same mix without the gate
 
 
 def gate_columns(labels: Sequence[str]) -> tuple[list[int], int]:

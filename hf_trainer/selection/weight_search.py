@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -118,11 +118,13 @@ def _best_index(candidates: np.ndarray, values: np.ndarray) -> int:
     return int(tied[np.argmin(distance[tied])])
 
 
-def _decisions(stacked: np.ndarray, weights: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """0/1 decisions of one mixture at thresholds tuned on the same rows (what the objective scores)."""
+def _decisions(stacked: np.ndarray, weights: np.ndarray, labels: np.ndarray, after_mix=None) -> np.ndarray:
+    """0/1 decisions of one mixture (then `after_mix`, if any) at thresholds tuned on the same rows
+    (what the objective scores)."""
     from ..metrics.multilabel import binarize
 
     mixed = np.tensordot(weights, stacked, axes=1)
+    mixed = after_mix(mixed) if after_mix is not None else mixed
     return binarize(mixed, tune_thresholds(mixed, labels)[0])
 
 
@@ -191,11 +193,12 @@ def choose_weights(
 
 def removal_effects(
     member_probs: Sequence[np.ndarray], weights: Sequence[float], labels: np.ndarray,
-    names: Sequence[str], seed: int = 42,
+    names: Sequence[str], seed: int = 42, after_mix: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> list[dict]:  # fmt: skip
     """Per member: tuned val macro F1 of the ensemble without it (the other weights rescaled to sum
     to 1, thresholds tuned again) minus the ensemble's, with its 95% paired bootstrap interval;
-    `changes_nothing` when the interval covers 0 (the rows cannot tell the two apart)."""
+    `changes_nothing` when the interval covers 0 (the rows cannot tell the two apart). `after_mix`
+    (the mention gate, its member not among `member_probs`) acts on every mix before the thresholds."""
     from ..metrics.uncertainty import paired_difference, resample_counts
 
     weights = np.asarray(weights, dtype=np.float64)
@@ -204,14 +207,14 @@ def removal_effects(
     labels = np.asarray(labels)
     stacked = np.stack([np.asarray(p, dtype=np.float64) for p in member_probs])
     counts = resample_counts(len(labels), NOISE_RESAMPLES, seed)
-    full = _decisions(stacked, weights, labels)
+    full = _decisions(stacked, weights, labels, after_mix)
     effects = []
     for i, name in enumerate(names):
         rest = np.delete(weights, i)
         if rest.sum() <= 0:  # every other member has weight 0: the ensemble is this member
             rest = np.full(len(rest), 1.0 / len(rest))
         without = np.insert(rest / rest.sum(), i, 0.0)
-        difference = paired_difference(f"without {name}", _decisions(stacked, without, labels), "ensemble",
+        difference = paired_difference(f"without {name}", _decisions(stacked, without, labels, after_mix), "ensemble",
                                        full, labels, counts)  # fmt: skip
         effects.append({
             "member": name, "difference": difference.observed, "ci": difference.ci,
