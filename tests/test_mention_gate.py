@@ -246,3 +246,18 @@ def test_the_functional_suite_scores_the_ensemble_without_its_gate_too(gated):
     systems = result["systems"]
     assert {"ensemble", "ensemble without the gate", "char-ngram-blind"} <= set(systems)
     assert systems["ensemble without the gate"]["overall"]["n"] == systems["ensemble"]["overall"]["n"] == 20
+
+
+def test_the_run_summary_names_the_gate_and_the_score_without_it(caplog):
+    import logging
+
+    from hf_trainer.pipeline.summary import log_summary
+
+    summary = {"demo": False, "data": "d", "models": {}, "weights": {"e5-small": 1.0, "char-ngram-blind": 0.0},
+               "mention_gate": {"member": "char-ngram-blind", "strength": 0.2}, "test_f1_macro_tuned": 0.75,
+               "test_f1_macro_at_0.5": 0.7, "test_f1_micro_tuned": 0.7, "test_f1_macro_tuned_ci": None,
+               "threshold_choice": "tuned", "test_evaluations": 1, "report": "r", "stopped_after": None,
+               "total_seconds": 1.0, "stage_seconds": {}, "test_f1_macro_tuned_without_gate": 0.76}  # fmt: skip
+    with caplog.at_level(logging.INFO):
+        log_summary(summary)
+    assert "mention gate: char-ngram-blind, strength 0.2 (test macro F1 without it: 0.7600)" in caplog.text

@@ -6,12 +6,16 @@ import logging
 from pathlib import Path
 
 from ..evaluation.test_once import METRICS_FILE, REPORT_DIR, REPORT_FILE, read_history
+from ..selection.mention_gate import UNGATED
 from ..training.presets import member_name
 from ..utils import io
 from .runner import duration
 from .stages import STOP_POINTS, PipelineOptions
 
 logger = logging.getLogger(__name__)
+
+
+UNGATED_TUNED = f"{UNGATED} tuned"  # the test report's system of the mix without the gate
 
 
 def build_summary(options: PipelineOptions, stage_seconds: dict[str, float], seconds: float) -> dict:
@@ -38,6 +42,7 @@ def build_summary(options: PipelineOptions, stage_seconds: dict[str, float], sec
         "models": models,
         "stopped_after": options.stop_after,
         "weights": None,
+        "mention_gate": None,
         "val_f1_macro_tuned": None,
         "test_f1_macro_at_0.5": None,
         "test_f1_macro_tuned": None,
@@ -52,6 +57,8 @@ def build_summary(options: PipelineOptions, stage_seconds: dict[str, float], sec
     if reached("ensemble"):
         spec = io.read_json(out / "ensemble" / "ensemble.json")
         summary["weights"] = {m["name"]: m["weight"] for m in spec["members"]}
+        if spec.get("gate"):
+            summary["mention_gate"] = {"member": spec["gate"]["member"], "strength": spec["gate"]["strength"]}
         summary["val_f1_macro_tuned"] = (spec.get("threshold_report") or {}).get("val_f1_macro_tuned")
     if reached("evaluate_test"):
         test = io.read_json(out / "ensemble" / REPORT_DIR / METRICS_FILE)
@@ -68,6 +75,8 @@ def build_summary(options: PipelineOptions, stage_seconds: dict[str, float], sec
             ),
             "report": str(out / "ensemble" / REPORT_DIR / REPORT_FILE),
         }
+        if UNGATED_TUNED in test["systems"]:
+            summary["test_f1_macro_tuned_without_gate"] = test["systems"][UNGATED_TUNED]["f1_macro"]
     return summary
 
 
@@ -91,6 +100,13 @@ def log_summary(summary: dict) -> None:
         )
     if summary.get("weights") is not None:
         lines.append("ensemble weights: " + ", ".join(f"{k} {v:.3f}" for k, v in summary["weights"].items()))
+    if summary.get("mention_gate"):
+        gate = summary["mention_gate"]
+        without = summary.get("test_f1_macro_tuned_without_gate")
+        lines.append(
+            f"mention gate: {gate['member']}, strength {gate['strength']:g}"
+            + (f" (test macro F1 without it: {without:.4f})" if without is not None else "")
+        )
     if summary.get("val_f1_macro_tuned") is not None and summary.get("test_f1_macro_tuned") is None:
         lines.append(f"val macro F1 with the thresholds chosen on val: {summary['val_f1_macro_tuned']:.4f}")
     if summary.get("test_f1_macro_tuned") is not None:
