@@ -261,3 +261,17 @@ def test_the_run_summary_names_the_gate_and_the_score_without_it(caplog):
     with caplog.at_level(logging.INFO):
         log_summary(summary)
     assert "mention gate: char-ngram-blind, strength 0.2 (test macro F1 without it: 0.7600)" in caplog.text
+
+
+def test_a_gate_member_must_be_one_of_the_members_and_not_the_only_one():
+    from hf_trainer.selection.cross_validation import choose_mixture
+    from hf_trainer.utils.errors import InvalidArgument
+
+    gate_position = load_recipe("ensemble").gate_position
+    assert gate_position("char-ngram-blind", ["out/e5-small", "out/char-ngram-blind"]) == 1
+    assert gate_position(None, ["out/e5-small"]) is None
+    with pytest.raises(InvalidArgument, match="--gate_member 'blind' is not one of --members"):
+        gate_position("blind", ["out/e5-small", "out/char-ngram-blind"])
+    mixed, gate, labels = _mentions(100, 5, informative=True)
+    with pytest.raises(InvalidInput, match="needs at least one other member"):
+        choose_mixture([gate], labels, "f1_macro_tuned", LABELS, gate=0)
