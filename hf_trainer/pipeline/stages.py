@@ -30,8 +30,8 @@ DEMO_TRAIN, DEMO_TEST = DEMO_DATA / "demo_train.tsv", DEMO_DATA / "demo_test.tsv
 DESIGN_MODELS = ["kcelectra", "soongsilbert", "roberta"]
 DEMO_MODELS = ["tiny-electra", "tiny-bert", "tiny-roberta", "char-ngram"]
 # The CPU profile: the char n-gram member and an encoder from the package registry, no Hub, no GPU
-# (recipes/configs/e5-small.yaml: 3 epochs of about 11 minutes each on 2 cores; 53 minutes in all),
-# and the mention gate's member (char-ngram-blind, about a minute).
+# (recipes/configs/e5-small.yaml: 3 epochs of 9-11 minutes each on 2 cores), and the mention gate's
+# member (char-ngram-blind, about a minute): 49 minutes in all (docs/PERFORMANCE.md).
 CPU_MODELS = ["char-ngram", "e5-small", "char-ngram-blind"]
 DEMO_EPOCHS = "5"  # the tiny models on the shipped sample (a few hundred rows)
 # ... and on a --data_dir: with 14,500 UnSmile rows an epoch took 40-45 s per model on 2 cores (4 epochs:
