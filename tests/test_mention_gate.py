@@ -275,3 +275,13 @@ def test_a_gate_member_must_be_one_of_the_members_and_not_the_only_one():
     mixed, gate, labels = _mentions(100, 5, informative=True)
     with pytest.raises(InvalidInput, match="needs at least one other member"):
         choose_mixture([gate], labels, "f1_macro_tuned", LABELS, gate=0)
+
+
+def test_the_spelling_games_score_the_ensemble_without_its_gate_too(gated):
+    from hf_trainer.evaluation.robustness import run_robustness
+
+    folder, _ = gated
+    result = run_robustness(folder)
+    for part in (result["systems"], result["independent"]["systems"]):
+        assert list(part)[:2] == ["ensemble", "ensemble without the gate"] and "char-ngram-blind" in part
+    assert "ensemble without the gate" in (folder / "report" / "report.md").read_text(encoding="utf-8")

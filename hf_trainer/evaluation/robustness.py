@@ -26,8 +26,9 @@ from ..data.canonical import canonical_all
 from ..data.perturb import FAMILIES, MIXED, perturb_all
 from ..metrics.multilabel import binarize, macro_f1
 from ..metrics.uncertainty import paired_difference, resample_counts
-from ..selection.cross_validation import member_thresholds
+from ..selection.cross_validation import member_thresholds, ungated_thresholds
 from ..selection.ensemble import EnsembleSpec
+from ..selection.mention_gate import UNGATED
 from ..training.predictions import load_aligned
 from ..utils import io
 from ..utils.errors import UserError
@@ -104,10 +105,12 @@ def independent_games(texts: list[str], seed: int) -> list[Game]:
 
 
 def robustness(ensemble, texts: list[str], references: np.ndarray, member_thresholds: list[np.ndarray],
-               rate: float = RATE, seed: int = SEED, resamples: int = 1000) -> dict:  # fmt: skip
+               rate: float = RATE, seed: int = SEED, resamples: int = 1000,
+               ungated_thresholds: np.ndarray | None = None) -> dict:  # fmt: skip
     """Macro F1 of the ensemble and of each member on `texts` as written and under each game (this
     project's families at `rate`, and the independent ones at theirs), with the paired bootstrap
-    difference against the same comments as written."""
+    difference against the same comments as written; with a mention gate, of the ensemble without it
+    too (at `ungated_thresholds`)."""
     spec, names = ensemble.spec, [m["name"] for m in ensemble.spec.members]
     # Many games leave a comment's canonical form as it was (letters split, invisible characters,
     # full-width forms), and many comments without a game to play: each member scores each of its
@@ -124,6 +127,8 @@ def robustness(ensemble, texts: list[str], references: np.ndarray, member_thresh
     def decisions(played: list[str]) -> dict[str, np.ndarray]:
         member_probs = [scores(m, cache, played) for m, cache in zip(ensemble.members, seen, strict=True)]
         out = {"ensemble": binarize(spec.mix(member_probs), spec.thresholds)}
+        if ungated_thresholds is not None:
+            out[UNGATED] = binarize(spec.mix(member_probs, gated=False), ungated_thresholds)
         for name, probs, thresholds in zip(names, member_probs, member_thresholds, strict=True):
             out[name] = binarize(probs, thresholds)  # each member at its own thresholds
         return out
@@ -265,7 +270,9 @@ def run_robustness(folder: str | Path, rate: float = RATE, seed: int = SEED, bac
         )
     texts = [by_id[int(i)] for i in test.ids]
     ensemble = Ensemble.from_pretrained(str(folder), backend=backend)
-    result = robustness(ensemble, texts, test.references, member_thresholds(spec, folder), rate, seed)
+    val = load_aligned(spec.member_dirs(folder), "val")
+    result = robustness(ensemble, texts, test.references, member_thresholds(spec, folder), rate, seed,
+                        ungated_thresholds=ungated_thresholds(spec, val))  # fmt: skip
     result |= {"inputs_digest": io.digest(inputs), "backend": backend}
     io.write_json(folder / REPORT_DIR / ROBUSTNESS_FILE, result)
     put_section(folder / REPORT_DIR / REPORT_FILE, "robustness", robustness_md(result))
