@@ -168,6 +168,7 @@ def test_the_runner_scores_every_system_and_adds_its_section(mixed, tmp_path):
     from hf_trainer import Ensemble
     from hf_trainer.selection.cross_validation import member_thresholds
     from hf_trainer.selection.ensemble import EnsembleSpec
+    from hf_trainer.training.predictions import load_aligned
 
     root, _ = mixed
     folder = tmp_path / "ensemble"
@@ -199,7 +200,8 @@ def test_the_runner_scores_every_system_and_adds_its_section(mixed, tmp_path):
     expected = passes(probs >= ensemble.thresholds, firsts, ensemble.labels)
     assert result["systems"]["ensemble"]["overall"]["rate"] == pytest.approx(expected.mean())
     char_ngram = ensemble.members[2].predict_proba(texts).astype(np.float64)
-    thresholds = member_thresholds(EnsembleSpec.load(folder), folder)[2]
+    loaded = EnsembleSpec.load(folder)
+    thresholds = member_thresholds(loaded, load_aligned(loaded.member_dirs(folder), "val"))[2]
     assert result["systems"]["char-ngram"]["overall"]["rate"] == pytest.approx(
         passes(char_ngram >= thresholds, firsts, ensemble.labels).mean()
     )

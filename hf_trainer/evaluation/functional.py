@@ -298,7 +298,7 @@ def run_functional_tests(folder: str | Path, suite: str | Path = CASES_FILE, bac
     ensemble = Ensemble.from_pretrained(str(folder), backend=backend)
     val = load_aligned(spec.member_dirs(folder), "val")
     result = run_suite(
-        ensemble, member_thresholds(spec, folder), kept, batch_size, ungated_thresholds(spec, val)
+        ensemble, member_thresholds(spec, val), kept, batch_size, ungated_thresholds(spec, val)
     )
     root = SUITE_DIR.parents[2]  # the repository: the shipped suite is named by its path there
     where = Path(suite).resolve()

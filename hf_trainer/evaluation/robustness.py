@@ -271,7 +271,7 @@ def run_robustness(folder: str | Path, rate: float = RATE, seed: int = SEED, bac
     texts = [by_id[int(i)] for i in test.ids]
     ensemble = Ensemble.from_pretrained(str(folder), backend=backend)
     val = load_aligned(spec.member_dirs(folder), "val")
-    result = robustness(ensemble, texts, test.references, member_thresholds(spec, folder), rate, seed,
+    result = robustness(ensemble, texts, test.references, member_thresholds(spec, val), rate, seed,
                         ungated_thresholds=ungated_thresholds(spec, val))  # fmt: skip
     result |= {"inputs_digest": io.digest(inputs), "backend": backend}
     io.write_json(folder / REPORT_DIR / ROBUSTNESS_FILE, result)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -268,13 +267,11 @@ def choose_thresholds(
     return candidates[chosen], evidence
 
 
-def member_thresholds(spec: EnsembleSpec, folder: Path) -> list[np.ndarray]:
-    """Each member's thresholds, chosen on its validation scores the way the ensemble's were (the
-    report's "<member> tuned")."""
-    from ..training.predictions import load_aligned
-
+def member_thresholds(spec: EnsembleSpec, val_members: Sequence) -> list[np.ndarray]:
+    """Each member's thresholds, chosen on its val predictions (`MemberPredictions`) the way the
+    ensemble's were (the report's "<member> tuned")."""
     fit = shipped_threshold_fitter(spec.threshold_report)
-    return [fit(m.probs, m.references) for m in load_aligned(spec.member_dirs(folder), "val")]
+    return [fit(m.probs, m.references) for m in val_members]
 
 
 def ungated_thresholds(spec: EnsembleSpec, val_members: Sequence) -> np.ndarray | None:
