@@ -425,7 +425,7 @@ def train_char_ngram(
     from ..data.aeda import original_rows
     from ..metrics.multilabel import multilabel_metrics
     from ..training.predictions import save_predictions
-    from ..training.presets import PRESETS
+    from ..training.presets import blind_preset
 
     if training_args.process_index != 0:
         logger.info("char-ngram trains in the main process only; process %d has nothing to do",
@@ -434,8 +434,7 @@ def train_char_ngram(
     schema, seed, data_config = data_args.schema, training_args.seed, dataclasses.asdict(data_args)
     output_dir = io.ensure_writable(training_args.output_dir)
     train = original_rows(splits["train"])
-    preset = PRESETS.get(model_name)
-    settings = CharNgramSettings(seed=seed, blind_group_names=bool(preset and preset.blind_group_names))
+    settings = CharNgramSettings(seed=seed, blind_group_names=blind_preset(model_name))
     blinded_names = default_group_names() if settings.blind_group_names else ()
     model, search = fit_char_ngram(
         train["text"], np.asarray(train["labels"]), schema.names, settings, ids=train["id"],

@@ -19,7 +19,7 @@ from ..data.arguments import DataArguments
 from ..data.labels import UNSMILE_TRAIN_FILE, UNSMILE_VALID_FILE
 from ..evaluation.functional import suite_digest
 from ..members import member_class
-from ..training.presets import PRESETS, member_name, model_kind
+from ..training.presets import blind_preset, member_name, model_kind
 from ..utils import io
 from ..utils.errors import InputNotFound
 
@@ -239,12 +239,6 @@ def model_flags(model: str, options: PipelineOptions) -> list[str]:
     if "/" in model or Path(model).exists():
         return ["--model_name_or_path", model]
     return ["--model", model]
-
-
-def blind_preset(model: str) -> bool:
-    """Whether a `--models` entry trains a member blind to group names (char-ngram-blind)."""
-    preset = PRESETS.get(model)
-    return preset is not None and preset.blind_group_names
 
 
 def gate_flags(models: list[str], out: Path) -> list[str]:

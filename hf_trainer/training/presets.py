@@ -70,6 +70,12 @@ def model_kind(model: str | None) -> str:
     return preset.kind if preset is not None else "transformer"
 
 
+def blind_preset(model: str | None) -> bool:
+    """Whether a `--model` / `--models` entry trains a member blind to group names (char-ngram-blind)."""
+    preset = PRESETS.get(model or "")
+    return preset is not None and preset.blind_group_names
+
+
 def member_name(model: str) -> str:
     """The folder name of a trained model: the preset name, or the last part of a Hub id or path."""
     return Path(model.rstrip("/")).name
