@@ -59,7 +59,7 @@ from hf_trainer.metrics.multilabel import binarize, multilabel_metrics
 from hf_trainer.selection.calibration import apply_temperature
 from hf_trainer.selection.cross_validation import shipped_threshold_fitter, ungated_thresholds
 from hf_trainer.selection.ensemble import EnsembleSpec
-from hf_trainer.selection.mention_gate import UNGATED
+from hf_trainer.selection.mention_gate import UNGATED_TUNED
 from hf_trainer.serving.explain import explain_error_rows
 from hf_trainer.training.predictions import load_aligned
 from hf_trainer.utils import io
@@ -88,7 +88,7 @@ def score_systems(spec: EnsembleSpec, val: list, test: list) -> tuple[dict, dict
     add("ensemble @0.5", test_mixed, 0.5)
     add("ensemble tuned", test_mixed, spec.thresholds)
     if spec.gate is not None:  # what the mention gate changes: the same mix without it, thresholds re-chosen
-        add(f"{UNGATED} tuned", spec.mix([m.probs for m in test], gated=False), ungated_thresholds(spec, val))
+        add(UNGATED_TUNED, spec.mix([m.probs for m in test], gated=False), ungated_thresholds(spec, val))
     return systems, decisions, val_mixed, test_mixed
 
 
@@ -96,7 +96,7 @@ def comparisons(spec: EnsembleSpec) -> list[tuple[str, str]]:
     """The paired comparisons: tuned against 0.5, and the ensemble against its best member by val."""
     pairs = [("ensemble tuned", "ensemble @0.5")]
     if spec.gate is not None:
-        pairs.insert(0, ("ensemble tuned", f"{UNGATED} tuned"))
+        pairs.insert(0, ("ensemble tuned", UNGATED_TUNED))
     if len(spec.members) > 1:
         best = max(spec.members, key=lambda m: m.get("val_f1_macro_tuned", m.get("val_f1_macro", 0.0)))
         pairs.insert(0, ("ensemble tuned", f"{best['name']} tuned"))

@@ -6,16 +6,13 @@ import logging
 from pathlib import Path
 
 from ..evaluation.test_once import METRICS_FILE, REPORT_DIR, REPORT_FILE, read_history
-from ..selection.mention_gate import UNGATED
+from ..selection.mention_gate import UNGATED_TUNED
 from ..training.presets import member_name
 from ..utils import io
 from .runner import duration
 from .stages import STOP_POINTS, PipelineOptions
 
 logger = logging.getLogger(__name__)
-
-
-UNGATED_TUNED = f"{UNGATED} tuned"  # the test report's system of the mix without the gate
 
 
 def build_summary(options: PipelineOptions, stage_seconds: dict[str, float], seconds: float) -> dict:

@@ -28,6 +28,7 @@ from ..utils.errors import InvalidInput
 GATE_STRENGTHS = (0.1, 0.2, 0.3, 0.5, 0.75, 1.0)  # the candidates the ensemble stage tries
 GATE_TOLERANCE = 0.005  # out-of-fold val macro F1 the gate may cost
 UNGATED = "ensemble without the gate"  # the reports' name for the same mix without the gate
+UNGATED_TUNED = f"{UNGATED} tuned"  # ... in the test report, at thresholds chosen on val
 
 
 def gate_columns(labels: Sequence[str]) -> tuple[list[int], int]:
