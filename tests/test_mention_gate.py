@@ -215,7 +215,14 @@ def test_an_ensemble_with_a_gate_chooses_it_on_val_and_reports_the_mix_without_i
         (d["a"], d["b"]) for d in report["paired_bootstrap"]
     }
     text = (folder / "report" / "report.md").read_text(encoding="utf-8")
-    assert "**Mention gate**: char-ngram-blind" in text
+    assert "**Mention gate**: char-ngram-blind (weight 0)" in text
+    from hf_trainer.hub.card import model_card
+
+    card = model_card(spec, report, "org/x")
+    assert (
+        "- Mention gate: char-ngram-blind (weight 0) reads" in card
+        and f"power {spec.gate['strength']:g}" in card
+    )
 
 
 def test_inference_runs_the_gate_member_and_mixes_as_the_recipes_did(gated):

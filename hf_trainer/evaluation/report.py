@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..data.labels import UNSMILE_LABELS
+from ..selection.mention_gate import gate_sentence
 from ..training.packaged_encoder import packaged_description
 from ..utils import io
 
@@ -240,9 +241,7 @@ def gate_md(gate: dict | None) -> list[str]:
     )
     return [
         "",
-        f"**Mention gate**: {gate['member']} (weight 0) reads comments with the neutral names of groups blinded; "
-        f"the hate labels are multiplied by its hate score (1 - its clean score) to the power {gate['strength']:g}, "
-        "and clean is at least its clean score (hf_trainer/selection/mention_gate.py). The strength is "
+        f"**Mention gate**: {gate_sentence(gate)} (hf_trainer/selection/mention_gate.py). The strength is "
         f"{choice.get('rule', 'chosen on validation')}. Out of fold on validation (CV macro F1, clean rows flagged "
         f"with a hate label): ungated {ungated.get('cv_f1_macro', float('nan')):.4f}, "
         f"{100 * ungated.get('clean_rows_flagged', float('nan')):.1f}%; {tried}. The tables' \"ensemble without "

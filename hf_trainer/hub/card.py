@@ -10,6 +10,7 @@ from ..evaluation.functional import functional_card_md
 from ..evaluation.report import KCBERT_BASELINE
 from ..members import entry_kind, member_class
 from ..selection.ensemble import EnsembleSpec
+from ..selection.mention_gate import gate_sentence
 from ..serving.app_views import is_synthetic_demo
 from ..training.packaged_encoder import packaged_description
 
@@ -122,11 +123,7 @@ def _members_section(spec: EnsembleSpec) -> list[str]:
         where = m.get("hub_id") or m["name"]
         lines.append(f"- {where}: {member_class(entry_kind(m, None)).card_text.format(repo_id=where)}.")
     if spec.gate is not None:
-        lines.append(
-            f"- Mention gate: {spec.gate['member']} (weight 0) reads comments with the neutral names of groups "
-            f"blinded; the hate labels are multiplied by its hate score to the power {spec.gate['strength']:g}, "
-            "so a group's name alone weighs less than what the rest of the comment says."
-        )
+        lines.append(f"- Mention gate: {gate_sentence(spec.gate)}.")
     return lines
 
 

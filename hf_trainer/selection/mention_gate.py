@@ -58,6 +58,15 @@ def apply_gate(
     return gated
 
 
+def gate_sentence(gate: dict) -> str:
+    """What a gate does, in words (the report and the model card)."""
+    return (
+        f"{gate['member']} (weight 0) reads comments with the neutral names of groups blinded; the hate labels "
+        f"are multiplied by its hate score (1 - its clean score) to the power {gate['strength']:g}, and clean "
+        "is at least its clean score, so a group's name alone weighs less than what the rest of the comment says"
+    )
+
+
 def check_gate(gate: dict, members: Sequence[dict], labels: Sequence[str], source: str) -> None:
     """ensemble.json's "gate": one of the members, of weight 0, a finite strength >= 0, and labels
     it can act on; InvalidInput naming `source` otherwise."""
