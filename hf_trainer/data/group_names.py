@@ -19,7 +19,8 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..utils.errors import InputNotFound, InvalidInput
+from ..utils.errors import InvalidInput
+from ..utils.io import read_table
 from .labels import UNSMILE_HATE_LABELS
 
 GROUP_NAMES_FILE = Path(__file__).with_name("group_names.tsv")
@@ -31,20 +32,9 @@ PLACEHOLDER = "사람"
 def read_group_names(path: str | Path = GROUP_NAMES_FILE) -> dict[str, str]:
     """term -> label from a TSV with the header `label<TAB>term`; a bad row stops with its file, line
     and column."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputNotFound(f"{path}: group-name list not found")
-    lines = path.read_text(encoding="utf-8").removeprefix("\ufeff").split("\n")
-    if tuple(lines[0].rstrip("\r").split("\t")) != HEADER:
-        raise InvalidInput(f"{path}, line 1: the header must be label<TAB>term")
     names: dict[str, str] = {}
-    for number, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
-        fields = line.rstrip("\r").split("\t")
-        if len(fields) != 2:
-            raise InvalidInput(f"{path}, line {number}: {len(fields)} fields, 2 expected")
-        label, term = fields[0].strip(), fields[1].strip()
+    for number, row in read_table(path, HEADER, "group-name list"):
+        label, term = row["label"].strip(), row["term"].strip()
         if label not in UNSMILE_HATE_LABELS:
             raise InvalidInput(f"{path}, line {number}, column 1: {label!r} is not a hate label")
         if len(term) < 2:

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..data.labels import UNSMILE_CLEAN
 from ..selection.mention_gate import UNGATED
-from ..utils.errors import InputNotFound, InvalidInput
+from ..utils.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
 
@@ -53,22 +53,11 @@ class Case:
 def read_cases(path: str | Path = CASES_FILE, labels: Sequence[str] | None = None) -> list[Case]:
     """The cases of a suite TSV (COLUMNS, tab-separated, no quoting), each label checked against
     `labels`; a bad row stops with its file, line and column."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputNotFound(f"{path}: functional test suite not found")
+    from ..utils.io import read_table
+
     known = set(labels) if labels is not None else None
-    lines = path.read_text(encoding="utf-8").removeprefix("\ufeff").split("\n")  # a BOM from Excel
-    header = lines[0].rstrip("\r").split("\t")
-    if tuple(header) != COLUMNS:
-        raise InvalidInput(f"{path}, line 1: the header must be {'<TAB>'.join(COLUMNS)}, got {header}")
     cases, seen = [], set()
-    for number, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
-        fields = line.rstrip("\r").split("\t")
-        if len(fields) != len(COLUMNS):
-            raise InvalidInput(f"{path}, line {number}: {len(fields)} fields, {len(COLUMNS)} expected")
-        row = dict(zip(COLUMNS, fields, strict=True))
+    for number, row in read_table(path, COLUMNS, "functional test suite"):
         gold = tuple(n for n in row["gold"].split(",") if n)
         checked = tuple(n for n in row["checked"].split(",") if n)
         for column, names in (("gold", gold), ("checked", checked)):

@@ -10,13 +10,13 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 import numpy as np
 
-from .errors import InvalidInput, UserError
+from .errors import InputNotFound, InvalidInput, UserError
 
 
 @contextlib.contextmanager
@@ -170,3 +170,26 @@ def read_tsv_column(handle: BinaryIO, column_name: str, source: str) -> Iterator
                 f"{source}, line {number}, column {column + 1} ('{column_name}'): the row has only {len(fields)} fields"
             )
         yield fields[column]
+
+
+def read_table(
+    path: str | os.PathLike, columns: Sequence[str], what: str
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, {column: cell}) for each non-blank row of one of the project's own TSVs (UTF-8, a
+    byte-order mark from Excel dropped, CRLF read as LF) whose header must be exactly `columns`; a
+    missing file, another header or a row with another number of fields stops with the file and
+    line. `what` names the file in the first error."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputNotFound(f"{path}: {what} not found")
+    lines = path.read_text(encoding="utf-8").removeprefix("\ufeff").split("\n")
+    header = lines[0].rstrip("\r").split("\t")
+    if tuple(header) != tuple(columns):
+        raise InvalidInput(f"{path}, line 1: the header must be {'<TAB>'.join(columns)}, got {header}")
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        fields = line.rstrip("\r").split("\t")
+        if len(fields) != len(columns):
+            raise InvalidInput(f"{path}, line {number}: {len(fields)} fields, {len(columns)} expected")
+        yield number, dict(zip(columns, fields, strict=True))
