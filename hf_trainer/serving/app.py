@@ -75,17 +75,20 @@ def base_model(base: dict | None) -> str:
 
 def model_panel(ensemble: Ensemble, metrics: dict | None, words: dict = WORDS["en"]) -> str:
     """Markdown: where the data came from, the backend served, the members, their weights and base
-    models (weight 0: not used, or the mention gate), every label's threshold and test F1, the test macro F1 with its interval, how many times the
-    test split was scored, the data licence."""
+    models (weight 0: not used, or the mention gate), every label's threshold and test F1, the test
+    macro F1 with its interval, how many times the test split was scored, the data licence."""
     metrics = metrics or {}
     lines = [data_note(metrics, words), "", words["served"].format(backend=ensemble.backend), ""]
     lines += [words["members"], "|---|---:|---|"]
     gate, bases = ensemble.spec.gate or {}, metrics.get("base_models") or {}
     for m, w in zip(ensemble.spec.members, ensemble.weights, strict=True):
-        role = words["gate"].format(strength=gate["strength"]) if m["name"] == gate.get("member") else ""
-        lines.append(
-            f"| {m['name']} | {w:.2f} | {role or (base_model(bases.get(m['name'])) if w > 0 else words['unused'])} |"
-        )
+        if m["name"] == gate.get("member"):
+            note = words["gate"].format(strength=gate["strength"])
+        elif w > 0:
+            note = base_model(bases.get(m["name"]))
+        else:
+            note = words["unused"]
+        lines.append(f"| {m['name']} | {w:.2f} | {note} |")
     tuned = (metrics.get("systems") or {}).get("ensemble tuned", {})
     per_label = tuned.get("per_label") or {}
     lines += ["", words["per_label"], "|---|---:|---:|"]
