@@ -15,7 +15,7 @@ from hf_trainer.evaluation.external import (
     read_label_map,
     read_labelled_file,
 )
-from hf_trainer.utils.errors import InvalidInput
+from hf_trainer.utils.errors import InputNotFound, InvalidInput
 from tests.helpers import DEMO_TRAIN, load_recipe
 
 MAP = {"gender": "여성/가족", "race": "인종/국적", "offensive": "악플/욕설", "none": "clean"}
@@ -37,19 +37,20 @@ class WordEnsemble:
         return probs
 
 
-def write_inputs(tmp_path):
+def write_inputs(tmp_path, mapping=MAP):
+    """The rows as a TSV with a blank line after every third row (so a row's line is not its index + 2)."""
     data = tmp_path / "their.tsv"
-    data.write_text(
-        "id\ttext\tlabels\n" + "".join(f"{i}\t{t}\t{y}\n" for i, (t, y) in enumerate(ROWS)), encoding="utf-8"
-    )
+    lines = [f"{i}\t{t}\t{y}\n" + ("\n" if i % 3 == 2 else "") for i, (t, y) in enumerate(ROWS)]
+    data.write_text("id\ttext\tlabels\n" + "".join(lines), encoding="utf-8")
     label_map = tmp_path / "map.json"
-    label_map.write_text(json.dumps(MAP, ensure_ascii=False), encoding="utf-8")
+    label_map.write_text(json.dumps(mapping, ensure_ascii=False), encoding="utf-8")
     return data, label_map
 
 
 def test_figures_through_a_many_label_map(tmp_path):
     data, label_map = write_inputs(tmp_path)
-    texts, labels = read_labelled_file(data, "text", "labels")
+    rows = read_labelled_file(data, "text", "labels")
+    texts, labels = rows.texts, rows.labels
     mapping = read_label_map(label_map)
     gold, hate, how = gold_matrix(labels, mapping)
     assert how["unmapped_labels"] == {"weird": 4} and hate.sum() == 4 * 4  # gender, race, weird, gender+race
@@ -72,7 +73,8 @@ def test_figures_through_a_many_label_map(tmp_path):
     assert binary["hate_rows"] == 16 and binary["flagged_rows"] == 16
 
 
-def test_the_recipe_writes_figures_errors_and_a_plot(tmp_path):
+@pytest.fixture(scope="module")
+def char_ngram_folder(tmp_path_factory):
     from hf_trainer.members.char_ngram import CharNgramSettings, fit_char_ngram
 
     lines = DEMO_TRAIN.read_text(encoding="utf-8").split("\n")
@@ -82,12 +84,14 @@ def test_the_recipe_writes_figures_errors_and_a_plot(tmp_path):
     member, _ = fit_char_ngram(
         [r[0] for r in rows], gold, list(UNSMILE_LABELS), CharNgramSettings(), c_grid=(4.0,)
     )
-    folder = tmp_path / "char-ngram"
+    folder = tmp_path_factory.mktemp("external") / "char-ngram"
     folder.mkdir()
     member.save(folder)
-    data, label_map = write_inputs(tmp_path)
-    out = tmp_path / "out"
-    result = load_recipe("evaluate_external").main(
+    return folder
+
+
+def run_recipe_on(folder, data, label_map, out):
+    return load_recipe("evaluate_external").main(
         [
             "--ensemble_dir",
             str(folder),
@@ -99,12 +103,48 @@ def test_the_recipe_writes_figures_errors_and_a_plot(tmp_path):
             str(out),
         ]
     )
+
+
+def test_the_recipe_writes_figures_errors_and_a_plot(char_ngram_folder, tmp_path):
+    data, label_map = write_inputs(tmp_path)
+    out = tmp_path / "out"
+    result = run_recipe_on(char_ngram_folder, data, label_map, out)
     saved = json.loads((out / "external_metrics.json").read_text(encoding="utf-8"))
-    assert saved["binary_hate"] == result["binary_hate"] and saved["rows"] == len(ROWS)
+    assert saved["rows"] == len(ROWS) and saved["ensemble_dir"] == str(char_ngram_folder)
     assert (out / "external_calibration.png").stat().st_size > 0
-    errors = (out / "external_errors.tsv").read_text(encoding="utf-8").splitlines()
-    assert errors[0] == "error\tline\tmargin\ttheir_labels\ttext"
-    assert all(line.split("\t")[0] in ("false positive", "false negative") for line in errors[1:])
+    errors = [
+        line.split("\t") for line in (out / "external_errors.tsv").read_text(encoding="utf-8").splitlines()
+    ]
+    assert errors[0] == ["error", "line", "margin", "their_labels", "text"] and len(errors) > 1
+    file_lines = data.read_text(encoding="utf-8").split("\n")
+    hate_labels = {"gender", "race", "weird"}  # what the map sends to a hate label, and the unmapped one
+    for kind, line, margin, their_labels, text in errors[1:]:
+        # Each error names the line of the file it came from, and its kind follows its labels and margin.
+        assert file_lines[int(line) - 1].split("\t")[1:] == [text, their_labels]
+        is_hate = bool(hate_labels & set(their_labels.split(",")))
+        assert kind == ("false negative" if is_hate else "false positive")
+        assert (float(margin) < 0) == is_hate
+    margins = [abs(float(row[2])) for row in errors[1:] if row[0] == errors[1][0]]
+    assert margins == sorted(margins, reverse=True)  # most confident first
+    binary = result["binary_hate"]
+    assert sum(row[0] == "false positive" for row in errors[1:]) == binary["flagged_rows"] - round(
+        binary["precision"]["value"] * binary["flagged_rows"]
+    )
+
+
+def test_a_map_to_labels_no_row_has_gives_no_f1_and_leaves_no_stale_plot(char_ngram_folder, tmp_path):
+    out = tmp_path / "out"
+    run_recipe_on(char_ngram_folder, *write_inputs(tmp_path), out)
+    assert (out / "external_calibration.png").is_file()
+    only_clean = tmp_path / "only_clean"
+    only_clean.mkdir()
+    result = run_recipe_on(
+        char_ngram_folder, *write_inputs(only_clean, {"none": "clean", "종교": "종교"}), out
+    )
+    # The earlier run's plot would not match these figures: it is gone, and no new one is drawn.
+    assert not (out / "external_calibration.png").exists()
+    assert result["per_label"]["종교"]["f1"] is None and result["per_label"]["종교"]["support"] == 0
+    assert set(result["unmapped_labels"]) == {"gender", "race", "offensive", "weird"}
 
 
 def test_bad_maps_and_files_are_named(tmp_path):
@@ -118,3 +158,25 @@ def test_bad_maps_and_files_are_named(tmp_path):
         read_labelled_file(data, "text", "labels")
     with pytest.raises(InvalidInput, match="no column 'comment'"):
         read_labelled_file(data, "comment", "labels")
+    blank = tmp_path / "blank.tsv"
+    blank.write_text("labels\ttext\nnone\t안녕\n\ngender\t \n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="blank.tsv, line 4, column 8: the 'text' cell is empty"):
+        read_labelled_file(blank, "text", "labels")
+    with pytest.raises(InputNotFound, match="--data .*missing.tsv not found"):
+        read_labelled_file(tmp_path / "missing.tsv", "text", "labels")
+    with pytest.raises(InputNotFound, match="missing.json not found"):
+        read_label_map(tmp_path / "missing.json")
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes('{"gender": "clean", "caf\u00e9": "clean"}'.encode("latin-1"))
+    with pytest.raises(InvalidInput, match="latin1.json, byte 24: not UTF-8"):
+        read_label_map(latin1)
+    spaced = tmp_path / "spaced.json"
+    spaced.write_text(
+        json.dumps({"gender ": "여성/가족", "none": "clean"}, ensure_ascii=False), encoding="utf-8"
+    )
+    assert read_label_map(spaced) == {"gender": "여성/가족", "none": "clean"}  # as the file's cells are read
+    spaced.write_text(
+        json.dumps({"gender ": "여성/가족", "gender": "clean"}, ensure_ascii=False), encoding="utf-8"
+    )
+    with pytest.raises(InvalidInput, match="the same label once their spaces are stripped"):
+        read_label_map(spaced)

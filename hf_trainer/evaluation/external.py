@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import csv
 import io as text_io
+import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,17 +26,21 @@ from ..data.labels import UNSMILE_LABELS
 from ..metrics.multilabel import f1_scores
 from ..metrics.uncertainty import interval, resample_counts
 from ..utils import io
-from ..utils.errors import InvalidInput
+from ..utils.errors import InputNotFound, InvalidInput
+
+logger = logging.getLogger(__name__)
 
 EXTERNAL_FILE, ERRORS_FILE, PLOT_FILE = (
     "external_metrics.json",
     "external_errors.tsv",
     "external_calibration.png",
 )
+ERRORS_LIMIT = 50  # errors of each kind in external_errors.tsv
 
 
 def read_label_map(path: str | Path, labels: Sequence[str] = UNSMILE_LABELS) -> dict[str, str]:
-    """{their label: an UnSmile label or "clean"}, checked: every value must be one of `labels`."""
+    """{their label: an UnSmile label or "clean"}, checked: every value must be one of `labels`. Keys
+    are stripped of spaces, as the file's label cells are."""
     mapping = io.read_json(path)
     if not isinstance(mapping, dict) or not mapping:
         raise InvalidInput(f"{path}: a label map is a JSON object {{their label: UnSmile label}}")
@@ -42,13 +48,28 @@ def read_label_map(path: str | Path, labels: Sequence[str] = UNSMILE_LABELS) -> 
     if unknown:
         key, value = next(iter(unknown.items()))
         raise InvalidInput(f"{path}: '{key}' maps to {value!r}, not one of {', '.join(labels)}")
-    return {str(k): str(v) for k, v in mapping.items()}
+    stripped = {str(k).strip(): str(v) for k, v in mapping.items()}
+    if len(stripped) < len(mapping) or "" in stripped:
+        raise InvalidInput(
+            f"{path}: two keys are the same label once their spaces are stripped, or one is empty"
+        )
+    return stripped
 
 
-def read_labelled_file(
-    path: str | Path, text_column: str, label_column: str
-) -> tuple[list[str], list[list[str]]]:
-    """Texts and their own labels from a TSV with a header; a bad row names its line and column."""
+@dataclass
+class LabelledFile:
+    """A labelled file's rows: texts, each row's own labels, and the line each row came from."""
+
+    texts: list[str]
+    labels: list[list[str]]
+    lines: list[int]
+
+
+def read_labelled_file(path: str | Path, text_column: str, label_column: str) -> LabelledFile:
+    """Texts and their own labels from a TSV with a header (blank lines skipped); a bad row names its
+    line and column."""
+    if not Path(path).is_file():
+        raise InputNotFound(f"--data {path} not found")
     with open(path, "rb") as handle:
         lines = list(io.read_lines(handle))
     header = lines[0].split("\t") if lines else []
@@ -56,18 +77,22 @@ def read_labelled_file(
         if column not in header:
             raise InvalidInput(f"{path}, line 1: no column '{column}' in the header {header}")
     t, y = header.index(text_column), header.index(label_column)
-    texts, labels = [], []
+    rows = LabelledFile([], [], [])
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
         fields = line.split("\t")
         if len(fields) != len(header):
             raise InvalidInput(f"{path}, line {number}: {len(fields)} fields, {len(header)} expected")
-        texts.append(fields[t])
-        labels.append([name.strip() for name in fields[y].split(",") if name.strip()])
-    if not texts:
+        if not fields[t].strip():
+            column = sum(len(f) + 1 for f in fields[:t]) + 1
+            raise InvalidInput(f"{path}, line {number}, column {column}: the '{text_column}' cell is empty")
+        rows.texts.append(fields[t])
+        rows.labels.append([name.strip() for name in fields[y].split(",") if name.strip()])
+        rows.lines.append(number)
+    if not rows.texts:
         raise InvalidInput(f"{path}: no labelled rows")
-    return texts, labels
+    return rows
 
 
 def gold_matrix(
@@ -118,6 +143,13 @@ def external_evaluation(ensemble, texts: list[str], labels: list[list[str]], map
             f"the ensemble's labels {ensemble.labels} are not UnSmile's; the map is to UnSmile's"
         )
     gold, hate, how = gold_matrix(labels, mapping)
+    if how["unmapped_labels"]:
+        # A typo in the map turns every row with that label into hate, so say which labels these are.
+        logger.warning(
+            "Labels the map does not name, counted as hate with no group: %s",
+            ", ".join(f"{name!r} ({rows} rows)" for name, rows in how["unmapped_labels"].items()),
+        )
+    logger.info("Scoring %d comments", len(texts))
     probs = ensemble.predict_proba(texts)
     decided = probs >= ensemble.thresholds
     counts = resample_counts(len(texts), resamples, seed)
@@ -128,11 +160,12 @@ def external_evaluation(ensemble, texts: list[str], labels: list[list[str]], map
     point, samples = f1[0], f1[1:]
     for name in mapped:
         j = UNSMILE_LABELS.index(name)
-        per_label[name] = {
-            "f1": float(point[j]),
-            "ci": interval(samples[:, j]),
-            "support": int(gold[:, j].sum()),
-        }
+        support = int(gold[:, j].sum())
+        if support == 0:  # an F1 of 0 here would read as a failure of the model, not of the file
+            logger.warning("%s: mapped to, but no row of the file has it; no F1 for it", name)
+            per_label[name] = {"f1": None, "ci": None, "support": 0, "flagged": int(decided[:, j].sum())}
+            continue
+        per_label[name] = {"f1": float(point[j]), "ci": interval(samples[:, j]), "support": support}
     predicted_hate = decided[:, [UNSMILE_LABELS.index(n) for n in HATE_LABELS]].any(axis=1)
     result = {
         "rows": len(texts), "resamples": resamples, "per_label": per_label,
@@ -142,18 +175,20 @@ def external_evaluation(ensemble, texts: list[str], labels: list[list[str]], map
     return result, probs, gold, hate
 
 
-def errors_tsv(path: Path, texts: list[str], labels: list[list[str]], hate: np.ndarray, probs: np.ndarray,
-               thresholds: np.ndarray, limit: int = 50) -> Path:  # fmt: skip
-    """The binary errors, most confident first: missed hate and flagged non-hate, with the scores."""
+def errors_tsv(path: Path, rows: LabelledFile, hate: np.ndarray, probs: np.ndarray, thresholds: np.ndarray,
+               limit: int = ERRORS_LIMIT) -> Path:  # fmt: skip
+    """The binary errors, most confident first, at most `limit` of each kind: missed hate and flagged
+    non-hate, with the line of the file each came from and its margin over the threshold."""
+    texts, labels = rows.texts, rows.labels
     index = [UNSMILE_LABELS.index(n) for n in HATE_LABELS]
     margin = (probs[:, index] - thresholds[index]).max(axis=1)  # > 0: flagged as hate
-    rows = []
+    found = []
     for error, wrong in (("false positive", (margin >= 0) & ~hate), ("false negative", (margin < 0) & hate)):
         order = np.flatnonzero(wrong)[np.argsort(-np.abs(margin[wrong]))][:limit]
-        rows += [[error, int(i) + 2, f"{margin[i]:+.3f}", ",".join(labels[i]), texts[i]] for i in order]
+        found += [[error, rows.lines[i], f"{margin[i]:+.3f}", ",".join(labels[i]), texts[i]] for i in order]
     buffer = text_io.StringIO()
     writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
     writer.writerow(["error", "line", "margin", "their_labels", "text"])
-    writer.writerows(rows)
+    writer.writerows(found)
     io.write_text(path, buffer.getvalue())
     return path

@@ -44,15 +44,23 @@ def write_json(path: str | os.PathLike, data: Any) -> None:
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    """Parse a JSON file; a truncated or hand-broken one is an error naming file, line and column."""
-    with open(path, encoding="utf-8") as handle:
-        try:
-            return json.load(handle)
-        except json.JSONDecodeError as err:
-            raise InvalidInput(
-                f"{path}, line {err.lineno}, column {err.colno}: not valid JSON ({err.msg}). The file is "
-                "truncated or was edited by hand: restore it, or rerun the step that writes it."
-            ) from None
+    """Parse a JSON file; a truncated or hand-broken one is an error naming file, line and column, a
+    missing one, a folder or one not in UTF-8 a one-line error too."""
+    try:
+        return json.loads(
+            Path(path).read_bytes().decode("utf-8")
+        )  # decoded whole: byte offsets are the file's
+    except json.JSONDecodeError as err:
+        raise InvalidInput(
+            f"{path}, line {err.lineno}, column {err.colno}: not valid JSON ({err.msg}). The file is "
+            "truncated or was edited by hand: restore it, or rerun the step that writes it."
+        ) from None
+    except UnicodeDecodeError as err:
+        raise InvalidInput(f"{path}, byte {err.start}: not UTF-8 text, which JSON files must be") from None
+    except FileNotFoundError:
+        raise InputNotFound(f"{path} not found") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{path} is a folder, not a JSON file") from None
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
