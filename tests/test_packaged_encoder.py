@@ -5,8 +5,10 @@ tiny slice through recipes/train.py with no network."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -158,6 +160,70 @@ def test_a_stale_or_half_written_conversion_is_replaced(synthetic, tmp_path, mon
     assert not leftover.exists() and sorted(p.name for p in folder.parent.iterdir()) == [
         folder.name, folder.name + ".lock"
     ]  # fmt: skip
+
+
+def test_another_file_under_the_same_version_or_a_broken_record_is_converted_again(
+    synthetic, tmp_path, monkeypatch
+):
+    path = tmp_path / "model.bin"
+    path.write_bytes(synthetic[0].read_bytes())
+    monkeypatch.setitem(
+        pe.PACKAGED_ENCODERS, "fakee5", pe.PackagedEncoder("fakee5", "1.0", "model.bin", "a/b", "MIT")
+    )
+    monkeypatch.setenv("HF_TRAINER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(pe, "package_file", lambda _: path)
+    monkeypatch.setattr(pe.importlib.metadata, "version", lambda _: "1.0")
+    calls = []
+    real_convert = pe.convert_encoder
+    monkeypatch.setattr(pe, "convert_encoder", lambda *a: calls.append(a) or real_convert(*a))
+    folder = pe.packaged_encoder_folder("fakee5")
+    assert folder.name.endswith(pe.CONVERSION_FORMAT.replace("/", "-v")) and len(calls) == 1
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x01  # one weight nibble of the last tensor: the same version, another file
+    path.write_bytes(bytes(data))
+    assert pe.packaged_encoder_folder("fakee5") == folder and len(calls) == 2
+    record = json.loads((folder / "conversion.json").read_text())
+    assert record["file_sha256"] == hashlib.sha256(bytes(data)).hexdigest()
+    (folder / "conversion.json").write_text('{"format": ')  # broken by hand
+    assert pe.packaged_encoder_folder("fakee5") == folder and len(calls) == 3
+    assert pe.packaged_encoder_folder("fakee5") == folder and len(calls) == 3
+
+
+def test_a_second_process_waits_on_the_lock_while_one_converts(synthetic, tmp_path, monkeypatch, caplog):
+    import threading
+    import time
+
+    from filelock import FileLock
+
+    monkeypatch.setitem(
+        pe.PACKAGED_ENCODERS, "fakee5", pe.PackagedEncoder("fakee5", "1.0", "model.bin", "a/b", "MIT")
+    )
+    monkeypatch.setenv("HF_TRAINER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(pe, "package_file", lambda _: synthetic[0])
+    monkeypatch.setattr(pe.importlib.metadata, "version", lambda _: "1.0")
+    fmt = pe.CONVERSION_FORMAT.replace("/", "-v")
+    folder = tmp_path / "cache" / "encoders" / f"fakee5-1.0-model-{fmt}"
+    folder.parent.mkdir(parents=True)
+    holder = FileLock(str(folder) + ".lock")  # as another process converting holds it
+    holder.acquire()
+    found = []
+    with caplog.at_level("INFO", logger=pe.__name__):
+        waiter = threading.Thread(target=lambda: found.append(pe.packaged_encoder_folder("fakee5")))
+        waiter.start()
+        time.sleep(1.0)
+        assert waiter.is_alive() and not folder.exists()  # it waits and converts nothing meanwhile
+        holder.release()
+        waiter.join(timeout=60)
+    assert found == [folder] and (folder / "conversion.json").is_file()
+    assert "Waiting for another process converting a/b" in caplog.text
+
+
+def test_an_empty_xdg_cache_home_counts_as_unset(monkeypatch):
+    monkeypatch.delenv("HF_TRAINER_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", "")
+    assert pe.encoder_cache_dir() == Path.home() / ".cache" / "hf_trainer" / "encoders"
+    monkeypatch.setenv("XDG_CACHE_HOME", "/somewhere")
+    assert pe.encoder_cache_dir() == Path("/somewhere/hf_trainer/encoders")
 
 
 def test_reports_and_model_cards_name_the_package_not_the_cache_folder(synthetic):

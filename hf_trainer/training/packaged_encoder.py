@@ -15,14 +15,15 @@ import os
 import shutil
 import struct
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from ..utils import io
-from ..utils.errors import ModelLoadError
+from ..utils.errors import InvalidInput, ModelLoadError
 
 logger = logging.getLogger(__name__)
 
@@ -280,7 +281,8 @@ def encoder_cache_dir() -> Path:
     """$HF_TRAINER_CACHE/encoders, else ~/.cache/hf_trainer/encoders (XDG_CACHE_HOME respected)."""
     if os.environ.get("HF_TRAINER_CACHE"):
         return Path(os.environ["HF_TRAINER_CACHE"]) / "encoders"
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hf_trainer" / "encoders"
+    # An empty XDG_CACHE_HOME counts as unset (the XDG spec), not as the current folder.
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hf_trainer" / "encoders"
 
 
 def convert_encoder(encoder: PackagedEncoder, source: Path, destination: Path, package_version: str) -> dict:
@@ -321,7 +323,7 @@ def convert_encoder(encoder: PackagedEncoder, source: Path, destination: Path, p
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         io.write_json(staging / "conversion.json", record)
-        if destination.exists():  # a stale conversion (another format): moved aside, then removed
+        if destination.exists():  # a stale conversion (another file, a broken record): moved aside, removed
             stale = destination.with_name(destination.name + ".stale")
             shutil.rmtree(stale, ignore_errors=True)
             destination.rename(stale)
@@ -337,11 +339,20 @@ def packaged_encoder_folder(name: str) -> Path:
     encoder = PACKAGED_ENCODERS[name]
     source = package_file(encoder)
     installed = importlib.metadata.version(encoder.package)
-    destination = encoder_cache_dir() / f"{encoder.package}-{installed}-{Path(encoder.file).stem}"
+    # The conversion format is in the name: checkouts of two formats sharing a cache keep one folder
+    # each, and a folder in use is never replaced under a reader.
+    fmt = CONVERSION_FORMAT.replace("/", "-v")
+    destination = encoder_cache_dir() / f"{encoder.package}-{installed}-{Path(encoder.file).stem}-{fmt}"
     destination.parent.mkdir(parents=True, exist_ok=True)
     # One process converts; the others (every rank of a distributed run) wait, then find it done.
-    with FileLock(str(destination) + ".lock"):
-        if _is_current(destination, installed):
+    lock = FileLock(str(destination) + ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        logger.info("Waiting for another process converting %s into %s", encoder.base_model, destination)
+        lock.acquire()
+    try:
+        if _is_current(destination, installed, source):
             return destination
         for leftover in destination.parent.glob(destination.name + ".partial-*"):  # a killed conversion's
             shutil.rmtree(leftover, ignore_errors=True)
@@ -354,14 +365,27 @@ def packaged_encoder_folder(name: str) -> Path:
             )
         logger.info("Converting %s from %s (%s) into %s (once)", encoder.base_model, encoder.package, source.name,
                     destination)  # fmt: skip
+        start = time.perf_counter()
         convert_encoder(encoder, source, destination, installed)
+        logger.info("Converted in %.1fs", time.perf_counter() - start)
+    finally:
+        lock.release()
     return destination
 
 
-def _is_current(folder: Path, package_version: str) -> bool:
-    """Whether `folder` holds a whole conversion of this format from this package version."""
+def _is_current(folder: Path, package_version: str, source: Path) -> bool:
+    """Whether `folder` holds a whole conversion of this format from this package version and this very
+    file (a package reinstalled under the same version with another file is converted again)."""
     record_path = folder / "conversion.json"
     if not record_path.is_file():
         return False
-    record = io.read_json(record_path)
-    return record.get("format") == CONVERSION_FORMAT and record.get("package_version") == package_version
+    try:
+        record = io.read_json(record_path)
+    except InvalidInput:  # a broken record: the folder is converted again
+        return False
+    return (
+        isinstance(record, dict)
+        and record.get("format") == CONVERSION_FORMAT
+        and record.get("package_version") == package_version
+        and record.get("file_sha256") == io.sha256_file(source)
+    )
