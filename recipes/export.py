@@ -7,7 +7,8 @@ copy, the share of (comment, label) decisions that agree with the PyTorch fp32 b
 ensemble's thresholds, the flip rate among flagged decisions and among decisions near a threshold,
 and the largest score difference, on comments the members never trained or tuned on (up to
 --check_rows of the test split's texts, whose labels are not used, or of --check_file), and
-whether the copy is valid. A copy below --min_agreement is never served; exit code 2
+whether the copy is valid. An int8 copy below --min_agreement is made again with the feed-forward
+layers kept in fp32 and checked again. A copy below --min_agreement is never served; exit code 2
 when the copy asked for fails. Serve with `Ensemble.from_pretrained(dir, backend="onnx")` or
 `recipes/predict.py --backend onnx`. Needs `pip install -e ".[onnx]"`.
 """

@@ -187,6 +187,53 @@ def test_a_copy_below_the_bar_is_recorded_invalid_and_never_served(exported, tmp
         Ensemble.from_pretrained(str(copy), device="cpu", backend="onnx")
 
 
+def test_an_int8_copy_that_fails_is_quantised_again_with_its_feed_forward_layers_in_fp32(
+    exported, pipeline_dir, tmp_path, monkeypatch
+):
+    import onnx
+
+    from hf_trainer.serving import export
+
+    folder, first_record = exported
+    assert (
+        first_record["int8_scope"] == export.INT8_SCOPES[0]
+        and first_record["int8_every_matrix_check"] is None
+    )
+    copy = tmp_path / "ensemble"
+    _copy_ensemble(folder, copy, with_onnx=False)
+    real_quantize = export.quantize_int8
+
+    def every_matrix_copy_broken(fp32, int8, keep_feed_forward=False):
+        if not keep_feed_forward:  # the first copy moves its scores: it must fail the check
+            shifted = tmp_path / f"shifted-{fp32.parent.name}.onnx"
+            shutil.copy(fp32, shifted)
+            _shift_bias(shifted)
+            fp32 = shifted
+        real_quantize(fp32, int8, keep_feed_forward)
+
+    monkeypatch.setattr(export, "quantize_int8", every_matrix_copy_broken)
+    record = load_recipe("export").main(
+        ["--ensemble_dir", str(copy), "--quantize", "int8", "--min_agreement", str(TINY_BAR)]
+    )
+    assert record["int8_every_matrix_check"]["decisions_agree"] < TINY_BAR
+    assert record["int8_scope"] == export.INT8_SCOPES[1]
+    assert (
+        record["valid"] == {"fp32": True, "int8": True}
+        and record["checks"]["int8"]["decisions_agree"] >= TINY_BAR
+    )
+    for name in PIPELINE_MEMBERS:
+        member = copy / ONNX_DIR / name
+        feed_forward = export.feed_forward_matmuls(member / "model.onnx")
+        layers = json.loads((pipeline_dir / name / "config.json").read_text(encoding="utf-8"))[
+            "num_hidden_layers"
+        ]
+        assert len(feed_forward) == 2 * layers  # found by name in BERT, ELECTRA and RoBERTa exports alike
+        nodes = {n.name: n.op_type for n in onnx.load(str(member / "model.int8.onnx")).graph.node}
+        assert all(nodes.get(n) == "MatMul" for n in feed_forward)  # kept: fp32 MatMuls under their names
+        assert "MatMulInteger" in nodes.values()  # the other matrices are int8
+    assert len(Ensemble.from_pretrained(str(copy), device="cpu", backend="onnx").members) == 3
+
+
 def test_an_export_older_than_its_ensemble_json_is_refused(exported, tmp_path):
     folder, _ = exported
     from hf_trainer.utils import io

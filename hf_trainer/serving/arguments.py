@@ -36,7 +36,11 @@ class AppArguments:
 class ExportArguments:
     ensemble_dir: str = field(default="outputs/ensemble", metadata={"help": "Folder holding ensemble.json."})
     quantize: str = field(
-        default="none", metadata={"help": "none, or int8: also write a dynamically quantised int8 copy."}
+        default="none",
+        metadata={
+            "help": "none, or int8: also write a dynamically quantised int8 copy (made again with the "
+            "feed-forward layers in fp32 when it fails the agreement check)."
+        },
     )
     min_agreement: float = field(
         default=MIN_AGREEMENT,
