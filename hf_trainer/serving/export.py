@@ -308,6 +308,27 @@ def log_checks(checks: dict, valid: dict, labels: int, min_agreement: float) -> 
         )  # fmt: skip
 
 
+def export_members(
+    folder: Path, reference: Ensemble, exported: list[bool], quantize: str
+) -> dict[str, dict[str, str]]:
+    """Export the members marked in `exported` under folder/onnx/<member>; {member: {variant: file}}."""
+    files = {}
+    for entry, member, export in zip(reference.spec.members, reference.members, exported, strict=True):
+        if not export:
+            continue
+        start = time.perf_counter()
+        files[entry["name"]] = export_member(
+            member.model, member.tokenizer, folder / ONNX_DIR / entry["name"], quantize
+        )
+        logger.info(
+            "Exported %s (%s) in %.1fs",
+            entry["name"],
+            ", ".join(files[entry["name"]]),
+            time.perf_counter() - start,
+        )
+    return files
+
+
 def export_ensemble(
     ensemble_dir: str | Path,
     quantize: str = "none",
@@ -334,20 +355,7 @@ def export_ensemble(
     # The old record goes first: until the new one is written, no copy counts as checked.
     record_file = folder / ONNX_DIR / EXPORT_FILE
     record_file.unlink(missing_ok=True)
-    files = {}
-    for entry, member, export in zip(spec.members, reference.members, exported, strict=True):
-        if not export:
-            continue
-        start = time.perf_counter()
-        files[entry["name"]] = export_member(
-            member.model, member.tokenizer, folder / ONNX_DIR / entry["name"], quantize
-        )
-        logger.info(
-            "Exported %s (%s) in %.1fs",
-            entry["name"],
-            ", ".join(files[entry["name"]]),
-            time.perf_counter() - start,
-        )
+    files = export_members(folder, reference, exported, quantize)
     expected = reference_scores(reference, texts)
     checks = check_agreement(folder, reference, files, texts, expected)
     first_int8 = None
