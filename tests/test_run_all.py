@@ -162,6 +162,30 @@ def test_failing_stage_names_itself_and_its_log(tmp_path):
     )
 
 
+def test_a_stage_stopped_under_another_configuration_runs_again_for_the_first(tmp_path):
+    import sys
+
+    from hf_trainer.pipeline.runner import StageFailed, StageRunner
+    from hf_trainer.pipeline.stages import Stage
+
+    out = tmp_path / "out"
+    folder = out / "member"
+
+    def writes(text: str, exit_code: int = 0) -> list[str]:
+        code = f"import pathlib, sys; p = pathlib.Path({str(folder)!r}); p.mkdir(); (p / 'x').write_text({text!r})"
+        return [sys.executable, "-c", f"{code}; sys.exit({exit_code})"]
+
+    runner = StageRunner(out)
+    first = Stage("train", writes("first"), output=folder)
+    runner.run([first])
+    assert runner.is_done(first)
+    with pytest.raises(StageFailed):  # another configuration, stopped half way: its output in the folder
+        runner.run([Stage("train", writes("second", exit_code=1), output=folder)])
+    assert not runner.is_done(first)  # back to the first: its output is no longer there, so it runs again
+    runner.run([first])
+    assert (folder / "x").read_text() == "first" and runner.is_done(first)
+
+
 def test_push_without_token_fails_before_any_training(tmp_path):
     env_backup = {k: os.environ.pop(k) for k in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN") if k in os.environ}
     try:

@@ -63,6 +63,9 @@ class StageRunner:
 
     def run_stage(self, stage: Stage) -> None:
         self.prepare_output(stage)
+        # An earlier configuration's done marker must not outlive this start: were this run stopped, a
+        # rerun of that configuration would skip the stage while its folder holds this one's output.
+        self.marker(stage).unlink(missing_ok=True)
         command = stage.command + stage.run_only_args
         io.write_json(self.marker(stage, "started"), {"fingerprint": stage.fingerprint(), "command": command})
         log_path = self.logs / f"{stage.name}.log"
