@@ -136,6 +136,15 @@ def test_a_gate_that_carries_no_information_is_not_shipped(seed):
     assert strength == 0.0 and choice["strength"] == 0.0
 
 
+def test_validation_without_a_clean_row_gives_no_gate_and_says_why(caplog):
+    mixed, gate, labels = _mentions(300, 5, informative=True)
+    hateful = labels[:, CLEAN] == 0
+    with caplog.at_level("WARNING"):
+        strength, choice = choose_gate_strength(mixed[hateful], gate[hateful], labels[hateful], LABELS)
+    assert strength == 0.0 and choice["clean_rows"] == 0 and choice["tried"] == {}
+    assert "No clean row in the validation split" in caplog.text
+
+
 def _spec(weights, gate=None):
     return EnsembleSpec(
         labels=LABELS,

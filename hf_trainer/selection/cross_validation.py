@@ -141,9 +141,13 @@ def choose_gate_strength(
         return macro_f1(predictions, labels), predictions[clean_rows][:, hate].any(axis=1).astype(np.float64)
 
     ungated_f1, ungated_flags = out_of_fold(mixed)
-    counts = resample_counts(len(ungated_flags), seed=seed)
     tried, chosen = {}, 0.0
-    for strength in GATE_STRENGTHS:
+    if not clean_rows.any():  # nothing to show that a gate spares clean comments: no gate
+        logger.warning(
+            "No clean row in the validation split: the mention gate cannot be chosen, so it is off"
+        )
+    counts = resample_counts(len(ungated_flags), seed=seed) if clean_rows.any() else None
+    for strength in GATE_STRENGTHS if clean_rows.any() else ():
         f1, flags = out_of_fold(apply_gate(mixed, gate_probs, strength, names))
         ci = interval(counts @ (flags - ungated_flags) / max(1, len(flags)))
         tried[str(strength)] = {
@@ -157,7 +161,11 @@ def choose_gate_strength(
         "rule": f"the strongest gate whose {folds}-fold CV val macro F1 (every label tuned) is within "
         f"{GATE_TOLERANCE} of the ungated ensemble's and which flags fewer clean val rows with a hate label "
         "(95% paired bootstrap interval of the change below 0)",
-        "ungated": {"cv_f1_macro": ungated_f1, "clean_rows_flagged": float(ungated_flags.mean())},
+        # With no clean row there is nothing to flag: 0 (and "clean_rows": 0 says why).
+        "ungated": {
+            "cv_f1_macro": ungated_f1,
+            "clean_rows_flagged": float(ungated_flags.mean()) if len(ungated_flags) else 0.0,
+        },
         "tried": tried,
         "clean_rows": len(ungated_flags),
         "strength": chosen,
