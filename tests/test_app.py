@@ -162,6 +162,26 @@ def test_a_file_gets_the_jsonl_predict_py_writes_a_csv_excel_reads_and_a_preview
         assert got.read() == expected.read_text(encoding="utf-8")
 
 
+def test_formula_like_comments_stay_text_in_the_csv_and_long_lines_are_cut(served, tmp_path):
+    import csv
+
+    from hf_trainer.serving.app import MAX_CHARS
+
+    _, _, client, _ = served
+    comments = tmp_path / "comments.txt"
+    long_line = "가" * (MAX_CHARS + 50)
+    comments.write_text(
+        "\n".join(["=1+2", "-_- 뭐야", "@누구", "보통 댓글", long_line]) + "\n", encoding="utf-8"
+    )
+    path, table, _, message = client.predict(handle_file(str(comments)), "", api_name="/classify_file")
+    records = [json.loads(line) for line in open(path, encoding="utf-8")]
+    rows = list(csv.reader(open(table, encoding="utf-8-sig").read().splitlines()))[1:]
+    # Excel would run "=1+2" as a formula: the CSV cell starts with an apostrophe; the JSONL keeps the text.
+    assert [row[1] for row in rows[:4]] == ["'=1+2", "'-_- 뭐야", "'@누구", "보통 댓글"]
+    assert [r["text"] for r in records[:4]] == ["=1+2", "-_- 뭐야", "@누구", "보통 댓글"]
+    assert records[4]["text"] == "가" * MAX_CHARS and f"over {MAX_CHARS:,} characters" in message
+
+
 def test_a_cp949_file_is_read_and_said_so(served, tmp_path):
     _, _, client, _ = served
     utf8, cp949 = tmp_path / "utf8.tsv", tmp_path / "excel.tsv"
@@ -465,3 +485,10 @@ def test_read_as_marks_what_the_canonical_form_rewrote_and_names_what_it_removed
     )
     drawn = "7H^H77l 같은"
     assert read_as(drawn, canonical(drawn), words) == "Read as: **개새끼** 같은"
+    link = "![x](http://example.com/a.png) 시\u200b발"
+    line = read_as(link, canonical(link), words)
+    assert "\\!\\[x\\]\\(http://example\\.com/a\\.png\\)" in line  # shown as characters: no image is fetched
+    kept = (
+        "오늘\u200b날씨"  # a member without the invisible step keeps the hidden character: nothing "removed"
+    )
+    assert "removed" not in read_as(kept, kept.replace("오늘", "**오늘**"), words)

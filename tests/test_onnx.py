@@ -319,3 +319,14 @@ def test_one_models_folder_on_the_onnx_backend_says_how_to_make_it_an_ensemble(p
     with pytest.raises(InvalidArgument, match="one-member ensemble first.*recipes/ensemble.py --members"):
         Ensemble.from_pretrained(str(member), device="cpu", backend="onnx")
     assert Ensemble.from_pretrained(str(member), device="cpu").predict(["댓글"])[0]["scores"]
+
+
+def test_a_hub_id_on_the_onnx_backend_says_that_onnx_copies_are_local(caplog, exported):
+    with pytest.raises(
+        InvalidArgument, match="someone/unsmile-ensemble: the ONNX backend serves a local ensemble"
+    ):
+        Ensemble.from_pretrained("someone/unsmile-ensemble", backend="onnx")
+    folder, _ = exported
+    with caplog.at_level("WARNING"):
+        Ensemble.from_pretrained(str(folder), backend="onnx", device="cuda")
+    assert "device cuda is not used" in caplog.text

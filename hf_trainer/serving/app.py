@@ -181,17 +181,29 @@ def classify_file(
         return None, None, [], words["header_only"].format(name=name)
     if len(texts) > MAX_FILE_LINES:
         return None, None, [], words["too_many"].format(name=name, n=len(texts), max=MAX_FILE_LINES)
+    # As in the comment tab, a comment is cut at MAX_CHARS: one huge line would otherwise hold the
+    # server's memory (a char n-gram member builds every n-gram of it).
+    long_lines = sum(len(t) > MAX_CHARS for t in texts)
+    texts = [t[:MAX_CHARS] for t in texts]
     out = Path(tempfile.mkdtemp(dir=results_dir())) / (Path(path).stem + ".jsonl")
     records = predict_records(ensemble, texts, chunk_size=256)
     flagged = write_results(out, progress.tqdm(records, total=len(texts), desc="Classifying") if progress else records,
                             ensemble.labels)  # fmt: skip
     read = "" if encoding == "UTF-8" else words["read_encoding"].format(encoding=encoding)
+    if long_lines:
+        read += words["cut_lines"].format(n=long_lines, max=MAX_CHARS)
     return (
         str(out),
         str(out.with_suffix(".csv")),
         flagged[:PREVIEW_ROWS],
         words["classified"].format(n=len(texts), s="s" if len(texts) != 1 else "") + read,
     )
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A comment as a CSV cell Excel shows as text: one that starts like a formula (=, +, -, @, a tab or
+    a carriage return) gets a leading apostrophe, which Excel hides (the JSONL keeps the comment as is)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def write_results(out: Path, records, labels: list[str]) -> list[list]:
@@ -210,7 +222,12 @@ def write_results(out: Path, records, labels: list[str]) -> list[list]:
             jsonl.write(json.dumps(record, ensure_ascii=False) + "\n")
             decided = ", ".join(record["labels"])
             writer.writerow(
-                [record["line"], record["text"], decided, *(f"{record['scores'][n]:.4f}" for n in labels)]
+                [
+                    record["line"],
+                    spreadsheet_safe(record["text"]),
+                    decided,
+                    *(f"{record['scores'][n]:.4f}" for n in labels),
+                ]
             )
             if any(name != CLEAN for name in record["labels"]):
                 flagged.append([record["line"], record["text"], decided])

@@ -4,6 +4,7 @@ model panel. `app.py` wires them to the page."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 
@@ -63,6 +64,7 @@ WORDS = {
         "licence": "한국어 UnSmile 데이터셋(Smilegate AI, 2022)은 CC BY-NC-ND 4.0입니다: 이 데이터로 학습한 모델은 "
         "비상업적 용도로만 쓸 수 있습니다. 여기의 예시는 이 프로젝트를 위해 쓴 문장입니다.",
         "classified": "댓글 {n:,}개를 분류했습니다.", "read_encoding": " {encoding}(으)로 읽었습니다.",
+        "cut_lines": " {n:,}개 댓글은 {max:,}자가 넘어 앞의 {max:,}자만 분류했습니다.",
     },
     "en": {
         "title": "Korean hate-speech classifier (UnSmile)",
@@ -105,6 +107,7 @@ WORDS = {
         "licence": "The Korean UnSmile dataset (Smilegate AI, 2022) is CC BY-NC-ND 4.0: a model trained on it is "
         "for non-commercial use only. The examples here were written for this project.",
         "classified": "{n:,} comment{s} classified.", "read_encoding": " Read as {encoding}.",
+        "cut_lines": " {n:,} comment(s) over {max:,} characters: only their first {max:,} were classified.",
     },
 }  # fmt: skip
 
@@ -175,6 +178,15 @@ def panel(text: str, entities: list[dict]) -> dict:
     return {"text": text[:PANEL_CHARS] + " …", "entities": kept}
 
 
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+
+
+def markdown_escaped(text: str) -> str:
+    """`text` with every Markdown character escaped: a comment renders as its characters, never as a
+    link, an image (which the browser would fetch) or markup."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
 def read_as(text: str, read: str, words: Mapping[str, str]) -> str:
     """What the model scored, when it is not the comment as typed: the canonical form with what it
     rewrote in bold (7H^H77l -> **개새끼**), and the hidden characters it took out, by Unicode name."""
@@ -184,9 +196,12 @@ def read_as(text: str, read: str, words: Mapping[str, str]) -> str:
 
     marked = []
     for op, _, _, start, end in difflib.SequenceMatcher(None, text, read, autojunk=False).get_opcodes():
-        piece = read[start:end].replace("`", "").replace("*", "\\*")
+        piece = markdown_escaped(read[start:end])
         marked.append(f"**{piece}**" if op in ("replace", "insert") and piece.strip() else piece)
-    hidden = [c for c in text if unicodedata.category(c) in ("Cf", "Cc") and c not in "\n\t"]
+    # Only what the reading really took out (a member without the `invisible` step keeps them).
+    hidden = [
+        c for c in text if unicodedata.category(c) in ("Cf", "Cc") and c not in "\n\t" and c not in read
+    ]
     line = words["read_as"].format(text="".join(marked))
     if hidden:
         names = ", ".join(sorted({unicodedata.name(c, f"U+{ord(c):04X}") for c in hidden}))

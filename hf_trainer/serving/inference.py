@@ -98,6 +98,15 @@ class Ensemble:
         """
         if backend not in BACKENDS:
             raise InvalidArgument(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if backend == "onnx" and not Path(path_or_hub_id).is_dir():
+            raise InvalidArgument(
+                f"{path_or_hub_id}: the ONNX backend serves a local ensemble folder that recipes/export.py wrote "
+                "ONNX copies into (they are not published to the Hub); export a local folder first"
+            )
+        if backend == "onnx" and device is not None and str(device) != "cpu":
+            logger.warning(
+                "The ONNX copies run on ONNX Runtime's CPU provider; device %s is not used", device
+            )
         folder = _resolve_folder(str(path_or_hub_id), revision)
         if not (folder / ENSEMBLE_FILE).is_file() and (folder / "config.json").is_file():
             spec = one_member_spec(folder)
@@ -190,7 +199,11 @@ def predict_records(ensemble: Ensemble, texts: Iterable[str], *, chunk_size: int
         text = kept.popleft()
         record = {"line": line} | ({"text": text} if with_text else {}) | result
         if explain:
-            (explained,) = ensemble.explain([text], top_k=top_k, batch_size=batch_size)
+            # The record's own labels: scored alone, an int8 copy's score near a threshold could decide
+            # otherwise than in its batch, and an explanation must cover the labels the record gives.
+            (explained,) = ensemble.explain(
+                [text], labels=result["labels"], top_k=top_k, batch_size=batch_size
+            )
             record["explanations"] = {name: entry["spans"] for name, entry in explained.items()}
         yield record
 
