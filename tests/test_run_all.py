@@ -186,6 +186,30 @@ def test_a_stage_stopped_under_another_configuration_runs_again_for_the_first(tm
     assert (folder / "x").read_text() == "first" and runner.is_done(first)
 
 
+def test_a_test_evaluation_that_failed_may_run_again_but_another_configuration_may_not(tmp_path):
+    from hf_trainer.evaluation.test_once import record_evaluation
+    from hf_trainer.pipeline.run_all import check_test_not_rescored
+    from hf_trainer.pipeline.runner import StageRunner
+    from hf_trainer.utils.errors import UserError
+
+    out = tmp_path / "out"
+    options = parse_options(["--demo", "--output_dir", str(out)])
+    stages = StageGraph(options).stages()
+    runner = StageRunner(out)
+    record_evaluation(
+        out / "ensemble", {"inputs": {}, "f1_macro_tuned": 0.5}
+    )  # scored, then the stage failed
+    with pytest.raises(UserError, match="would score the test split again"):
+        check_test_not_rescored(options, runner, stages)  # nothing says this configuration started it
+    evaluate = next(s for s in stages if s.name == "evaluate_test")
+    io.write_json(runner.marker(evaluate, "started"), {"fingerprint": evaluate.fingerprint()})
+    check_test_not_rescored(options, runner, stages)  # the same configuration, again: allowed, counted
+    assert evaluate.run_only_args == ["--force"]
+    other = StageGraph(parse_options(["--demo", "--output_dir", str(out), "--lr", "1e-4"])).stages()
+    with pytest.raises(UserError, match="would score the test split again"):
+        check_test_not_rescored(options, runner, other)
+
+
 def test_push_without_token_fails_before_any_training(tmp_path):
     env_backup = {k: os.environ.pop(k) for k in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN") if k in os.environ}
     try:

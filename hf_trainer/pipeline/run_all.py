@@ -28,6 +28,15 @@ def check_test_not_rescored(options: PipelineOptions, runner: StageRunner, stage
         return
     history = read_history(runner.out / "ensemble")
     if history["count"] and not options.rescore_test and not runner.is_done(evaluate):
+        if runner.started_before(evaluate):
+            # This very configuration's evaluation started and failed (after scoring, or before): running
+            # it again chooses nothing new, so it is allowed, and counted again.
+            logger.warning(
+                "The test evaluation of this configuration started before and did not finish: it runs again "
+                "and is counted again (%d so far)", history["count"],
+            )  # fmt: skip
+            evaluate.run_only_args = ["--force"]
+            return
         raise UserError(
             "This run would score the test split again: its configuration differs from the last finished "
             "run in this output folder (or that run's markers are missing), and the test split was already "
@@ -65,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("%s", err)
         logger.error("Earlier stages' results are kept; fix the cause and run the same command again.")
         return 1
+    except KeyboardInterrupt:
+        logger.error(
+            "Interrupted. Finished stages are kept; run the same command again to go on (a training resumes "
+            "from its last checkpoint)."
+        )
+        return 130
     except UserError as err:
         if options.debug:
             logger.exception("Traceback (--debug)")

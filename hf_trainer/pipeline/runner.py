@@ -49,12 +49,14 @@ class StageRunner:
         marker = self.marker(stage)
         return marker.is_file() and io.read_json(marker).get("fingerprint") == stage.fingerprint()
 
+    def started_before(self, stage: Stage) -> bool:
+        """Whether the last start of this stage had this configuration (an interrupted or failed run)."""
+        started = self.marker(stage, "started")
+        return started.is_file() and io.read_json(started).get("fingerprint") == stage.fingerprint()
+
     def prepare_output(self, stage: Stage) -> None:
         """Keep an interrupted run of the same config (to resume it); move aside one of another config."""
-        if stage.output is None or not stage.output.exists():
-            return
-        started = self.marker(stage, "started")
-        if started.is_file() and io.read_json(started).get("fingerprint") == stage.fingerprint():
+        if stage.output is None or not stage.output.exists() or self.started_before(stage):
             return
         aside = io.move_aside(stage.output)
         logger.info(

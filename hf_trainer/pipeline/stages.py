@@ -50,7 +50,8 @@ from its last checkpoint.
 Any option not listed here is passed to every training run (recipes/train.py), for example
 `--epochs 100 --lr 3e-5` or any TrainingArguments flag; data options of train.py (such as
 --val_size or --aeda_factor) go to the data preparation stage, except --max_length and
---preprocessing_num_workers (read when each training run tokenises); --seed goes to both.
+--preprocessing_num_workers (read when each training run tokenises); --seed and --spelling_copies go
+to both.
 """
 
 
@@ -154,8 +155,9 @@ def parse_options(argv: list[str]) -> PipelineOptions:
     return PipelineOptions(**options, models=list(models), extra=extra)
 
 
-# Data options read when each training run tokenises, not when the data is prepared, and the one
-# flag both read (prepare_data.py's AEDA and spelling-copy seed, train.py's TrainingArguments seed).
+# Data options read when each training run tokenises, not when the data is prepared, and the flags
+# both read (the seed: prepare_data.py's AEDA and spelling copies, train.py's TrainingArguments; the
+# share of spelling-game copies: the data stage writes them, each member trains on that share).
 TOKENISATION_FIELDS = {"max_length", "preprocessing_num_workers"}
 SHARED_FIELDS = {"seed", "spelling_copies"}  # a run-level choice: the data stage and every member
 
