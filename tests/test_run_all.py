@@ -210,6 +210,16 @@ def test_a_test_evaluation_that_failed_may_run_again_but_another_configuration_m
         check_test_not_rescored(options, runner, other)
 
 
+def test_a_valued_debug_goes_to_training_and_a_bare_one_is_the_pipelines(tmp_path):
+    options = parse_options(["--demo", "--output_dir", str(tmp_path), "--debug", "underflow_overflow"])
+    train = [s for s in StageGraph(options).stages() if s.name.startswith("train_")]
+    assert not options.debug and train
+    for stage in train:
+        i = stage.command.index("--debug")
+        assert stage.command[i + 1] == "underflow_overflow"
+    assert parse_options(["--demo", "--debug"]).debug
+
+
 def test_push_without_token_fails_before_any_training(tmp_path):
     env_backup = {k: os.environ.pop(k) for k in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN") if k in os.environ}
     try:

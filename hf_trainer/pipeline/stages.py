@@ -141,7 +141,16 @@ def parse_options(argv: list[str]) -> PipelineOptions:
         "choice when its cross-validated estimate is no worse than tuning every label)",
     )
     add("--debug", action="store_true", help="Show the traceback of an error, not just its one line")
+    # `--debug underflow_overflow` is TrainingArguments' flag, passed on to training; a bare --debug is ours.
+    valued = {
+        i
+        for i, a in enumerate(argv)
+        if a == "--debug" and i + 1 < len(argv) and not argv[i + 1].startswith("--")
+    }
+    passed_on = [a for i in sorted(valued) for a in argv[i : i + 2]]
+    argv = [a for i, a in enumerate(argv) if i not in valued and i - 1 not in valued]
     args, extra = parser.parse_known_args(argv)
+    extra += passed_on
     if args.push_to_hub and not args.hub_org:
         parser.error("--push_to_hub needs --hub_org ORG")
     if args.cpu and args.demo:
