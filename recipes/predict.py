@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(logging.WARNING)
     if args.input != "-" and not Path(args.input).is_file():
         raise InputNotFound(f"input file {args.input} not found")
+    if args.input != "-":
+        io.check_utf8(args.input, args.input)  # before the model loads: a CP949 file would score as noise
     ensemble = Ensemble.from_pretrained(
         args.ensemble,
         device=args.device,

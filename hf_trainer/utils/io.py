@@ -164,6 +164,33 @@ def read_lines(handle: BinaryIO) -> Iterator[str]:
         yield line.decode("utf-8", errors="replace")
 
 
+def check_utf8(path: str | os.PathLike, source: str, chunk_bytes: int = 1 << 20) -> None:
+    """Fail, before any work, when a text file is not UTF-8: the error names its line and byte column
+    (a Korean file saved as CP949/EUC-KR would otherwise be read as replacement characters)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_bytes):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as err:
+                bad = offset + err.start
+                with open(path, "rb") as again:  # the line of the bad byte: count the newlines before it
+                    head = again.read(bad)
+                line, line_start = head.count(b"\n") + 1, head.rfind(b"\n") + 1
+                raise InvalidInput(
+                    f"{source}, line {line}, byte {bad - line_start + 1}: not UTF-8 text. Save the file as "
+                    "UTF-8 (a CP949/EUC-KR file: iconv -f cp949 -t utf-8 IN > OUT)"
+                ) from None
+            offset += len(chunk)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{source}: ends inside a UTF-8 character (the file is cut short)") from None
+
+
 def read_tsv_column(handle: BinaryIO, column_name: str, source: str) -> Iterator[str]:
     """The cells of one column of a TSV with a header (lines split as in `read_lines`)."""
     lines = read_lines(handle)
