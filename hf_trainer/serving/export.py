@@ -25,6 +25,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -226,71 +227,67 @@ def check_texts(
     return texts, f"{len(texts)} test comments (texts only; their labels are not used)"
 
 
-def reference_scores(reference: Ensemble, texts: list[str]) -> tuple[np.ndarray, float]:
-    """The PyTorch fp32 ensemble's scores on the check's comments, and the seconds they took."""
-    start = time.perf_counter()
-    return reference.predict_proba(texts, batch_size=CHECK_BATCH_SIZE), time.perf_counter() - start
+@dataclass
+class AgreementCheck:
+    """What every copy is checked against: the PyTorch fp32 ensemble (`reference`) and its scores on
+    the check's comments, with the exported files of each member ({member: {variant: file}})."""
 
+    folder: Path
+    reference: Ensemble
+    files: dict[str, dict[str, str]]
+    texts: list[str]
+    expected: np.ndarray
+    torch_seconds: float
 
-def check_agreement(
-    folder: Path,
-    reference: Ensemble,
-    files: dict[str, dict[str, str]],
-    texts: list[str],
-    expected: tuple[np.ndarray, float],
-    variants: Sequence[str] | None = None,
-) -> dict[str, dict]:
-    """Per exported variant (or those named): `agreement` of its ensemble scores with the
-    reference's scores `expected` (from `reference_scores`)."""
-    expected, torch_s = expected
-    checks = {}
-    variants = variants or sorted({v for member_files in files.values() for v in member_files})
-    for variant in variants:
-        # The same ensemble with each exported member swapped for its ONNX copy.
-        members = [
-            OnnxMember(
-                folder / ONNX_DIR / entry["name"] / files[entry["name"]][variant],
-                member.tokenizer,
-                reference.labels,
-                member.max_length,
-                canonical_form=member.canonical_form,
-            )
-            if entry["name"] in files
-            else member
-            for entry, member in zip(reference.spec.members, reference.members, strict=True)
-        ]
-        copy = Ensemble(members, reference.spec)
+    @classmethod
+    def scored(cls, folder: Path, reference: Ensemble, files: dict, texts: list[str]) -> AgreementCheck:
         start = time.perf_counter()
-        probs = copy.predict_proba(texts, batch_size=CHECK_BATCH_SIZE)
-        checks[variant] = agreement(expected, probs, reference.thresholds) | {
-            "seconds": time.perf_counter() - start,
-            "torch_fp32_seconds": torch_s,
-        }
-    return checks
+        expected = reference.predict_proba(texts, batch_size=CHECK_BATCH_SIZE)
+        return cls(folder, reference, files, texts, expected, time.perf_counter() - start)
 
+    def run(self, variants: Sequence[str] | None = None) -> dict[str, dict]:
+        """Per exported variant (or those named): `agreement` of its ensemble scores with the reference's."""
+        checks = {}
+        variants = variants or sorted({v for member_files in self.files.values() for v in member_files})
+        for variant in variants:
+            # The same ensemble with each exported member swapped for its ONNX copy.
+            members = [
+                OnnxMember(
+                    self.folder / ONNX_DIR / entry["name"] / self.files[entry["name"]][variant],
+                    member.tokenizer,
+                    self.reference.labels,
+                    member.max_length,
+                    canonical_form=member.canonical_form,
+                )
+                if entry["name"] in self.files
+                else member
+                for entry, member in zip(self.reference.spec.members, self.reference.members, strict=True)
+            ]
+            copy = Ensemble(members, self.reference.spec)
+            start = time.perf_counter()
+            probs = copy.predict_proba(self.texts, batch_size=CHECK_BATCH_SIZE)
+            checks[variant] = agreement(self.expected, probs, self.reference.thresholds) | {
+                "seconds": time.perf_counter() - start,
+                "torch_fp32_seconds": self.torch_seconds,
+            }
+        return checks
 
-def int8_keeping_feed_forward(
-    folder: Path,
-    reference: Ensemble,
-    files: dict[str, dict[str, str]],
-    texts: list[str],
-    expected: tuple[np.ndarray, float],
-    min_agreement: float,
-    first: dict,
-) -> dict:
-    """Quantise every exported member again with its feed-forward layers in fp32 (after the copy with
-    every matrix in int8 failed the check); returns the new copy's check."""
-    logger.warning(
-        "The int8 copy with every weight matrix in int8 keeps %.3f%% of the decisions (below %.1f%%): "
-        "quantising again with the feed-forward layers kept in fp32",
-        100 * first["decisions_agree"], 100 * min_agreement,
-    )  # fmt: skip
-    for name, member_files in files.items():
-        member_folder = folder / ONNX_DIR / name
-        quantize_int8(
-            member_folder / member_files["fp32"], member_folder / member_files["int8"], keep_feed_forward=True
-        )
-    return check_agreement(folder, reference, files, texts, expected, variants=["int8"])["int8"]
+    def int8_keeping_feed_forward(self, min_agreement: float, first: dict) -> dict:
+        """Quantise every exported member again with its feed-forward layers in fp32 (after the copy
+        with every matrix in int8, checked as `first`, failed); returns the new copy's check."""
+        logger.warning(
+            "The int8 copy with every weight matrix in int8 keeps %.3f%% of the decisions (below %.1f%%): "
+            "quantising again with the feed-forward layers kept in fp32",
+            100 * first["decisions_agree"], 100 * min_agreement,
+        )  # fmt: skip
+        for name, member_files in self.files.items():
+            member_folder = self.folder / ONNX_DIR / name
+            quantize_int8(
+                member_folder / member_files["fp32"],
+                member_folder / member_files["int8"],
+                keep_feed_forward=True,
+            )
+        return self.run(variants=["int8"])["int8"]
 
 
 def log_checks(checks: dict, valid: dict, labels: int, min_agreement: float) -> None:
@@ -356,14 +353,12 @@ def export_ensemble(
     record_file = folder / ONNX_DIR / EXPORT_FILE
     record_file.unlink(missing_ok=True)
     files = export_members(folder, reference, exported, quantize)
-    expected = reference_scores(reference, texts)
-    checks = check_agreement(folder, reference, files, texts, expected)
+    check = AgreementCheck.scored(folder, reference, files, texts)
+    checks = check.run()
     first_int8 = None
     if quantize == "int8" and checks["int8"]["decisions_agree"] < min_agreement:
         first_int8 = checks["int8"]
-        checks["int8"] = int8_keeping_feed_forward(
-            folder, reference, files, texts, expected, min_agreement, first_int8
-        )
+        checks["int8"] = check.int8_keeping_feed_forward(min_agreement, first_int8)
     valid = {variant: check["decisions_agree"] >= min_agreement for variant, check in checks.items()}
     record = {
         "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
