@@ -79,6 +79,18 @@ class PipelineOptions:
 STOP_POINTS = ("data", "preflight", "train", "ensemble", "thresholds", "evaluate_test", "robustness")
 
 
+def split_training_debug(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(argv without it, `--debug VALUE`): a valued --debug (`underflow_overflow`) is TrainingArguments'
+    flag, passed on to training; a bare --debug is the pipeline's (tracebacks)."""
+    valued = {
+        i
+        for i, a in enumerate(argv)
+        if a == "--debug" and i + 1 < len(argv) and not argv[i + 1].startswith("--")
+    }
+    passed_on = [a for i in sorted(valued) for a in argv[i : i + 2]]
+    return [a for i, a in enumerate(argv) if i not in valued and i - 1 not in valued], passed_on
+
+
 def parse_options(argv: list[str]) -> PipelineOptions:
     parser = argparse.ArgumentParser(
         prog="run_all.sh", description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -141,14 +153,7 @@ def parse_options(argv: list[str]) -> PipelineOptions:
         "choice when its cross-validated estimate is no worse than tuning every label)",
     )
     add("--debug", action="store_true", help="Show the traceback of an error, not just its one line")
-    # `--debug underflow_overflow` is TrainingArguments' flag, passed on to training; a bare --debug is ours.
-    valued = {
-        i
-        for i, a in enumerate(argv)
-        if a == "--debug" and i + 1 < len(argv) and not argv[i + 1].startswith("--")
-    }
-    passed_on = [a for i in sorted(valued) for a in argv[i : i + 2]]
-    argv = [a for i, a in enumerate(argv) if i not in valued and i - 1 not in valued]
+    argv, passed_on = split_training_debug(argv)
     args, extra = parser.parse_known_args(argv)
     extra += passed_on
     if args.push_to_hub and not args.hub_org:

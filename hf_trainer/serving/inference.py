@@ -98,15 +98,8 @@ class Ensemble:
         """
         if backend not in BACKENDS:
             raise InvalidArgument(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-        if backend == "onnx" and not Path(path_or_hub_id).is_dir():
-            raise InvalidArgument(
-                f"{path_or_hub_id}: the ONNX backend serves a local ensemble folder that recipes/export.py wrote "
-                "ONNX copies into (they are not published to the Hub); export a local folder first"
-            )
-        if backend == "onnx" and device is not None and str(device) != "cpu":
-            logger.warning(
-                "The ONNX copies run on ONNX Runtime's CPU provider; device %s is not used", device
-            )
+        if backend == "onnx":
+            check_onnx_source(path_or_hub_id, device)
         folder = _resolve_folder(str(path_or_hub_id), revision)
         if not (folder / ENSEMBLE_FILE).is_file() and (folder / "config.json").is_file():
             spec = one_member_spec(folder)
@@ -206,6 +199,18 @@ def predict_records(ensemble: Ensemble, texts: Iterable[str], *, chunk_size: int
             )
             record["explanations"] = {name: entry["spans"] for name, entry in explained.items()}
         yield record
+
+
+def check_onnx_source(path_or_hub_id, device) -> None:
+    """The ONNX backend serves a local exported folder on the CPU: a Hub id is refused, a GPU device said
+    to go unused."""
+    if not Path(path_or_hub_id).is_dir():
+        raise InvalidArgument(
+            f"{path_or_hub_id}: the ONNX backend serves a local ensemble folder that recipes/export.py wrote "
+            "ONNX copies into (they are not published to the Hub); export a local folder first"
+        )
+    if device is not None and str(device) != "cpu":
+        logger.warning("The ONNX copies run on ONNX Runtime's CPU provider; device %s is not used", device)
 
 
 def _clean(text: str) -> str:

@@ -164,7 +164,7 @@ def read_lines(handle: BinaryIO) -> Iterator[str]:
         yield line.decode("utf-8", errors="replace")
 
 
-def check_utf8(path: str | os.PathLike, source: str, chunk_bytes: int = 1 << 20) -> None:
+def check_utf8(path: str | os.PathLike, source: str, chunk_bytes: int = 1 << 16) -> None:
     """Fail, before any work, when a text file is not UTF-8: the error names its line and byte column
     (a Korean file saved as CP949/EUC-KR would otherwise be read as replacement characters)."""
     import codecs
