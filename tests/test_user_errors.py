@@ -131,11 +131,11 @@ def test_predict_names_each_mistake_in_one_line(ensemble_copy, tmp_path, capsys)
     code, err = run("predict", [*base[:2], "--input", str(tsv), "--tsv_column", "문장"], capsys)
     assert_one_line(code, err, "line 1", "no column '문장'")
     korean_excel = tmp_path / "cp949.txt"  # what Korean Windows tools save: read as UTF-8 it is noise
-    korean_excel.write_bytes("안녕\n반가워 친구\n".encode("utf-8")[:7] + "반가워".encode("cp949") + b" x\n")
+    korean_excel.write_bytes("안녕\n반가워 친구\n".encode()[:7] + "반가워".encode("cp949") + b" x\n")
     code, err = run("predict", [*base[:2], "--input", str(korean_excel)], capsys)
     assert_one_line(code, err, "cp949.txt, line 2, byte 1: not UTF-8", "iconv -f cp949")
     cut = tmp_path / "cut.txt"
-    cut.write_bytes("안녕".encode("utf-8")[:-1])
+    cut.write_bytes("안녕".encode()[:-1])
     assert_one_line(*run("predict", [*base[:2], "--input", str(cut)], capsys), "cut.txt: ends inside a UTF-8")
     shutil.move(ensemble_copy.parent / "tiny-bert", tmp_path / "moved")  # a member folder moved away
     assert_one_line(*run("predict", base, capsys), "tiny-bert", "does not exist")
