@@ -330,3 +330,26 @@ def test_a_hub_id_on_the_onnx_backend_says_that_onnx_copies_are_local(caplog, ex
     with caplog.at_level("WARNING"):
         Ensemble.from_pretrained(str(folder), backend="onnx", device="cuda")
     assert "device cuda is not used" in caplog.text
+
+
+def test_a_copy_whose_members_tokenizer_changed_after_the_export_is_not_served(
+    exported, pipeline_dir, tmp_path
+):
+    from hf_trainer.members.onnx import tokenizer_digest
+    from hf_trainer.utils import io
+
+    folder, record = exported
+    assert record["tokenizer_digest"] == {n: tokenizer_digest(pipeline_dir / n) for n in PIPELINE_MEMBERS}
+    copy = tmp_path / "ensemble"
+    _copy_ensemble(folder, copy, with_onnx=True)
+    changed = json.loads((copy / ONNX_DIR / EXPORT_FILE).read_text(encoding="utf-8"))
+    changed["ensemble_json_sha256"] = io.sha256_file(copy / "ensemble.json")  # as if exported here
+    (copy / ONNX_DIR / EXPORT_FILE).write_text(json.dumps(changed), encoding="utf-8")
+    assert len(Ensemble.from_pretrained(str(copy), device="cpu", backend="onnx").members) == 3
+    # As if tiny-bert had been retrained from another base model after the export: other token ids.
+    changed["tokenizer_digest"]["tiny-bert"] = "another tokenizer"
+    (copy / ONNX_DIR / EXPORT_FILE).write_text(json.dumps(changed), encoding="utf-8")
+    with pytest.raises(
+        InvalidInput, match="the tokenizer in .*tiny-bert is not the one tiny-bert was exported with"
+    ):
+        Ensemble.from_pretrained(str(copy), device="cpu", backend="onnx")

@@ -131,13 +131,42 @@ def served_variant(export: dict, source: str) -> str:
     )
 
 
-def served_files(folder: Path, names: Sequence[str]) -> dict[str, Path]:
+# The files that decide a tokenizer's ids, whichever of them a member folder has.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json",
+                   "merges.txt", "sentencepiece.bpe.model", "spiece.model")  # fmt: skip
+
+
+def tokenizer_digest(member_dir: Path) -> str:
+    """One digest of a member folder's tokenizer files (their names and SHA-256)."""
+    return io.digest(
+        *[(n, io.sha256_file(member_dir / n)) for n in TOKENIZER_FILES if (member_dir / n).is_file()]
+    )
+
+
+def check_tokenizers(export: dict, source: str, member_dirs: dict[str, Path | None]) -> None:
+    """The ONNX copies read token ids from their members' tokenizers as they are now: refuse one whose
+    tokenizer is not the one exported with (the member retrained from another base model, say)."""
+    recorded = export.get("tokenizer_digest") or {}  # exports before it was recorded: nothing to compare
+    for name, member_dir in member_dirs.items():
+        if name in recorded and member_dir is not None and member_dir.is_dir():
+            if tokenizer_digest(member_dir) != recorded[name]:
+                raise InvalidInput(
+                    f"{source}: the tokenizer in {member_dir} is not the one {name} was exported with (the member "
+                    "changed after the export); export again (recipes/export.py)"
+                )
+
+
+def served_files(
+    folder: Path, names: Sequence[str], member_dirs: dict[str, Path | None] | None = None
+) -> dict[str, Path]:
     """Member name -> the checked ONNX copy the backend serves for each of `names` (the ensemble's
-    transformer members), after checking that the export matches ensemble.json and every copy's bytes."""
+    transformer members), after checking that the export matches ensemble.json, every copy's bytes and
+    the tokenizer of each member folder in `member_dirs`."""
     from ..selection.ensemble import ENSEMBLE_FILE
 
     export = read_export(folder)
     source = str(folder / ONNX_DIR / EXPORT_FILE)
+    check_tokenizers(export, source, member_dirs or {})
     if export.get("ensemble_json_sha256") != io.sha256_file(folder / ENSEMBLE_FILE):
         raise InvalidInput(
             f"{source}: ensemble.json changed after the export; export again (recipes/export.py)"

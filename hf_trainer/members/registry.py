@@ -116,7 +116,8 @@ def load_members(folder: Path, spec, backend: str = "torch", **options) -> list:
 
         exported = [e["name"] for e, kind in zip(spec.members, kinds, strict=True) if kind == TRANSFORMER]
         if exported:
-            onnx_files = served_files(folder, exported)
+            dirs = {e["name"]: d for e, d in zip(spec.members, spec.member_dirs(folder), strict=True)}
+            onnx_files = served_files(folder, exported, {name: dirs[name] for name in exported})
         else:
             logger.info("ONNX backend: no transformer member; the char n-gram members keep their own path")
     members = []

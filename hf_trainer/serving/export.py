@@ -41,6 +41,7 @@ from ..members.onnx import (
     MissingDependency,
     OnnxMember,
     require_onnxruntime,
+    tokenizer_digest,
 )
 from ..selection.ensemble import ENSEMBLE_FILE, EnsembleSpec
 from ..utils import io
@@ -370,6 +371,12 @@ def export_ensemble(
                 variant: io.sha256_file(folder / ONNX_DIR / name / file) for variant, file in variants.items()
             }
             for name, variants in files.items()
+        },
+        # The backend refuses a copy whose member's tokenizer changed since (its token ids would differ).
+        "tokenizer_digest": {
+            entry["name"]: tokenizer_digest(member_dir)
+            for entry, member_dir in zip(spec.members, spec.member_dirs(folder), strict=True)
+            if entry["name"] in files and member_dir is not None and member_dir.is_dir()
         },
         "quantize": quantize,
         # Which weight matrices the int8 copy holds in int8, and the check of the copy tried first.
