@@ -341,15 +341,50 @@ def test_a_copy_whose_members_tokenizer_changed_after_the_export_is_not_served(
     folder, record = exported
     assert record["tokenizer_digest"] == {n: tokenizer_digest(pipeline_dir / n) for n in PIPELINE_MEMBERS}
     copy = tmp_path / "ensemble"
-    _copy_ensemble(folder, copy, with_onnx=True)
+    spec = _copy_ensemble(folder, copy, with_onnx=True)
+    member = tmp_path / "tiny-bert"  # a copy of the member, so that its tokenizer can change
+    shutil.copytree(pipeline_dir / "tiny-bert", member)
+    next(m for m in spec["members"] if m["name"] == "tiny-bert")["path"] = str(member)
+    (copy / "ensemble.json").write_text(json.dumps(spec), encoding="utf-8")
     changed = json.loads((copy / ONNX_DIR / EXPORT_FILE).read_text(encoding="utf-8"))
     changed["ensemble_json_sha256"] = io.sha256_file(copy / "ensemble.json")  # as if exported here
     (copy / ONNX_DIR / EXPORT_FILE).write_text(json.dumps(changed), encoding="utf-8")
     assert len(Ensemble.from_pretrained(str(copy), device="cpu", backend="onnx").members) == 3
-    # As if tiny-bert had been retrained from another base model after the export: other token ids.
-    changed["tokenizer_digest"]["tiny-bert"] = "another tokenizer"
-    (copy / ONNX_DIR / EXPORT_FILE).write_text(json.dumps(changed), encoding="utf-8")
+    # As if tiny-bert had been retrained from another base model after the export: another vocabulary.
+    tokenizer = json.loads((member / "tokenizer.json").read_text(encoding="utf-8"))
+    vocab = tokenizer["model"]["vocab"]
+    first, second = list(vocab)[5:7]
+    vocab[first], vocab[second] = vocab[second], vocab[first]
+    (member / "tokenizer.json").write_text(json.dumps(tokenizer, ensure_ascii=False), encoding="utf-8")
     with pytest.raises(
         InvalidInput, match="the tokenizer in .*tiny-bert is not the one tiny-bert was exported with"
     ):
         Ensemble.from_pretrained(str(copy), device="cpu", backend="onnx")
+
+
+def test_an_int8_copy_of_a_model_without_named_feed_forward_layers_stays_as_it_failed(
+    exported, tmp_path, monkeypatch
+):
+    from hf_trainer.serving import export
+    from hf_trainer.serving.export import ExportRefused
+
+    folder, _ = exported
+    copy = tmp_path / "ensemble"
+    _copy_ensemble(folder, copy, with_onnx=False)
+    real_quantize = export.quantize_int8
+
+    def broken(fp32, int8, keep_feed_forward=False):
+        shifted = tmp_path / f"shifted-{fp32.parent.name}.onnx"
+        shutil.copy(fp32, shifted)
+        _shift_bias(shifted)
+        real_quantize(shifted, int8, keep_feed_forward)
+
+    monkeypatch.setattr(export, "quantize_int8", broken)
+    monkeypatch.setattr(export, "feed_forward_matmuls", lambda _: [])  # an architecture named otherwise
+    with pytest.raises(ExportRefused, match="the fp32 copy is valid and will be served"):
+        load_recipe("export").main(
+            ["--ensemble_dir", str(copy), "--quantize", "int8", "--min_agreement", str(TINY_BAR)]
+        )
+    record = json.loads((copy / ONNX_DIR / EXPORT_FILE).read_text(encoding="utf-8"))
+    assert record["int8_scope"] == export.INT8_SCOPES[0] and record["int8_every_matrix_check"] is None
+    assert record["valid"] == {"fp32": True, "int8": False}

@@ -10,7 +10,7 @@ import tracemalloc
 import pytest
 
 from hf_trainer.serving.inference import Ensemble
-from hf_trainer.utils.errors import run_recipe
+from hf_trainer.utils.errors import InvalidInput, run_recipe
 from tests.helpers import DEMO_TEST, DEMO_TRAIN, load_recipe
 
 
@@ -203,3 +203,15 @@ def test_two_members_with_one_folder_name_are_refused(pipeline_dir, tmp_path, ca
     spec["members"][1]["name"] = spec["members"][0]["name"]
     with pytest.raises(InvalidInput, match="every member needs a 'name' of its own"):
         EnsembleSpec.from_dict(spec)
+
+
+def test_a_non_utf8_byte_is_named_by_line_and_byte_whatever_the_reading_chunks(tmp_path):
+    from hf_trainer.utils.io import check_utf8
+
+    path = tmp_path / "in.txt"
+    path.write_bytes("가나\n다라\n".encode() + "마".encode()[:2] + b"!\n")  # a character cut on line 3
+    for chunk_bytes in range(1, 12):  # chunk ends inside characters, before and after the bad byte
+        with pytest.raises(InvalidInput, match=r"in.txt, line 3, byte 1: not UTF-8"):
+            check_utf8(path, "in.txt", chunk_bytes)
+    path.write_bytes("가나\n다라\n".encode())
+    check_utf8(path, "in.txt", 4)  # UTF-8 throughout: no error

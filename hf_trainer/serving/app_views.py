@@ -178,7 +178,7 @@ def panel(text: str, entities: list[dict]) -> dict:
     return {"text": text[:PANEL_CHARS] + " …", "entities": kept}
 
 
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:@])")  # ':' and '@': no autolink either
 
 
 def markdown_escaped(text: str) -> str:

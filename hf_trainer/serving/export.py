@@ -273,9 +273,20 @@ class AgreementCheck:
             }
         return checks
 
-    def int8_keeping_feed_forward(self, min_agreement: float, first: dict) -> dict:
+    def int8_keeping_feed_forward(self, min_agreement: float, first: dict) -> dict | None:
         """Quantise every exported member again with its feed-forward layers in fp32 (after the copy
-        with every matrix in int8, checked as `first`, failed); returns the new copy's check."""
+        with every matrix in int8, checked as `first`, failed); returns the new copy's check, or None
+        (the failed copy stays) when a member has no feed-forward layer found by name."""
+        unknown = [
+            n
+            for n, f in self.files.items()
+            if not feed_forward_matmuls(self.folder / ONNX_DIR / n / f["fp32"])
+        ]
+        if unknown:
+            logger.warning(
+                "No feed-forward layers found by name in %s: the int8 copy stays as it is", ", ".join(unknown)
+            )
+            return None
         logger.warning(
             "The int8 copy with every weight matrix in int8 keeps %.3f%% of the decisions (below %.1f%%): "
             "quantising again with the feed-forward layers kept in fp32",
@@ -358,8 +369,9 @@ def export_ensemble(
     checks = check.run()
     first_int8 = None
     if quantize == "int8" and checks["int8"]["decisions_agree"] < min_agreement:
-        first_int8 = checks["int8"]
-        checks["int8"] = check.int8_keeping_feed_forward(min_agreement, first_int8)
+        retried = check.int8_keeping_feed_forward(min_agreement, checks["int8"])
+        if retried is not None:
+            first_int8, checks["int8"] = checks["int8"], retried
     valid = {variant: check["decisions_agree"] >= min_agreement for variant, check in checks.items()}
     record = {
         "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -166,24 +166,30 @@ def read_lines(handle: BinaryIO) -> Iterator[str]:
 
 def check_utf8(path: str | os.PathLike, source: str, chunk_bytes: int = 1 << 16) -> None:
     """Fail, before any work, when a text file is not UTF-8: the error names its line and byte column
-    (a Korean file saved as CP949/EUC-KR would otherwise be read as replacement characters)."""
+    (a Korean file saved as CP949/EUC-KR would otherwise be read as replacement characters). Reads the
+    file once, a chunk at a time."""
     import codecs
 
     decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = 0
+    offset, lines_before, line_start = 0, 0, 0  # bytes read; newlines and the last line's start before them
     with open(path, "rb") as handle:
         while chunk := handle.read(chunk_bytes):
+            pending = len(decoder.getstate()[0])  # bytes of a character the last chunk ended inside
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError as err:
-                bad = offset + err.start
-                with open(path, "rb") as again:  # the line of the bad byte: count the newlines before it
-                    head = again.read(bad)
-                line, line_start = head.count(b"\n") + 1, head.rfind(b"\n") + 1
+                bad = offset - pending + err.start
+                head = chunk[: max(0, bad - offset)]
+                line = lines_before + head.count(b"\n") + 1
+                if b"\n" in head:
+                    line_start = offset + head.rfind(b"\n") + 1
                 raise InvalidInput(
                     f"{source}, line {line}, byte {bad - line_start + 1}: not UTF-8 text. Save the file as "
                     "UTF-8 (a CP949/EUC-KR file: iconv -f cp949 -t utf-8 IN > OUT)"
                 ) from None
+            lines_before += chunk.count(b"\n")
+            if b"\n" in chunk:
+                line_start = offset + chunk.rfind(b"\n") + 1
             offset += len(chunk)
     try:
         decoder.decode(b"", final=True)
