@@ -437,13 +437,19 @@ def test_the_page_gives_one_verdict_every_threshold_and_no_stale_result(korean_p
     first.write_text(EXAMPLES[0] + "\n" + EXAMPLES[1] + "\n", encoding="utf-8")
     second.write_text(EXAMPLES[2] + "\n", encoding="utf-8")
     page.locator("input[type=file]").first.set_input_files(str(first))
+    # Classify once the upload shows: a click before it lands classifies no file (a race under load).
+    page.wait_for_function("document.body.innerText.includes('a.txt')", timeout=60_000)
     page.get_by_role("button", name="파일 분류하기").click()
     page.wait_for_function("document.body.innerText.includes('댓글 2개를 분류했습니다')", timeout=60_000)
     page.get_by_role("button", name="Clear").first.click()  # the upload's: a new file comes next
     page.wait_for_function("!document.body.innerText.includes('댓글 2개를 분류했습니다')", timeout=10_000)
     page.locator("input[type=file]").first.set_input_files(str(second))
+    page.wait_for_function("document.body.innerText.includes('b.txt')", timeout=60_000)
     page.get_by_role("button", name="파일 분류하기").click()
-    page.wait_for_function("document.body.innerText.includes('댓글 1개를 분류했습니다')", timeout=60_000)
+    try:
+        page.wait_for_function("document.body.innerText.includes('댓글 1개를 분류했습니다')", timeout=60_000)
+    except Exception as err:  # say what the page showed instead
+        raise AssertionError(page.locator("body").inner_text()[-1500:]) from err
     # The model tab says what this model is: a demo on the synthetic sample.
     page.get_by_role("tab", name="모델").click()
     page.wait_for_function(
