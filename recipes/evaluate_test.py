@@ -87,7 +87,7 @@ def score_systems(spec: EnsembleSpec, val: list, test: list) -> tuple[dict, dict
     val_mixed, test_mixed = spec.mix([m.probs for m in val]), spec.mix([m.probs for m in test])
     add("ensemble @0.5", test_mixed, 0.5)
     add("ensemble tuned", test_mixed, spec.thresholds)
-    if spec.gate is not None:  # what the mention gate changes: the same mix without it, thresholds re-chosen
+    if spec.gate_acts:  # what the mention gate changes: the same mix without it, thresholds re-chosen
         add(UNGATED_TUNED, spec.mix([m.probs for m in test], gated=False), ungated_thresholds(spec, val))
     return systems, decisions, val_mixed, test_mixed
 
@@ -95,7 +95,7 @@ def score_systems(spec: EnsembleSpec, val: list, test: list) -> tuple[dict, dict
 def comparisons(spec: EnsembleSpec) -> list[tuple[str, str]]:
     """The paired comparisons: tuned against 0.5, and the ensemble against its best member by val."""
     pairs = [("ensemble tuned", "ensemble @0.5")]
-    if spec.gate is not None:
+    if spec.gate_acts:
         pairs.insert(0, ("ensemble tuned", UNGATED_TUNED))
     if len(spec.members) > 1:
         best = max(spec.members, key=lambda m: m.get("val_f1_macro_tuned", m.get("val_f1_macro", 0.0)))

@@ -17,7 +17,7 @@ from hf_trainer.data.group_names import (
 )
 from hf_trainer.data.labels import UNSMILE_HATE_LABELS, UNSMILE_LABELS
 from hf_trainer.members.char_ngram import CharNgramMember, CharNgramSettings, fit_char_ngram
-from hf_trainer.selection.cross_validation import choose_gate_strength
+from hf_trainer.selection.cross_validation import choose_gate_strength, ungated_thresholds
 from hf_trainer.selection.ensemble import EnsembleSpec
 from hf_trainer.selection.mention_gate import GATE_STRENGTHS, apply_gate
 from hf_trainer.selection.weight_search import combine
@@ -168,6 +168,12 @@ def test_ensemble_json_refuses_a_gate_it_cannot_apply():
     spec = _spec([1.0, 0.0], {"member": "m1", "strength": 0.3})
     assert np.array_equal(spec.mix(probs), apply_gate(probs[0], probs[1], 0.3, LABELS))
     assert np.array_equal(spec.mix(probs, gated=False), combine(probs, [1.0, 0.0]))
+    # A gate of strength 0 stays on record but changes nothing: no "ensemble without the gate" beside it.
+    off = _spec([1.0, 0.0], {"member": "m1", "strength": 0.0})
+    assert (
+        spec.gate_acts and not off.gate_acts and np.array_equal(off.mix(probs), off.mix(probs, gated=False))
+    )
+    assert ungated_thresholds(off, []) is None
 
 
 def test_a_gated_ensemble_json_is_format_2_and_an_old_one_loads_without_a_gate(tmp_path):
@@ -200,6 +206,12 @@ def gated(mixed, pipeline_dir, tmp_path_factory):
     load_recipe("ensemble").main(
         ["--members", *members, "--output_dir", str(out / "ensemble"), "--gate_member", "char-ngram-blind"]
     )
+    spec = json.loads((out / "ensemble" / "ensemble.json").read_text(encoding="utf-8"))
+    if spec["gate"]["strength"] == 0:  # whatever the tiny data chose: a gate that acts, for what follows
+        spec["gate"]["strength"] = 0.5
+        (out / "ensemble" / "ensemble.json").write_text(
+            json.dumps(spec, ensure_ascii=False), encoding="utf-8"
+        )
     load_recipe("thresholds").main(["--ensemble_dir", str(out / "ensemble")])
     report = load_recipe("evaluate_test").main(["--ensemble_dir", str(out / "ensemble")])
     return out / "ensemble", report
@@ -210,7 +222,7 @@ def test_an_ensemble_with_a_gate_chooses_it_on_val_and_reports_the_mix_without_i
     spec = EnsembleSpec.load(folder)
     assert spec.gate["member"] == "char-ngram-blind" and spec.members[2]["weight"] == 0
     assert spec.weights[:2].sum() == pytest.approx(1.0)
-    assert spec.gate["strength"] == spec.gate["choice"]["strength"]
+    assert spec.gate["strength"] in (spec.gate["choice"]["strength"], 0.5)  # 0.5 where the fixture set it
     assert all(len(spec.weight_choice[k]["weights"]) == 3 for k in ("best", "chosen"))
     assert {e["member"] for e in spec.removal} == {
         "tiny-bert",

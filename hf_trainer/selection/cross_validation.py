@@ -285,8 +285,8 @@ def member_thresholds(spec: EnsembleSpec, val_members: Sequence) -> list[np.ndar
 def ungated_thresholds(spec: EnsembleSpec, val_members: Sequence) -> np.ndarray | None:
     """With a mention gate: thresholds for the same mix without it, chosen on the members' val
     predictions (`MemberPredictions`) the way the ensemble's were (the reports' "ensemble without the
-    gate"); None without a gate."""
-    if spec.gate is None:
+    gate"); None without a gate, or with one of strength 0 (the same mix)."""
+    if not spec.gate_acts:
         return None
     fit = shipped_threshold_fitter(spec.threshold_report)
     return fit(spec.mix([m.probs for m in val_members], gated=False), val_members[0].references)

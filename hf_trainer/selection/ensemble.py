@@ -58,6 +58,11 @@ class EnsembleSpec:
         return [apply_temperature(p, t) for p, t in zip(member_probs, self.temperatures, strict=True)]
 
     @property
+    def gate_acts(self) -> bool:
+        """Whether a mention gate changes the scores (one of strength 0 stays on record and does nothing)."""
+        return self.gate is not None and self.gate["strength"] > 0
+
+    @property
     def gate_index(self) -> int | None:
         """The gate member's position in `members`, or None without a gate."""
         return [m["name"] for m in self.members].index(self.gate["member"]) if self.gate else None

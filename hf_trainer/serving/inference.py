@@ -133,7 +133,7 @@ class Ensemble:
         # A member of weight 0 cannot move the mix (0 x any finite score adds exactly 0): not run,
         # unless it is the mention gate, which has weight 0 and acts after the mix.
         idle = np.full((len(texts), len(self.labels)), 0.5, dtype=np.float32)
-        gate = self.spec.gate_index if self.spec.gate and self.spec.gate["strength"] > 0 else None
+        gate = self.spec.gate_index if self.spec.gate_acts else None
         return self.spec.mix([
             member.predict_proba(texts, batch_size) if weight != 0 or i == gate else idle
             for i, (member, weight) in enumerate(zip(self.members, self.weights, strict=True))
