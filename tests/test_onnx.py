@@ -203,13 +203,13 @@ def test_an_int8_copy_that_fails_is_quantised_again_with_its_feed_forward_layers
     _copy_ensemble(folder, copy, with_onnx=False)
     real_quantize = export.quantize_int8
 
-    def every_matrix_copy_broken(fp32, int8, keep_feed_forward=False):
-        if not keep_feed_forward:  # the first copy moves its scores: it must fail the check
+    def every_matrix_copy_broken(fp32, int8, keep=()):
+        if not keep:  # the first copy moves its scores: it must fail the check
             shifted = tmp_path / f"shifted-{fp32.parent.name}.onnx"
             shutil.copy(fp32, shifted)
             _shift_bias(shifted)
             fp32 = shifted
-        real_quantize(fp32, int8, keep_feed_forward)
+        real_quantize(fp32, int8, keep)
 
     monkeypatch.setattr(export, "quantize_int8", every_matrix_copy_broken)
     record = load_recipe("export").main(
@@ -373,11 +373,11 @@ def test_an_int8_copy_of_a_model_without_named_feed_forward_layers_stays_as_it_f
     _copy_ensemble(folder, copy, with_onnx=False)
     real_quantize = export.quantize_int8
 
-    def broken(fp32, int8, keep_feed_forward=False):
+    def broken(fp32, int8, keep=()):
         shifted = tmp_path / f"shifted-{fp32.parent.name}.onnx"
         shutil.copy(fp32, shifted)
         _shift_bias(shifted)
-        real_quantize(shifted, int8, keep_feed_forward)
+        real_quantize(shifted, int8, keep)
 
     monkeypatch.setattr(export, "quantize_int8", broken)
     monkeypatch.setattr(export, "feed_forward_matmuls", lambda _: [])  # an architecture named otherwise

@@ -142,12 +142,13 @@ def choose_gate_strength(
 
     ungated_f1, ungated_flags = out_of_fold(mixed)
     tried, chosen = {}, 0.0
-    if not clean_rows.any():  # nothing to show that a gate spares clean comments: no gate
+    strengths = GATE_STRENGTHS if clean_rows.any() else ()  # no clean row: nothing a gate could spare
+    if not strengths:
         logger.warning(
             "No clean row in the validation split: the mention gate cannot be chosen, so it is off"
         )
-    counts = resample_counts(len(ungated_flags), seed=seed) if clean_rows.any() else None
-    for strength in GATE_STRENGTHS if clean_rows.any() else ():
+    counts = resample_counts(len(ungated_flags), seed=seed) if strengths else None
+    for strength in strengths:
         f1, flags = out_of_fold(apply_gate(mixed, gate_probs, strength, names))
         ci = interval(counts @ (flags - ungated_flags) / max(1, len(flags)))
         tried[str(strength)] = {

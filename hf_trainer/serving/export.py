@@ -139,19 +139,20 @@ def feed_forward_matmuls(model_file: Path) -> list[str]:
     ]
 
 
-def quantize_int8(fp32: Path, int8: Path, keep_feed_forward: bool = False) -> None:
-    """Write `int8` from `fp32` by ONNX Runtime's dynamic int8 quantisation, atomically; with
-    `keep_feed_forward`, the feed-forward layers stay fp32."""
+def quantize_int8(fp32: Path, int8: Path, keep: Sequence[str] = ()) -> None:
+    """Write `int8` from `fp32` by ONNX Runtime's dynamic int8 quantisation, atomically; the nodes named
+    in `keep` (`feed_forward_matmuls`) stay fp32."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    keep = feed_forward_matmuls(fp32) if keep_feed_forward else []
-    if keep_feed_forward and not keep:
-        raise InvalidInput(f"{fp32}: no feed-forward layers found by name to keep in fp32")
     partial = int8.with_name(int8.name + ".partial.onnx")
     try:
         # Per-channel scales keep more of each weight matrix's range than one scale per tensor.
         quantize_dynamic(
-            str(fp32), str(partial), weight_type=QuantType.QInt8, per_channel=True, nodes_to_exclude=keep
+            str(fp32),
+            str(partial),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            nodes_to_exclude=list(keep),
         )
         os.replace(partial, int8)
     finally:
@@ -277,11 +278,11 @@ class AgreementCheck:
         """Quantise every exported member again with its feed-forward layers in fp32 (after the copy
         with every matrix in int8, checked as `first`, failed); returns the new copy's check, or None
         (the failed copy stays) when a member has no feed-forward layer found by name."""
-        unknown = [
-            n
-            for n, f in self.files.items()
-            if not feed_forward_matmuls(self.folder / ONNX_DIR / n / f["fp32"])
-        ]
+        # Each fp32 copy is read once for its node names, then quantised with them kept.
+        keep = {
+            n: feed_forward_matmuls(self.folder / ONNX_DIR / n / f["fp32"]) for n, f in self.files.items()
+        }
+        unknown = [name for name, nodes in keep.items() if not nodes]
         if unknown:
             logger.warning(
                 "No feed-forward layers found by name in %s: the int8 copy stays as it is", ", ".join(unknown)
@@ -295,9 +296,7 @@ class AgreementCheck:
         for name, member_files in self.files.items():
             member_folder = self.folder / ONNX_DIR / name
             quantize_int8(
-                member_folder / member_files["fp32"],
-                member_folder / member_files["int8"],
-                keep_feed_forward=True,
+                member_folder / member_files["fp32"], member_folder / member_files["int8"], keep[name]
             )
         return self.run(variants=["int8"])["int8"]
 

@@ -46,10 +46,8 @@ def write_json(path: str | os.PathLike, data: Any) -> None:
 def read_json(path: str | os.PathLike) -> Any:
     """Parse a JSON file; a truncated or hand-broken one is an error naming file, line and column, a
     missing one, a folder or one not in UTF-8 a one-line error too."""
-    try:
-        return json.loads(
-            Path(path).read_bytes().decode("utf-8")
-        )  # decoded whole: byte offsets are the file's
+    try:  # decoded whole, so that a bad byte's offset is the file's
+        return json.loads(Path(path).read_bytes().decode("utf-8"))
     except json.JSONDecodeError as err:
         raise InvalidInput(
             f"{path}, line {err.lineno}, column {err.colno}: not valid JSON ({err.msg}). The file is "
